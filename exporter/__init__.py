@@ -1,0 +1,1 @@
+"""Deliver MES manufacturing orders, shaped by dbt, to the Peak ingestion API."""
