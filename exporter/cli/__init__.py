@@ -1,0 +1,70 @@
+"""`mo-export`: the command line. Parses arguments, builds objects, maps exceptions to exit codes.
+
+Each sub-command lives in its own module of this package and holds no logic of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from exporter.errors import EXIT_CONFIG_ERROR, EXIT_INTERNAL_ERROR, ExportError
+from exporter.logging_setup import configure_logging
+
+log = logging.getLogger("exporter")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="MO_LOG_FORMAT",
+    help="Diagnostics on stderr as text or as one JSON object per line (for orchestrators).",
+)
+@click.option("-v", "--verbose", count=True, help="More diagnostics (-v info, -vv debug).")
+def cli(log_format: str, verbose: int) -> None:
+    """Shape MES manufacturing orders with dbt and deliver them to the Peak ingestion API."""
+    configure_logging(log_format=log_format, verbosity=verbose)
+
+
+def _register_commands() -> None:
+    from exporter.cli.run import run_command
+    from exporter.cli.sample_data import sample_data_command
+    from exporter.cli.sandbox import sandbox_command
+    from exporter.cli.status import status_command
+
+    cli.add_command(sample_data_command)
+    cli.add_command(sandbox_command)
+    cli.add_command(run_command)
+    cli.add_command(status_command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `mo-export` console script; returns (and exits with) the documented exit code."""
+    _register_commands()
+    try:
+        result = cli.main(args=argv, prog_name="mo-export", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        code = EXIT_CONFIG_ERROR
+    except click.ClickException as exc:
+        exc.show()
+        code = EXIT_CONFIG_ERROR
+    except ExportError as exc:
+        click.echo(f"error: {exc}", err=True)
+        log.debug("export error", exc_info=False)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted: acknowledged batches are saved; re-run to send the rest", err=True)
+        code = 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback, a clear exit code
+        click.echo(f"internal error ({type(exc).__name__}): {exc}", err=True)
+        log.error("internal error", exc_info=log.isEnabledFor(logging.DEBUG))
+        code = EXIT_INTERNAL_ERROR
+    else:
+        code = result if isinstance(result, int) else 0
+    sys.exit(code)

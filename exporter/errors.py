@@ -1,0 +1,54 @@
+"""The exporter's exceptions, and the exit code each one maps to.
+
+Every error the exporter raises on purpose derives from :class:`ExportError` and carries a message that
+names the problem and what to do about it; the CLI prints that message (never a traceback) and exits with
+the class's ``exit_code``:
+
+* ``0``  success: every row acknowledged (or nothing to send)
+* ``1``  finished, but the API rejected some rows (recorded in the rejections table)
+* ``2``  delivery failed: API unreachable or retry budget exhausted; unacknowledged rows stay pending
+* ``3``  configuration, authentication or input error: fix the setting, the token or the build, then re-run
+* ``70`` unexpected internal error (a bug): the message and a log line say where
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_REJECTED_ROWS = 1
+EXIT_DELIVERY_FAILED = 2
+EXIT_CONFIG_ERROR = 3
+EXIT_INTERNAL_ERROR = 70
+
+
+class ExportError(Exception):
+    """Base class: an error with a user-facing message and an exit code."""
+
+    exit_code = EXIT_INTERNAL_ERROR
+
+
+class ConfigError(ExportError):
+    """A setting is missing, malformed or out of range."""
+
+    exit_code = EXIT_CONFIG_ERROR
+
+
+class BuildError(ConfigError):
+    """The dbt build the exporter needs is missing, stale or does not match the contract."""
+
+
+class WarehouseError(ConfigError):
+    """The DuckDB file cannot be opened or queried (missing, locked by another process, corrupted)."""
+
+
+class StateError(ConfigError):
+    """The exporter's state schema is unusable (corrupted, wrong shape) or held by another export."""
+
+
+class AuthError(ConfigError):
+    """The API refused the credentials or the object (401, 403, 404)."""
+
+
+class DeliveryError(ExportError):
+    """Batches could not be delivered: API unreachable or the retry budget is spent."""
+
+    exit_code = EXIT_DELIVERY_FAILED

@@ -1,0 +1,69 @@
+"""Run the real dbt project in-process (dbtRunner) against a DuckDB file of the test's own.
+
+Every invocation gets its own target and log paths, so tests (and engineers) running side by side never
+share `target/`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from dbt.cli.main import dbtRunner, dbtRunnerResult
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class DbtRun:
+    result: dbtRunnerResult
+    target_path: Path
+
+    @property
+    def success(self) -> bool:
+        return bool(self.result.success)
+
+    def failures(self) -> list[str]:
+        """Names and messages of every node that did not pass (for assertion messages)."""
+        out: list[str] = []
+        for r in getattr(self.result.result, "results", None) or []:
+            status = str(getattr(r, "status", ""))
+            if status not in ("success", "pass"):
+                out.append(f"{r.node.unique_id}: {status}: {getattr(r, 'message', '')}")
+        if self.result.exception is not None:
+            out.append(f"exception: {self.result.exception}")
+        return out
+
+
+@contextmanager
+def _env(**values: str) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_dbt(args: Sequence[str], *, duckdb_path: Path, target_path: Path, vars_: str | None = None) -> DbtRun:
+    """Invoke `dbt <args>` on this repository's project, writing artifacts under ``target_path``."""
+    target_path.mkdir(parents=True, exist_ok=True)
+    cli_args = [
+        *args,
+        "--project-dir", str(PROJECT_DIR),
+        "--profiles-dir", str(PROJECT_DIR),
+        "--target-path", str(target_path),
+        "--log-path", str(target_path / "logs"),
+    ]
+    if vars_:
+        cli_args += ["--vars", vars_]
+    with _env(MO_DUCKDB_PATH=str(duckdb_path), DBT_SEND_ANONYMOUS_USAGE_STATS="false"):
+        result = dbtRunner().invoke(cli_args)
+    return DbtRun(result=result, target_path=target_path)
