@@ -1,0 +1,19 @@
+{#
+    parse_whole_number(expr) -> bigint
+
+    SPEC 3 quantities. After trimming (see clean_text) the text must be decimal text: an optional
+    sign, ASCII digits, optionally `.` and at least one digit (`500`, `500.0`, `-12`, `+3.00`).
+    No exponent, no separators (`1_000`, `1,000`), no `.5`, no `5.`, no inner whitespace.
+    It must be whole: every fractional digit is 0 (`500.5` is not whole; note that a plain
+    `'500.5'::integer` cast would round it to 501, so it is never used on unchecked text).
+    The integer part (leading zeros allowed, `-0` is 0) must fit a signed 64-bit integer.
+    Returns null when missing, not decimal text, not whole, or out of range; callers tell
+    "missing" from "invalid" by checking the trimmed text.
+    The regex is anchored and has no nested quantifiers, so it runs in linear time (RE2).
+#}
+{% macro parse_whole_number(expr) -%}
+    case
+        when regexp_full_match({{ clean_text(expr) }}, '[+-]?[0-9]+(\.0+)?')
+            then try_cast(split_part({{ clean_text(expr) }}, '.', 1) as bigint)
+    end
+{%- endmacro %}

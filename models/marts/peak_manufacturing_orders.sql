@@ -1,0 +1,38 @@
+with
+
+validated_orders as (
+
+    select * from {{ ref('int_manufacturing_orders_validated') }}
+
+),
+
+final as (
+
+    select
+        -- ids
+        cast(order_number as varchar) as order_number,
+        cast(product_id as varchar) as product_id,
+        cast(location_id as varchar) as location_id,
+        cast(source_id as varchar) as source_id,
+
+        -- ordered
+        cast(ordered_at as timestamp) as ordered_at,
+        cast(ordered_units as bigint) as ordered_units,
+
+        -- schedule and progress
+        cast(expected_start_date as timestamp) as expected_start_date,
+        cast(actual_start_date as timestamp) as actual_start_date,
+        cast(expected_end_date as timestamp) as expected_end_date,
+        cast(actual_end_date as timestamp) as actual_end_date,
+        cast(produced_units as bigint) as produced_units,
+        cast(status as varchar) as status,
+
+        -- change tracking
+        cast(updated_at as timestamp) as updated_at
+
+    from validated_orders
+    where rejection_reasons is null
+
+)
+
+select * from final
