@@ -30,6 +30,22 @@ aggregated as (
     where order_number is not null
     group by order_number
 
+),
+
+final as (
+
+    select
+        *,
+        -- SPEC 5 actual_end_date, confirmation side: the latest final confirmation when the order
+        -- has any final confirmation (even if none of them has a valid timestamp: then null),
+        -- otherwise the latest confirmation; the order model keeps it only for completed orders
+        case
+            when final_confirmation_count > 0 then last_final_confirmed_at
+            else last_confirmed_at
+        end as completion_confirmed_at
+
+    from aggregated
+
 )
 
-select * from aggregated
+select * from final

@@ -46,12 +46,11 @@ joined as (
     select
         orders.*,
         confirmations_per_order.confirmation_count,
-        confirmations_per_order.final_confirmation_count,
         confirmations_per_order.has_invalid_yield,
         confirmations_per_order.has_invalid_timestamp as has_invalid_confirmation_timestamp,
         confirmations_per_order.yield_units_sum,
         confirmations_per_order.first_non_reversal_confirmed_at,
-        confirmations_per_order.last_final_confirmed_at,
+        confirmations_per_order.completion_confirmed_at,
         confirmations_per_order.last_confirmed_at,
         materials.product_id is not null as is_known_product,
         plants.location_id is not null as is_known_location,
@@ -75,11 +74,8 @@ attributes as (
         -- SPEC 5: earliest confirmed_ts among confirmations with yield_qty >= 0
         first_non_reversal_confirmed_at as actual_start_date,
 
-        -- SPEC 5: only for completed orders; final confirmations win when there is any
-        case
-            when status = 'completed' and final_confirmation_count > 0 then last_final_confirmed_at
-            when status = 'completed' then last_confirmed_at
-        end as actual_end_date,
+        -- SPEC 5: only for completed orders (see int_confirmations_aggregated_to_orders)
+        case when status = 'completed' then completion_confirmed_at end as actual_end_date,
 
         -- SPEC 5: null when the order has no confirmation; a sum beyond 64 bits stays null
         -- (the order is rejected as invalid_confirmation)
