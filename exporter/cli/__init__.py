@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted: acknowledged batches are saved; re-run to send the rest", err=True)
         code = 130
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback, a clear exit code
+    except Exception as exc:
         click.echo(f"internal error ({type(exc).__name__}): {exc}", err=True)
         log.error("internal error", exc_info=log.isEnabledFor(logging.DEBUG))
         code = EXIT_INTERNAL_ERROR

@@ -1,0 +1,266 @@
+"""The one place that talks HTTP: POST a batch to the ingestion API and classify what came back.
+
+Outcomes of one batch:
+
+* 2xx -> :class:`Delivered` with the rows the API refused (its ``failed`` array; tolerant of missing or
+  extra fields). Every other row of the batch is acknowledged.
+* 429, 5xx, timeouts, dropped or refused connections -> retried here with exponential backoff and
+  jitter, honouring ``Retry-After``. A 429 pauses every request of the run (the rate limit is the
+  tenant's, not the request's) and does not count as a failed attempt. When ``max_attempts`` failures or
+  the time budget run out: :class:`~exporter.errors.DeliveryError`.
+* 400, 413 and other 4xx for the whole request -> :class:`BatchRefused`; the runner splits the batch to
+  find the rows responsible.
+* 401, 403, 404 -> :class:`~exporter.errors.AuthError` at once, saying what to check.
+
+Why not a retry library: the policy needs the response (Retry-After, a shared pause on 429, throttles that
+do not count as attempts), which is a dozen lines here and contorted configuration in one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from exporter.errors import AuthError, ConfigError, DeliveryError
+from exporter.settings import ExportSettings
+from exporter.state import RowRejection
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 30.0
+RETRY_AFTER_CAP_SECONDS = 300.0
+
+
+@dataclass
+class HttpStats:
+    requests: int = 0
+    retries: int = 0
+    throttled_waits: int = 0
+    throttled_seconds: float = 0.0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+    def count(self, status: str) -> None:
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+
+
+@dataclass(frozen=True)
+class Delivered:
+    request_id: str | None
+    rejections: list[RowRejection]
+
+
+class BatchRefused(Exception):
+    """The API refused the request as a whole (400, 413, other 4xx): split it to find the bad rows."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"HTTP {status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+class RateLimiter:
+    """Spaces requests evenly at ``rps`` for all workers of a run, and pauses them all after a 429."""
+
+    def __init__(self, rps: float) -> None:
+        self._interval = 1.0 / rps
+        self._next_slot = 0.0
+        self._paused_until = 0.0
+
+    async def acquire(self) -> None:
+        while True:
+            now = time.monotonic()
+            slot = max(self._next_slot, now, self._paused_until)
+            self._next_slot = slot + self._interval
+            if slot > now:
+                await asyncio.sleep(slot - now)
+            if time.monotonic() >= self._paused_until:
+                return
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+
+def build_http_client(settings: ExportSettings) -> httpx.AsyncClient:
+    verify: Any = True
+    if settings.ca_bundle is not None:
+        verify = ssl.create_default_context(cafile=str(settings.ca_bundle))
+    limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.timeout_seconds),
+        limits=limits,
+        verify=verify,
+        headers={"Content-Type": "application/json", "User-Agent": "mo-export/0.1"},
+        follow_redirects=False,
+    )
+
+
+class IngestionClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        settings: ExportSettings,
+        limiter: RateLimiter,
+        stats: HttpStats,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        if settings.api_key is None:
+            raise ConfigError("no API token configured")
+        self._http = http
+        self._settings = settings
+        self._url = settings.endpoint
+        self._auth = {"Authorization": settings.api_key.reveal()}
+        self._limiter = limiter
+        self._stats = stats
+        self._rng = rng or random.Random()
+
+    async def send(self, body: bytes, n_rows: int) -> Delivered:
+        """POST one batch, retrying transient failures; see the module docstring for the outcomes."""
+        failures = 0
+        started = time.monotonic()
+        while True:
+            await self._limiter.acquire()
+            self._stats.requests += 1
+            try:
+                response = await self._http.post(self._url, content=body, headers=self._auth)
+            except httpx.TransportError as exc:
+                self._raise_if_permanent(exc)
+                self._stats.count(type(exc).__name__)
+                failures += 1
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                await self._back_off(failures, started, reason, retry_after=None)
+                continue
+            status = response.status_code
+            self._stats.count(str(status))
+            if 200 <= status < 300:
+                return _parse_success(response, n_rows)
+            if status == 429:
+                wait = _retry_after(response) or min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2)
+                self._stats.throttled_waits += 1
+                self._stats.throttled_seconds += wait
+                self._limiter.pause(wait)
+                log.info("throttled (429): every request waits %.1f s", wait, extra={"event": "throttled"})
+                self._check_budget(started, f"HTTP 429 for {time.monotonic() - started:.0f} s")
+                continue
+            if status >= 500:
+                failures += 1
+                await self._back_off(failures, started, f"HTTP {status}", retry_after=_retry_after(response))
+                continue
+            detail = _detail(response)
+            if status in (401, 403):
+                raise AuthError(
+                    f"the ingestion API answered {status} ({detail}): check that PEAK_API_KEY holds a valid "
+                    "personal access token for this tenant, sent bare (no 'Bearer ' prefix), with access to "
+                    f"solution {self._settings.solution_name!r}"
+                )
+            if status == 404:
+                raise AuthError(
+                    f"the ingestion API answered 404 for {self._url} ({detail}): check the object name "
+                    f"({self._settings.object_name!r}), the base URL (PEAK_BASE_URL) and the path template"
+                )
+            raise BatchRefused(status, detail)
+
+    async def _back_off(self, failures: int, started: float, reason: str, *, retry_after: float | None) -> None:
+        if failures >= self._settings.max_attempts:
+            raise DeliveryError(
+                f"giving up on a batch after {failures} failed attempts (last: {reason}) to {self._url}; "
+                "its rows stay pending and the next run sends them"
+            )
+        ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (failures - 1))
+        wait = ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        self._check_budget(started, reason, upcoming_wait=wait)
+        self._stats.retries += 1
+        log.info("attempt %d failed (%s); retrying in %.2f s", failures, reason, wait, extra={"event": "retry"})
+        await asyncio.sleep(wait)
+
+    def _check_budget(self, started: float, reason: str, upcoming_wait: float = 0.0) -> None:
+        if time.monotonic() - started + upcoming_wait > self._settings.retry_budget_seconds:
+            raise DeliveryError(
+                f"retry budget of {self._settings.retry_budget_seconds:g} s spent on a batch (last: {reason}) "
+                f"sending to {self._url}; its rows stay pending and the next run sends them"
+            )
+
+    def _raise_if_permanent(self, exc: httpx.TransportError) -> None:
+        text = str(exc)
+        if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in text:
+            raise ConfigError(
+                f"the TLS certificate of {httpx.URL(self._url).host} is not trusted ({_ssl_reason(text)}): "
+                "point --ca-bundle (MO_CA_BUNDLE) at the CA that signed it, or fix the base URL"
+            ) from None
+        if isinstance(exc, httpx.ConnectError) and ("SSL" in text or "TLS" in text):
+            raise ConfigError(f"TLS handshake with {httpx.URL(self._url).host} failed: {_ssl_reason(text)}") from None
+        if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+            raise ConfigError(f"cannot send to {self._url}: {exc}") from None
+
+
+def _parse_success(response: httpx.Response, n_rows: int) -> Delivered:
+    try:
+        payload = orjson.loads(response.content) if response.content else {}
+    except orjson.JSONDecodeError:
+        log.warning("2xx response without a JSON body; treating every row as accepted")
+        payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    rejections: list[RowRejection] = []
+    for entry in payload.get("failed") or []:
+        if not isinstance(entry, dict):
+            continue
+        index = entry.get("index")
+        if not isinstance(index, int) or not 0 <= index < n_rows:
+            log.warning("ignoring a failed entry with an index outside the batch: %r", index)
+            continue
+        errors = entry.get("errors") or [{}]
+        for error in errors if isinstance(errors, list) else [errors]:
+            error = error if isinstance(error, dict) else {"message": str(error)}
+            rejections.append(
+                RowRejection(
+                    row_index=index,
+                    error_code=str(error.get("code") or "UNKNOWN"),
+                    message=str(error.get("message") or ""),
+                    category=error.get("category"),
+                    column_name=error.get("column"),
+                    http_status=response.status_code,
+                )
+            )
+    request_id = payload.get("requestId")
+    return Delivered(request_id=str(request_id) if request_id is not None else None, rejections=rejections)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        seconds = parsed.timestamp() - time.time()
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP_SECONDS)
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        payload = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(payload, dict) and "detail" in payload:
+        return str(payload["detail"])[:500]
+    return response.text[:200]
+
+
+def _ssl_reason(text: str) -> str:
+    return text.split("] ", 1)[-1].split(" (_ssl")[0][:200]

@@ -1,0 +1,136 @@
+"""Read the contract model: check its columns, plan what to send, stream the rows to send.
+
+The diff is computed in SQL, not Python: each model row is rendered to its JSON payload inside DuckDB
+(`to_json` of a struct in the contract's attribute order, timestamps formatted as `YYYY-MM-DD HH:MM:SS`),
+hashed, and compared with the latest delivery event of its key in the state schema. Only new or changed
+rows (and, on request, rows rejected earlier) come back, as Arrow record batches, so memory stays flat
+however large the model is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from exporter import contract
+from exporter.dbt_artifacts import ModelRelation
+from exporter.errors import BuildError
+
+#: DuckDB's strftime spelling of contract.TIMESTAMP_FORMAT
+_STRFTIME = contract.TIMESTAMP_FORMAT
+KEY_COLUMNS = contract.PRIMARY_KEY
+
+
+@dataclass(frozen=True)
+class Plan:
+    considered: int
+    to_send: int
+    unchanged: int
+    skipped_rejected: int
+
+
+class ContractModelReader:
+    def __init__(self, con: duckdb.DuckDBPyConnection, relation: ModelRelation, state_schema: str) -> None:
+        self._con = con
+        self._relation = relation
+        self._state = state_schema
+
+    def check_contract(self) -> None:
+        """Refuse before sending anything if the built table does not match the API contract."""
+        rel = self._relation
+        rows = self._con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [rel.schema, rel.identifier],
+        ).fetchall()
+        if not rows:
+            raise BuildError(
+                f"the model {rel.unique_id} is in dbt's manifest but table {rel.schema}.{rel.identifier} does not "
+                "exist in this DuckDB file: run `dbt build` against the same MO_DUCKDB_PATH first"
+            )
+        actual = dict(rows)
+        expected = contract.DUCKDB_TYPES
+        problems = [f"column {c} is missing" for c in expected if c not in actual]
+        problems += [f"unexpected column {c}" for c in actual if c not in expected]
+        problems += [
+            f"column {c} is {actual[c]}, the contract needs {t}"
+            for c, t in expected.items()
+            if c in actual and actual[c] != t
+        ]
+        if problems:
+            raise BuildError(
+                f"table {rel.schema}.{rel.identifier} no longer matches the {contract.DEFAULT_OBJECT_NAME} "
+                f"contract ({'; '.join(problems)}); nothing was sent. Fix the model and run `dbt build`."
+            )
+        duplicates = self._scalar(
+            f"select count(*) - count(distinct ({', '.join(KEY_COLUMNS)})) from {rel.qualified_name}"
+        )
+        if duplicates:
+            raise BuildError(
+                f"table {rel.schema}.{rel.identifier} holds {duplicates} rows whose primary key "
+                f"({', '.join(KEY_COLUMNS)}) repeats another row's; nothing was sent. Run `dbt build`: its "
+                "primary-key test names them."
+            )
+
+    def plan(self, *, full_refresh: bool, retry_rejected: bool) -> Plan:
+        sql = f"""
+            with decided as ({self._decision_sql(full_refresh=full_refresh, retry_rejected=retry_rejected)})
+            select count(*),
+                   count(*) filter (where decision = 'send'),
+                   count(*) filter (where decision = 'unchanged'),
+                   count(*) filter (where decision = 'rejected_before')
+            from decided"""
+        cur = self._con.execute(sql)
+        considered, to_send, unchanged, skipped = cur.fetchone() or (0, 0, 0, 0)
+        cur.fetchall()
+        return Plan(int(considered), int(to_send), int(unchanged), int(skipped))
+
+    def stream_rows_to_send(
+        self, *, full_refresh: bool, retry_rejected: bool, chunk_rows: int = 10_000
+    ) -> Iterator[pa.RecordBatch]:
+        """Record batches of (key columns, content_hash, row_json, row_bytes) for every row to send."""
+        sql = f"""
+            with decided as ({self._decision_sql(full_refresh=full_refresh, retry_rejected=retry_rejected)})
+            select order_number, product_id, location_id, updated_at, content_hash, row_json,
+                   strlen(row_json) as row_bytes
+            from decided where decision = 'send'"""
+        reader = self._con.cursor().sql(sql).to_arrow_reader(chunk_rows)
+        yield from reader
+
+    def _decision_sql(self, *, full_refresh: bool, retry_rejected: bool) -> str:
+        fields = ", ".join(
+            f"'{a.name}': strftime({a.name}, '{_STRFTIME}')" if a.api_type == "timestamp" else f"'{a.name}': {a.name}"
+            for a in contract.ATTRIBUTES
+        )
+        keys = ", ".join(KEY_COLUMNS)
+        if full_refresh:
+            decision = "'send'"
+            join = ""
+        else:
+            rejected_rule = "'send'" if retry_rejected else "'rejected_before'"
+            decision = f"""case
+                when last.content_hash is null or last.content_hash <> rendered.content_hash then 'send'
+                when last.outcome = 'rejected' then {rejected_rule}
+                else 'unchanged' end"""
+            join = f"""left join (
+                    select {keys},
+                           arg_max(content_hash, event_id) as content_hash,
+                           arg_max(outcome, event_id) as outcome
+                    from "{self._state}".deliveries group by {keys}
+                ) as last using ({keys})"""
+        return f"""
+            select rendered.*, {decision} as decision
+            from (
+                select {keys}, row_json, md5_number_lower(row_json) as content_hash
+                from (select {keys}, to_json({{{fields}}})::varchar as row_json from {self._relation.qualified_name})
+            ) as rendered
+            {join}"""
+
+    def _scalar(self, sql: str) -> int:
+        cur = self._con.execute(sql)
+        row = cur.fetchone()
+        cur.fetchall()
+        return int(row[0]) if row and row[0] is not None else 0

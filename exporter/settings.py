@@ -1,0 +1,297 @@
+"""Export settings: the one place that reads the environment.
+
+Precedence: command-line flags, then environment variables, then the defaults of the resource page
+(`exporter.contract`). Everything is validated here, so a bad setting stops the run before anything is
+read or sent, with a message that names the setting. The API token is wrapped in :class:`Secret`, which
+never shows its value in a repr, a str, a log line or a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from exporter import contract
+from exporter.errors import ConfigError
+
+#: Environment variables the exporter reads, by setting name.
+ENVIRONMENT: dict[str, str] = {
+    "api_key": "PEAK_API_KEY",
+    "base_url": "PEAK_BASE_URL",
+    "path_template": "PEAK_PATH_TEMPLATE",
+    "solution_name": "PEAK_SOLUTION_NAME",
+    "object_name": "PEAK_OBJECT_NAME",
+    "duckdb_path": "MO_DUCKDB_PATH",
+    "project_dir": "MO_DBT_PROJECT_DIR",
+    "target_path": "MO_DBT_TARGET_PATH",
+    "batch_size": "MO_BATCH_SIZE",
+    "max_bytes": "MO_MAX_BYTES",
+    "concurrency": "MO_CONCURRENCY",
+    "max_rps": "MO_MAX_RPS",
+    "timeout_seconds": "MO_TIMEOUT_SECONDS",
+    "max_attempts": "MO_MAX_ATTEMPTS",
+    "retry_budget_seconds": "MO_RETRY_BUDGET_SECONDS",
+    "allow_insecure_http": "MO_ALLOW_INSECURE_HTTP",
+    "ca_bundle": "MO_CA_BUNDLE",
+}
+
+DEFAULT_DUCKDB_PATH = "mo_export.duckdb"
+DEFAULT_MODEL_NAME = "peak_manufacturing_orders"
+DEFAULT_STATE_SCHEMA = "mo_export_state"
+
+
+class Secret:
+    """A value that must not leak: its repr and str are masked; ``reveal()`` is the only way in."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> Any:  # pickling would copy the secret into places we do not control
+        raise TypeError("Secret values cannot be pickled")
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    api_key: Secret | None = field(repr=False)
+    base_url: str
+    path_template: str
+    solution_name: str
+    object_name: str
+    duckdb_path: Path
+    project_dir: Path
+    target_path: Path
+    model_name: str
+    state_schema: str
+    batch_size: int
+    max_bytes: int
+    concurrency: int
+    max_rps: float
+    timeout_seconds: float
+    max_attempts: int
+    retry_budget_seconds: float
+    allow_insecure_http: bool
+    ca_bundle: Path | None
+    full_refresh: bool
+    retry_rejected: bool
+    dry_run: bool
+    api_dry_run: bool
+    payload_dir: Path | None
+    results_path: Path
+    show_progress: bool
+
+    @property
+    def endpoint(self) -> str:
+        return self.base_url.rstrip("/") + self.path_template.format(object_name=self.object_name)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.target_path / "manifest.json"
+
+    @property
+    def run_results_path(self) -> Path:
+        return self.target_path / "run_results.json"
+
+    def public_dict(self) -> dict[str, Any]:
+        """The settings as recorded in results and the runs table: everything but the token."""
+        data = asdict(self)
+        data.pop("api_key")
+        data["api_key_set"] = bool(self.api_key)
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+
+
+def duckdb_path_from_environment(environ: Mapping[str, str] | None = None) -> Path:
+    """The DuckDB file every command shares (`MO_DUCKDB_PATH`), for commands that need nothing else."""
+    env = os.environ if environ is None else environ
+    return Path(env.get(ENVIRONMENT["duckdb_path"]) or DEFAULT_DUCKDB_PATH)
+
+
+def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> ExportSettings:
+    """Build validated settings from command-line ``flags`` (None = not given) and the environment."""
+    env = os.environ if environ is None else environ
+
+    def pick(name: str, default: Any = None) -> Any:
+        value = flags.get(name)
+        if value is not None:
+            return value
+        var = ENVIRONMENT.get(name)
+        if var is not None and env.get(var, "").strip() != "":
+            return env[var].strip()
+        return default
+
+    dry_run = bool(flags.get("dry_run"))
+    api_dry_run = bool(flags.get("api_dry_run"))
+    if dry_run and api_dry_run:
+        raise ConfigError("--dry-run and --api-dry-run exclude each other: choose one")
+
+    token = pick("api_key")
+    api_key = Secret(str(token)) if token else None
+    if api_key is None and not dry_run:
+        raise ConfigError(
+            f"no API token: set {ENVIRONMENT['api_key']} to your Peak personal access token "
+            "(or use --dry-run to check the payloads without sending)"
+        )
+
+    allow_insecure_http = _boolean(pick("allow_insecure_http", False), "allow_insecure_http")
+    base_url = _base_url(str(pick("base_url", contract.DEFAULT_BASE_URL)), allow_insecure_http)
+    path_template = str(pick("path_template", contract.DEFAULT_PATH_TEMPLATE))
+    if "{object_name}" not in path_template or not path_template.startswith("/"):
+        raise ConfigError(
+            f"path template {path_template!r} must start with '/' and contain {{object_name}}, e.g. "
+            f"{contract.DEFAULT_PATH_TEMPLATE!r} or {contract.ALTERNATE_PATH_TEMPLATE!r}"
+        )
+    object_name = str(pick("object_name", contract.DEFAULT_OBJECT_NAME))
+    solution_name = str(pick("solution_name", contract.DEFAULT_SOLUTION_NAME))
+    for label, value in (("object name", object_name), ("solution name", solution_name)):
+        if not value or not all(c.isalnum() or c in "_-" for c in value):
+            raise ConfigError(f"{label} {value!r} may hold only letters, digits, '_' and '-'")
+
+    project_dir = Path(pick("project_dir", ".")).expanduser()
+    target_path = Path(pick("target_path", project_dir / "target")).expanduser()
+    batch_size = _int(pick("batch_size", contract.MAX_ROWS_PER_REQUEST), "batch_size", 1, contract.MAX_ROWS_PER_REQUEST)
+    max_bytes = _int(pick("max_bytes", contract.DEFAULT_MAX_BYTES), "max_bytes", 1024, contract.DEFAULT_MAX_BYTES * 10)
+    concurrency = _int(pick("concurrency", 4), "concurrency", 1, 64)
+    max_rps = _float(pick("max_rps", contract.DOCUMENTED_RATE_LIMIT_RPS), "max_rps", 0.1, 10_000)
+    timeout = _float(pick("timeout_seconds", 30.0), "timeout_seconds", 0.1, 3600)
+    max_attempts = _int(pick("max_attempts", 8), "max_attempts", 1, 100)
+    retry_budget = _float(pick("retry_budget_seconds", 600.0), "retry_budget_seconds", 0, 86_400)
+    ca_bundle_value = pick("ca_bundle")
+    ca_bundle = Path(ca_bundle_value) if ca_bundle_value else None
+    if ca_bundle is not None and not ca_bundle.is_file():
+        raise ConfigError(f"CA bundle {ca_bundle} (--ca-bundle / MO_CA_BUNDLE) is not a readable file")
+    payload_dir_value = flags.get("payload_dir")
+    payload_dir = Path(payload_dir_value) if payload_dir_value else None
+    if payload_dir is not None and not dry_run:
+        raise ConfigError("--payload-dir writes the payloads of a --dry-run; add --dry-run")
+
+    return ExportSettings(
+        api_key=api_key,
+        base_url=base_url,
+        path_template=path_template,
+        solution_name=solution_name,
+        object_name=object_name,
+        duckdb_path=Path(pick("duckdb_path", DEFAULT_DUCKDB_PATH)).expanduser(),
+        project_dir=project_dir,
+        target_path=target_path,
+        model_name=str(flags.get("model_name") or DEFAULT_MODEL_NAME),
+        state_schema=_identifier(str(flags.get("state_schema") or DEFAULT_STATE_SCHEMA), "state_schema"),
+        batch_size=batch_size,
+        max_bytes=max_bytes,
+        concurrency=concurrency,
+        max_rps=max_rps,
+        timeout_seconds=timeout,
+        max_attempts=max_attempts,
+        retry_budget_seconds=retry_budget,
+        allow_insecure_http=allow_insecure_http,
+        ca_bundle=ca_bundle,
+        full_refresh=bool(flags.get("full_refresh")),
+        retry_rejected=bool(flags.get("retry_rejected")),
+        dry_run=dry_run,
+        api_dry_run=api_dry_run,
+        payload_dir=payload_dir,
+        results_path=Path(flags.get("results_path") or target_path / "export_results.json"),
+        show_progress=bool(flags.get("show_progress")),
+    )
+
+
+def _base_url(value: str, allow_insecure_http: bool) -> str:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        _ = parts.port  # raises on a malformed port
+    except ValueError as exc:
+        raise ConfigError(f"base URL {value!r} (--base-url / PEAK_BASE_URL) is malformed: {exc}") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ConfigError(
+            f"base URL {value!r} (--base-url / PEAK_BASE_URL) must be an absolute http(s) URL such as "
+            f"{contract.DEFAULT_BASE_URL!r}"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(f"base URL {value!r} must not carry a query, fragment or credentials")
+    if parts.scheme == "http" and not _is_loopback(host) and not allow_insecure_http:
+        raise ConfigError(
+            f"base URL {value!r} uses plain http to a non-loopback host: the token would travel unencrypted. "
+            "Use https, or pass --allow-insecure-http (MO_ALLOW_INSECURE_HTTP=1) if you really mean it."
+        )
+    return value.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _int(value: Any, name: str, low: int, high: int) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{_label(name)} must be a whole number, got {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{_label(name)} must be between {low} and {high}, got {number}" + _limit_hint(name))
+    return number
+
+
+def _float(value: Any, name: str, low: float, high: float) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{_label(name)} must be a number, got {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{_label(name)} must be between {low:g} and {high:g}, got {number:g}")
+    return number
+
+
+def _boolean(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "y", "on"):
+        return True
+    if text in ("0", "false", "no", "n", "off", ""):
+        return False
+    raise ConfigError(f"{_label(name)} must be true or false, got {value!r}")
+
+
+def _identifier(value: str, name: str) -> str:
+    if not value.replace("_", "a").isalnum() or value[0].isdigit():
+        raise ConfigError(f"{_label(name)} {value!r} must be a plain SQL identifier (letters, digits, '_')")
+    return value
+
+
+def _label(name: str) -> str:
+    flag = "--" + name.replace("_", "-")
+    var = ENVIRONMENT.get(name)
+    return f"{flag} ({var})" if var else flag
+
+
+def _limit_hint(name: str) -> str:
+    if name == "batch_size":
+        return f": the ingestion API takes at most {contract.MAX_ROWS_PER_REQUEST} rows per request"
+    return ""

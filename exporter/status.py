@@ -1,0 +1,79 @@
+"""What `mo-export status` reports, read from the state schema and the contract model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from exporter.dbt_artifacts import resolve_model
+from exporter.model_reader import ContractModelReader, Plan
+from exporter.settings import ExportSettings
+from exporter.state import ExportState
+from exporter.warehouse import connect
+
+
+@dataclass(frozen=True)
+class ExportStatus:
+    runs: list[dict[str, Any]]
+    plan: Plan | None
+    outstanding_rejections: list[tuple[str, int]]
+    state_exists: bool
+
+    def to_json(self) -> str:
+        return orjson.dumps(
+            {
+                "state_exists": self.state_exists,
+                "runs": self.runs,
+                "pending": None if self.plan is None else {
+                    "considered": self.plan.considered,
+                    "to_send": self.plan.to_send,
+                    "unchanged": self.plan.unchanged,
+                    "rejected_before": self.plan.skipped_rejected,
+                },
+                "outstanding_rejections": dict(self.outstanding_rejections),
+            },
+            default=str,
+            option=orjson.OPT_INDENT_2,
+        ).decode()
+
+
+def collect_status(settings: ExportSettings, *, limit: int) -> ExportStatus:
+    relation = resolve_model(settings.target_path, settings.model_name)
+    con = connect(settings.duckdb_path, read_only=True)
+    try:
+        state = ExportState(con, settings.state_schema)
+        exists = state.exists()
+        reader = ContractModelReader(con, relation, settings.state_schema)
+        reader.check_contract()
+        plan = reader.plan(full_refresh=not exists, retry_rejected=False)
+        if not exists:
+            return ExportStatus([], plan, [], False)
+        return ExportStatus(state.recent_runs(limit), plan, state.rejection_counts(), True)
+    finally:
+        con.close()
+
+
+def render_status(status: ExportStatus) -> str:
+    lines: list[str] = []
+    if not status.state_exists:
+        lines.append("no export has run yet against this DuckDB file")
+    else:
+        lines.append("last runs:")
+        for r in status.runs:
+            lines.append(
+                f"  {r['run_id']}  {r['mode']:<12} {r['status']:<24} exit {r['exit_code']!s:<4} "
+                f"sent {r['rows_sent'] or 0:>9,}  acked {r['rows_acknowledged'] or 0:>9,}  "
+                f"rejected {r['rows_rejected'] or 0:>7,}  {float(r['duration_seconds'] or 0):.1f} s"
+            )
+    if status.plan is not None:
+        p = status.plan
+        lines.append(
+            f"contract model: {p.considered:,} rows; pending (new or changed) {p.to_send:,}; "
+            f"unchanged {p.unchanged:,}; rejected and unchanged since {p.skipped_rejected:,}"
+        )
+    if status.outstanding_rejections:
+        lines.append("outstanding rejections by error code:")
+        lines += [f"  {code:<16} {n:>9,}" for code, n in status.outstanding_rejections]
+    return "\n".join(lines)
