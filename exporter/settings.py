@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -117,8 +117,7 @@ class ExportSettings:
 
     def public_dict(self) -> dict[str, Any]:
         """The settings as recorded in results and the runs table: everything but the token."""
-        data = asdict(self)
-        data.pop("api_key")
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_key"}
         data["api_key_set"] = bool(self.api_key)
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
 
