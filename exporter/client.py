@@ -99,7 +99,7 @@ def build_http_client(settings: ExportSettings) -> httpx.AsyncClient:
         timeout=httpx.Timeout(settings.timeout_seconds),
         limits=limits,
         verify=verify,
-        headers={"Content-Type": "application/json", "User-Agent": "mo-export/0.1"},
+        headers={"User-Agent": "mo-export/0.1"},
         follow_redirects=False,
     )
 
@@ -113,16 +113,18 @@ class IngestionClient:
         stats: HttpStats,
         *,
         rng: random.Random | None = None,
+        backoff_base_seconds: float = BACKOFF_BASE_SECONDS,
     ) -> None:
         if settings.api_key is None:
             raise ConfigError("no API token configured")
         self._http = http
         self._settings = settings
         self._url = settings.endpoint
-        self._auth = {"Authorization": settings.api_key.reveal()}
+        self._headers = {"Authorization": settings.api_key.reveal(), "Content-Type": "application/json"}
         self._limiter = limiter
         self._stats = stats
         self._rng = rng or random.Random()
+        self._backoff_base = backoff_base_seconds
 
     async def send(self, body: bytes, n_rows: int) -> Delivered:
         """POST one batch, retrying transient failures; see the module docstring for the outcomes."""
@@ -132,7 +134,7 @@ class IngestionClient:
             await self._limiter.acquire()
             self._stats.requests += 1
             try:
-                response = await self._http.post(self._url, content=body, headers=self._auth)
+                response = await self._http.post(self._url, content=body, headers=self._headers)
             except httpx.TransportError as exc:
                 self._raise_if_permanent(exc)
                 self._stats.count(type(exc).__name__)
@@ -145,7 +147,7 @@ class IngestionClient:
             if 200 <= status < 300:
                 return _parse_success(response, n_rows)
             if status == 429:
-                wait = _retry_after(response) or min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2)
+                wait = _retry_after(response) or min(BACKOFF_CAP_SECONDS, self._backoff_base * 2)
                 self._stats.throttled_waits += 1
                 self._stats.throttled_seconds += wait
                 self._limiter.pause(wait)
@@ -176,7 +178,7 @@ class IngestionClient:
                 f"giving up on a batch after {failures} failed attempts (last: {reason}) to {self._url}; "
                 "its rows stay pending and the next run sends them"
             )
-        ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (failures - 1))
+        ceiling = min(BACKOFF_CAP_SECONDS, self._backoff_base * 2 ** (failures - 1))
         wait = ceiling / 2 + self._rng.uniform(0, ceiling / 2)
         if retry_after is not None:
             wait = max(wait, retry_after)
@@ -245,10 +247,10 @@ def _retry_after(response: httpx.Response) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
             return None
-        seconds = parsed.timestamp() - time.time()
     return min(max(seconds, 0.0), RETRY_AFTER_CAP_SECONDS)
 
 
