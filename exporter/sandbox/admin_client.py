@@ -1,0 +1,52 @@
+"""The ``/_sandbox/`` admin endpoints seen from a test, the chaos run or the benchmark."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import orjson
+
+
+class SandboxAdmin:
+    """Stats, stored rows and fault settings of a running sandbox, over HTTP."""
+
+    def __init__(self, root_url: str, timeout: float = 30.0) -> None:
+        self.root_url = root_url.rstrip("/")
+        self._timeout = timeout
+
+    def stats(self) -> dict[str, Any]:
+        """Requests by status code (``dropped`` for dropped connections), rows accepted / failed / stored,
+        throttled requests and injected faults by kind."""
+        result: dict[str, Any] = self._call("GET", "/_sandbox/stats").json()
+        return result
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every stored row: ``{"object_name", "key", "row", "first_written_at", "last_written_at",
+        "write_count", "request_id"}``, ordered by object and key."""
+        body = self._call("GET", "/_sandbox/rows").content
+        return [orjson.loads(line) for line in body.splitlines() if line]
+
+    def faults(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/_sandbox/faults").json()
+        return result
+
+    def set_faults(self, **settings: Any) -> dict[str, Any]:
+        """Change fault settings (any of SandboxConfig's fault fields, ``rate_limit_rps``,
+        ``rate_limit_burst``, ``seed``); returns the settings now in force."""
+        result: dict[str, Any] = self._call("POST", "/_sandbox/faults", content=orjson.dumps(settings)).json()
+        return result
+
+    def reset(self) -> None:
+        """Empty the store and the counters; fault settings stay."""
+        self._call("POST", "/_sandbox/reset")
+
+    def _call(self, method: str, path: str, content: bytes | None = None) -> httpx.Response:
+        response = httpx.request(method, self.root_url + path, content=content, timeout=self._timeout)
+        if response.status_code != 200:
+            raise SandboxError(f"sandbox admin {method} {path} answered {response.status_code}: {response.text}")
+        return response
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not start, or one of its admin endpoints refused a request."""

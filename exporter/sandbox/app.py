@@ -1,0 +1,363 @@
+"""The sandbox's ASGI application: Peak's ingestion endpoint and the ``/_sandbox/`` admin endpoints.
+
+The order of checks on an ingestion request is: injected faults and throttling (what a gateway in
+front of the API would do), then ``Authorization`` (401/403), the object name (404), the body size
+(413), the JSON and the envelope (400, or 404 for a solution name other than the configured one:
+like an unknown object, that is a wrong address rather than a bad batch, and a client must stop
+rather than split the batch), then the rows, one by one (``failed``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from exporter.errors import ConfigError
+from exporter.sandbox.config import SandboxConfig, is_loopback
+from exporter.sandbox.faults import STALL_STATUS, FaultInjector, FaultPlan, FaultSettings
+from exporter.sandbox.stats import SandboxStats
+from exporter.sandbox.store import RowStore
+from exporter.sandbox.throttle import TokenBucket
+from exporter.sandbox.validation import KEY_ALREADY_STORED, KEY_COLUMN, error, failed_rows, validate_rows
+
+log = logging.getLogger("exporter.sandbox")
+
+INGEST_PATHS = ("/api/v2/ingest/object/{object_name}", "/api/v2/objects/{object_name}")
+OPERATIONS = ("UPSERT", "APPEND")
+#: A client that sends a too-large body gets its 413 after the body is read (so it sees the status,
+#: not a broken pipe), unless the body goes on beyond this many times the limit.
+_DRAIN_FACTOR = 16
+
+
+class JsonResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+class InjectedConnectionDrop(Exception):
+    """Raised after the response has started: the server then closes the connection mid-response."""
+
+
+class DroppedConnection(Response):
+    """Sends the status line and headers of a response that never gets its body, then aborts."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")]})
+        raise InjectedConnectionDrop
+
+
+class _HideInjectedDrops(logging.Filter):
+    """Keeps the server's 'Exception in ASGI application' traceback out of the log for injected drops."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], InjectedConnectionDrop))
+
+
+_drop_filter = _HideInjectedDrops()
+
+
+def detail(status: int, message: str, headers: Mapping[str, str] | None = None) -> JsonResponse:
+    return JsonResponse({"detail": message}, status_code=status, headers=headers)
+
+
+@dataclass
+class SandboxState:
+    config: SandboxConfig
+    store: RowStore
+    faults: FaultInjector
+    bucket: TokenBucket
+    stats: SandboxStats = field(default_factory=SandboxStats)
+
+
+def open_state(config: SandboxConfig) -> SandboxState:
+    store_path = config.store_path
+    if store_path is None:
+        store_path = Path(tempfile.mkdtemp(prefix="mo-sandbox-")) / "sandbox.sqlite"
+        log.info("sandbox store: %s", store_path)
+    return SandboxState(
+        config=config,
+        store=RowStore(store_path),
+        faults=FaultInjector(FaultSettings.from_config(config), config.seed),
+        bucket=TokenBucket(config.rate_limit_rps, config.effective_burst),
+    )
+
+
+def create_app(config: SandboxConfig) -> Starlette:
+    """The sandbox as an ASGI app; its store is opened now and closed when the app shuts down."""
+    state = open_state(config)
+    logging.getLogger("uvicorn.error").addFilter(_drop_filter)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            state.store.close()
+
+    async def ingest(request: Request) -> Response:
+        response = await _ingest(state, request)
+        state.stats.count_response(None if isinstance(response, DroppedConnection) else response.status_code)
+        return response
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        message = exc.detail if isinstance(exc, HTTPException) else "internal error"
+        return detail(status, message)
+
+    prefix = config.normalized_prefix
+    routes = [Route(prefix + path, ingest, methods=["POST"]) for path in INGEST_PATHS]
+    routes += [
+        Route("/_sandbox/stats", _admin(state, _stats), methods=["GET"]),
+        Route("/_sandbox/rows", _admin(state, _rows), methods=["GET"]),
+        Route("/_sandbox/faults", _admin(state, _faults), methods=["GET", "POST"]),
+        Route("/_sandbox/reset", _admin(state, _reset), methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_found})
+    app.state.sandbox = state
+    return app
+
+
+async def _ingest(state: SandboxState, request: Request) -> Response:
+    config = state.config
+    plan = state.faults.plan(time.monotonic())
+    early = await _faults_before_processing(state, plan)
+    if early is not None:
+        return early
+
+    refused = _check_token(config, request.headers.get("authorization"))
+    if refused is not None:
+        return refused
+    object_name = request.path_params["object_name"]
+    if object_name not in config.objects:
+        return detail(404, f"unknown object '{object_name}'; this API knows {', '.join(sorted(config.objects))}")
+
+    body = await _read_body(config, request)
+    if isinstance(body, Response):
+        return body
+    try:
+        envelope = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return detail(400, f"the body is not valid JSON: {exc}")
+    problem = _check_envelope(config, envelope)
+    if problem is not None:
+        return problem
+
+    rows: list[Any] = envelope["data"]
+    request_id = str(uuid.uuid4())
+    errors = validate_rows(rows)
+    valid = [row for i, row in enumerate(rows) if i not in errors] if errors else rows
+    if not envelope.get("dryRun", False) and valid:
+        if envelope["operationType"] == "UPSERT":
+            state.store.upsert(object_name, valid, request_id)
+        else:
+            valid_indexes = [i for i in range(len(rows)) if i not in errors]
+            for position in state.store.append(object_name, valid, request_id):
+                errors[valid_indexes[position]] = [
+                    error(KEY_ALREADY_STORED, KEY_COLUMN, "APPEND: a row with this primary key is already stored")
+                ]
+    failed = failed_rows(errors)
+    accepted = len(rows) - len(failed)
+    state.stats.rows_accepted += accepted
+    state.stats.rows_failed += len(failed)
+
+    if plan.after_store is not None:
+        state.stats.faults["fail_after_store"] += 1
+        if plan.after_store == "drop":
+            return DroppedConnection()
+        return detail(plan.after_store_status, "injected failure after the rows were stored")
+    return JsonResponse({"requestId": request_id, "accepted": accepted, "failed": failed})
+
+
+async def _faults_before_processing(state: SandboxState, plan: FaultPlan) -> Response | None:
+    faults = state.stats.faults
+    if plan.latency_s > 0:
+        faults["latency"] += 1
+        await asyncio.sleep(plan.latency_s)
+    if plan.throttle_retry_after is not None:
+        faults["burst_429"] += 1
+        state.stats.throttled += 1
+        return detail(429, "too many requests (injected throttling burst); retry after the delay",
+                      headers={"Retry-After": str(plan.throttle_retry_after)})
+    wait = state.bucket.take()
+    if wait is not None:
+        state.stats.throttled += 1
+        return detail(429, f"rate limit of {state.bucket.rate:g} requests per second exceeded",
+                      headers={"Retry-After": str(wait)})
+    if plan.stall_s is not None:
+        faults["stall"] += 1
+        await asyncio.sleep(plan.stall_s)
+        return detail(STALL_STATUS, "injected stall: the upstream did not answer in time")
+    if plan.error_status is not None:
+        faults["error"] += 1
+        return detail(plan.error_status, "injected server error")
+    if plan.drop:
+        faults["drop"] += 1
+        return DroppedConnection()
+    return None
+
+
+def _check_token(config: SandboxConfig, header: str | None) -> Response | None:
+    """401/403 for a bad ``Authorization`` header; never repeats the token it was given."""
+    if not header:
+        return detail(401, "missing Authorization header: send your API token as its value")
+    if header.lower().startswith("bearer "):
+        return detail(401, "send the bare token as the Authorization header, without the 'Bearer ' prefix")
+    given = header.encode()
+    if hmac.compare_digest(given, config.token.encode()):
+        return None
+    if any(hmac.compare_digest(given, t.encode()) for t in config.readonly_tokens):
+        return detail(403, "this token is read-only: it cannot write data")
+    return detail(401, "invalid API token")
+
+
+async def _read_body(config: SandboxConfig, request: Request) -> bytes | Response:
+    limit = config.max_bytes
+    too_large = detail(413, f"the body exceeds the limit of {limit} bytes")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            declared_size = int(declared)
+        except ValueError:
+            return detail(400, "the Content-Length header is not a number")
+        if declared_size > limit:
+            await _drain(request, limit * _DRAIN_FACTOR)
+            return too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            await _drain(request, limit * _DRAIN_FACTOR - size)
+            return too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _drain(request: Request, budget: int) -> None:
+    async for chunk in request.stream():
+        budget -= len(chunk)
+        if budget < 0:
+            return
+
+
+def _check_envelope(config: SandboxConfig, envelope: Any) -> Response | None:
+    if not isinstance(envelope, dict):
+        return detail(400, "the body must be a JSON object with solutionName, data and operationType")
+    solution = envelope.get("solutionName")
+    if not isinstance(solution, str) or not solution:
+        return detail(400, "solutionName must be a non-empty string")
+    if config.solution_name is not None and solution != config.solution_name:
+        return detail(404, f"unknown solution '{solution}'")
+    operation = envelope.get("operationType")
+    if operation not in OPERATIONS:
+        return detail(400, f"operationType must be one of {', '.join(OPERATIONS)}, got {_short(operation)}")
+    if "dryRun" in envelope and not isinstance(envelope["dryRun"], bool):
+        return detail(400, "dryRun must be true or false")
+    data = envelope.get("data")
+    if not isinstance(data, list) or not data:
+        return detail(400, "data must be a non-empty array of rows")
+    if len(data) > config.max_rows:
+        return detail(400, f"too many rows: {len(data)} in one request, the limit is {config.max_rows}")
+    return None
+
+
+def _short(value: Any) -> str:
+    text = orjson.dumps(value).decode() if value is not None else "nothing"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# ---- admin endpoints ----------------------------------------------------------------------------
+
+def _admin(state: SandboxState, handler: Any) -> Any:
+    async def endpoint(request: Request) -> Response:
+        client = request.client
+        if client is None or not is_loopback(client.host):
+            return detail(403, "the /_sandbox/ endpoints answer loopback clients only")
+        result: Response = await handler(state, request)
+        return result
+
+    return endpoint
+
+
+async def _stats(state: SandboxState, request: Request) -> Response:
+    return JsonResponse(state.stats.snapshot(rows_stored=state.store.count()))
+
+
+async def _rows(state: SandboxState, request: Request) -> Response:
+    return StreamingResponse(state.store.iter_records(), media_type="application/x-ndjson")
+
+
+async def _faults(state: SandboxState, request: Request) -> Response:
+    if request.method == "POST":
+        try:
+            changes = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            return detail(400, f"the body is not valid JSON: {exc}")
+        if not isinstance(changes, dict):
+            return detail(400, "the body must be a JSON object of fault settings")
+        try:
+            _apply_fault_changes(state, changes)
+        except ConfigError as exc:
+            return detail(400, str(exc))
+    return JsonResponse(_fault_view(state))
+
+
+def _apply_fault_changes(state: SandboxState, changes: dict[str, Any]) -> None:
+    """Fault settings plus ``seed`` (re-seeds the RNG), ``rate_limit_rps`` and ``rate_limit_burst``."""
+    changes = dict(changes)
+    seed = changes.pop("seed", None)
+    rate_given = "rate_limit_rps" in changes
+    rate = changes.pop("rate_limit_rps", state.bucket.rate)
+    burst = changes.pop("rate_limit_burst", None)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ConfigError(f"sandbox: seed must be an integer, got {seed!r}")
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0:
+        raise ConfigError(f"sandbox: rate_limit_rps must be a number >= 0 (0 = off), got {rate!r}")
+    if burst is None:  # a new rate without a burst gets one second's worth, as at start
+        burst = max(1, round(rate)) if rate_given else state.bucket.burst
+    if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+        raise ConfigError(f"sandbox: rate_limit_burst must be an integer >= 1, got {burst!r}")
+    settings = state.faults.settings.updated(changes)  # validates before anything changes
+    state.faults.settings = settings
+    if settings.burst_429_rate == 0:
+        state.faults.end_burst()
+    if seed is not None:
+        state.faults.reseed(seed)
+    state.bucket.configure(float(rate), burst)
+
+
+def _fault_view(state: SandboxState) -> dict[str, Any]:
+    return {**state.faults.settings.as_dict(), "rate_limit_rps": state.bucket.rate,
+            "rate_limit_burst": state.bucket.burst}
+
+
+async def _reset(state: SandboxState, request: Request) -> Response:
+    """Empty the store and the counters and refill the rate limiter; fault settings stay as they are."""
+    state.store.clear()
+    state.stats = SandboxStats()
+    state.bucket.configure(state.bucket.rate, state.bucket.burst)
+    state.faults.end_burst()
+    return JsonResponse({"reset": True})
