@@ -1,0 +1,251 @@
+"""The export end to end: a real `dbt build` on generated data, the real CLI, real HTTP to the sandbox."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from exporter.sample_data import generate
+from exporter.sandbox import SandboxConfig, running_sandbox
+from tests.dbt_support import PROJECT_DIR, run_dbt
+from tests.export_support import TOKEN, Project, run_cli, sandbox_rows
+
+pytestmark = pytest.mark.slow
+
+ORDERS = 3000
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """Sample data for 3,000 orders, built once per module by the real `dbt build`."""
+    folder = tmp_path_factory.mktemp("built")
+    duckdb_path = folder / "warehouse.duckdb"
+    generate(duckdb_path, orders=ORDERS, seed=11)
+    run = run_dbt(["build"], duckdb_path=duckdb_path, target_path=folder / "target")
+    assert run.success, "\n".join(run.failures())
+    return Project(duckdb_path, folder / "target")
+
+
+@pytest.fixture
+def project(built: Project, tmp_path: Path) -> Project:
+    return built.copy_to(tmp_path / "project")
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator:
+    with running_sandbox(SandboxConfig(token=TOKEN, store_path=tmp_path / "sandbox.sqlite", rate_limit_rps=0)) as h:
+        yield h
+
+
+def export(project: Project, sandbox, monkeypatch, capsys, *args: str, token: str = TOKEN, json_logs: bool = False):
+    prefix = ["--log-format", "json"] if json_logs else []
+    return run_cli([*prefix, "run", *args], project.env(sandbox.base_url, token), monkeypatch, capsys)
+
+
+def test_full_export_matches_the_contract_model_row_for_row(project, sandbox, monkeypatch, capsys) -> None:
+    result = export(project, sandbox, monkeypatch, capsys)
+    assert result.exit_code == 0, result.stderr
+    expected = project.contract_rows()
+    assert len(expected) > ORDERS * 0.9
+    assert sandbox_rows(sandbox) == expected
+    summary = orjson.loads((project.target_path / "export_results.json").read_bytes())
+    assert summary["rows"]["sent"] == summary["rows"]["acknowledged"] == len(expected)
+    assert summary["rows"]["rejected"] == 0 and summary["exit_code"] == 0
+    assert summary["http"]["requests"] == -(-len(expected) // 500)
+    (delivered,) = project.query("select count(*) from mo_export_state.delivered")[0:1]
+    assert delivered[0] == len(expected)
+    runs = project.query("select status, exit_code, rows_acknowledged from mo_export_state.runs")
+    assert runs == [("success", 0, len(expected))]
+    assert f"acknowledged     {len(expected):>12,}" in result.stdout
+
+
+def test_second_run_sends_nothing(project, sandbox, monkeypatch, capsys) -> None:
+    assert export(project, sandbox, monkeypatch, capsys).exit_code == 0
+    requests_before = sandbox.stats()["requests"]
+    second = export(project, sandbox, monkeypatch, capsys)
+    assert second.exit_code == 0
+    summary = orjson.loads((project.target_path / "export_results.json").read_bytes())
+    assert summary["rows"]["sent"] == 0
+    assert summary["rows"]["unchanged"] == summary["rows"]["considered"] > 0
+    assert sandbox.stats()["requests"] == requests_before
+
+
+def test_full_refresh_resends_every_row(project, sandbox, monkeypatch, capsys) -> None:
+    assert export(project, sandbox, monkeypatch, capsys).exit_code == 0
+    assert export(project, sandbox, monkeypatch, capsys, "--full-refresh").exit_code == 0
+    summary = orjson.loads((project.target_path / "export_results.json").read_bytes())
+    assert summary["rows"]["sent"] == summary["rows"]["considered"]
+    assert {r["write_count"] for r in sandbox.rows()} == {2}
+
+
+def test_changed_raw_rows_and_rebuild_send_exactly_those(project, sandbox, monkeypatch, capsys, tmp_path) -> None:
+    from exporter.sample_data import simulate_next_extraction
+
+    assert export(project, sandbox, monkeypatch, capsys).exit_code == 0
+    before = project.contract_rows()
+    changed_orders = set(simulate_next_extraction(project.duckdb_path, changed_orders=25, seed=5))
+    run = run_dbt(["build"], duckdb_path=project.duckdb_path, target_path=project.target_path)
+    assert run.success, "\n".join(run.failures())
+    after = project.contract_rows()
+    new_or_changed = {k for k, row in after.items() if before.get(k) != row}
+    assert {k[2] for k in new_or_changed} == changed_orders
+
+    result = export(project, sandbox, monkeypatch, capsys)
+    assert result.exit_code == 0, result.stderr
+    summary = orjson.loads((project.target_path / "export_results.json").read_bytes())
+    assert summary["rows"]["sent"] == len(new_or_changed)
+    stored = sandbox_rows(sandbox)
+    assert all(stored[k] == after[k] for k in after)
+
+
+def test_rows_the_api_rejects_are_recorded_and_the_rest_delivered(project, sandbox, monkeypatch, capsys) -> None:
+    bad = [r[0] for r in project.query(
+        "select order_number from main.peak_manufacturing_orders order by order_number limit 3")]
+    # a date the API cannot take (year 12000 renders as a 5-digit year): DuckDB holds it, Peak refuses it
+    project.query(
+        "update main.peak_manufacturing_orders set expected_end_date = timestamp '12000-01-01 00:00:00' "
+        "where order_number in (?, ?, ?)", bad)
+    result = export(project, sandbox, monkeypatch, capsys)
+    assert result.exit_code == 1, result.stderr
+    assert "DI_E_00007" in result.stdout
+    expected = project.contract_rows()
+    stored = sandbox_rows(sandbox)
+    assert len(stored) == len(expected) - 3
+    assert {k[2] for k in expected.keys() - stored.keys()} == set(bad)
+    rejections = project.query(
+        "select order_number, error_code, column_name, payload from mo_export_state.rejections order by 1")
+    assert [(r[0], r[1], r[2]) for r in rejections] == [(b, "DI_E_00007", "expected_end_date") for b in sorted(bad)]
+    assert all(orjson.loads(r[3])["expected_end_date"] == "12000-01-01 00:00:00" for r in rejections)
+
+    again = export(project, sandbox, monkeypatch, capsys)  # rejected and unchanged: not re-sent
+    assert again.exit_code == 0
+    assert orjson.loads((project.target_path / "export_results.json").read_bytes())["rows"]["sent"] == 0
+    retried = export(project, sandbox, monkeypatch, capsys, "--retry-rejected")
+    assert retried.exit_code == 1
+    assert orjson.loads((project.target_path / "export_results.json").read_bytes())["rows"]["sent"] == 3
+
+
+def test_a_whole_batch_413_is_bisected_down_to_the_offending_row(project, tmp_path, monkeypatch, capsys) -> None:
+    (victim,) = project.query("select order_number from main.peak_manufacturing_orders order by 1 limit 1")[0]
+    project.query("update main.peak_manufacturing_orders set source_id = repeat('L', 40000) where order_number = ?",
+                  [victim])
+    config = SandboxConfig(token=TOKEN, store_path=tmp_path / "s.sqlite", rate_limit_rps=0, max_bytes=30_000)
+    with running_sandbox(config) as sandbox:
+        result = export(project, sandbox, monkeypatch, capsys, "--batch-size", "50")
+        stored = sandbox_rows(sandbox)
+        stats = sandbox.stats()
+    assert result.exit_code == 1, result.stderr
+    expected = project.contract_rows()
+    assert {k[2] for k in expected.keys() - stored.keys()} == {victim}
+    assert len(stored) == len(expected) - 1
+    # every piece holding the row is refused until it stands alone: 50 -> 25 -> 12|13 -> ... -> 1
+    assert stats["requests_by_status"]["413"] in (6, 7)
+    assert stats["requests"] == stats["requests_by_status"]["413"] + stats["requests_by_status"]["200"]
+    assert project.query("select error_code, http_status from mo_export_state.rejections") == [("HTTP_413", 413)]
+
+
+def test_429_with_retry_after_is_waited_out(project, tmp_path, monkeypatch, capsys) -> None:
+    config = SandboxConfig(token=TOKEN, store_path=tmp_path / "s.sqlite", rate_limit_rps=2, rate_limit_burst=1)
+    with running_sandbox(config) as sandbox:
+        result = export(project, sandbox, monkeypatch, capsys, "--batch-size", "400", "--max-rps", "50")
+        stored = sandbox_rows(sandbox)
+    assert result.exit_code == 0, result.stderr
+    summary = orjson.loads((project.target_path / "export_results.json").read_bytes())
+    assert summary["http"]["throttled_waits"] > 0 and summary["http"]["responses"]["429"] > 0
+    assert summary["http"]["retries"] == 0  # throttling is not a failure
+    assert stored == project.contract_rows()
+
+
+def test_5xx_and_dropped_connections_are_retried(project, tmp_path, monkeypatch, capsys) -> None:
+    config = SandboxConfig(token=TOKEN, store_path=tmp_path / "s.sqlite", rate_limit_rps=0,
+                           error_rate=0.3, drop_rate=0.2, fail_after_store_rate=0.1, seed=3)
+    with running_sandbox(config) as sandbox:
+        result = export(project, sandbox, monkeypatch, capsys, "--batch-size", "100", "--max-attempts", "30")
+        stored = sandbox_rows(sandbox)
+        faults = sandbox.stats()["faults"]
+    assert result.exit_code == 0, result.stderr
+    assert stored == project.contract_rows()
+    summary = orjson.loads((project.target_path / "export_results.json").read_bytes())
+    assert summary["http"]["retries"] >= sum(faults.values()) > 0
+
+
+def test_401_stops_with_exit_code_3_and_the_token_appears_nowhere(project, sandbox, monkeypatch, capsys) -> None:
+    wrong = "pat-WRONG-token-0042"
+    result = export(project, sandbox, monkeypatch, capsys, token=wrong, json_logs=True)
+    assert result.exit_code == 3
+    assert "401" in result.stderr and "PEAK_API_KEY" in result.stderr
+    results_file = (project.target_path / "export_results.json").read_text()
+    state_dump = str(project.query("select * from mo_export_state.runs"))
+    for text in (result.stdout, result.stderr, results_file, state_dump):
+        assert wrong not in text and TOKEN not in text
+    assert sandbox.stats()["rows_stored"] == 0
+    assert project.query("select status, exit_code from mo_export_state.runs") == [("configuration_error", 3)]
+
+
+def test_api_dry_run_validates_remotely_and_changes_nothing(project, sandbox, monkeypatch, capsys) -> None:
+    result = export(project, sandbox, monkeypatch, capsys, "--api-dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert sandbox.stats()["rows_stored"] == 0 and sandbox.stats()["rows_accepted"] > 0
+    assert project.query("select count(*) from mo_export_state.deliveries") == [(0,)]
+    real = export(project, sandbox, monkeypatch, capsys)
+    assert orjson.loads((project.target_path / "export_results.json").read_bytes())["rows"]["sent"] > 0
+    assert real.exit_code == 0
+
+
+def test_dry_run_writes_the_payloads_and_sends_nothing(project, sandbox, monkeypatch, capsys, tmp_path) -> None:
+    out = tmp_path / "payloads"
+    result = export(project, sandbox, monkeypatch, capsys, "--dry-run", "--payload-dir", str(out))
+    assert result.exit_code == 0, result.stderr
+    bodies = [orjson.loads(p.read_bytes()) for p in sorted(out.glob("batch-*.json"))]
+    sent_rows = {(r["product_id"], r["location_id"], r["order_number"], r["updated_at"]): r
+                 for b in bodies for r in b["data"]}
+    assert sent_rows == project.contract_rows()
+    assert all(b["solutionName"] == "INV_OOTB" and b["operationType"] == "UPSERT" for b in bodies)
+    assert all(len(b["data"]) <= 500 for b in bodies)
+    assert sandbox.stats()["requests"] == 0
+
+
+def test_status_shows_runs_pending_and_rejections(project, sandbox, monkeypatch, capsys) -> None:
+    before = run_cli(["status"], project.env(sandbox.base_url), monkeypatch, capsys)
+    assert before.exit_code == 0 and "no export has run yet" in before.stdout
+    export(project, sandbox, monkeypatch, capsys)
+    after = run_cli(["status", "--json"], project.env(sandbox.base_url), monkeypatch, capsys)
+    status = orjson.loads(after.stdout)
+    assert status["pending"]["to_send"] == 0 and status["runs"][0]["status"] == "success"
+
+
+def test_sigkill_mid_run_then_rerun_stores_every_row_exactly_once(project, tmp_path) -> None:
+    config = SandboxConfig(token=TOKEN, store_path=tmp_path / "s.sqlite", rate_limit_rps=0, latency_ms=60)
+    with running_sandbox(config) as sandbox:
+        env = {**os.environ, **project.env(sandbox.base_url)}
+        command = [sys.executable, "-m", "exporter", "run", "--batch-size", "50", "--concurrency", "2",
+                   "--project-dir", str(PROJECT_DIR)]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while sandbox.stats()["rows_stored"] < 600 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        assert process.poll() is None, "the export finished before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        stored_at_kill = sandbox.stats()["rows_stored"]
+        expected = project.contract_rows()
+        assert 0 < stored_at_kill < len(expected)
+
+        rerun = subprocess.run(command, env=env, capture_output=True, timeout=120)
+        assert rerun.returncode == 0, rerun.stderr.decode()
+        stored = sandbox_rows(sandbox)
+        writes = {tuple(r["key"]): r["write_count"] for r in sandbox.rows()}
+    assert stored == expected  # every row, current content, nothing extra
+    # only rows in flight or acknowledged-but-uncommitted at the kill were sent twice
+    assert sum(1 for n in writes.values() if n > 1) <= 2 * 50
+    runs = project.query("select status from mo_export_state.runs order by started_at")
+    assert runs == [("interrupted",), ("success",)]
+    assert project.query("select count(*) from mo_export_state.delivered") == [(len(expected),)]
