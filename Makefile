@@ -1,0 +1,48 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+BIN := .venv/bin
+export DBT_PROFILES_DIR := $(CURDIR)
+export MO_DUCKDB_PATH ?= $(CURDIR)/mo_export.duckdb
+DEMO_ORDERS ?= 20000
+
+.PHONY: help install demo test lint build docs bench chaos clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml uv.lock
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) sync --frozen
+	touch $@
+
+install: $(BIN)/.installed  ## create .venv with the locked dependencies (uv, from uv.lock)
+
+demo: install  ## sample data -> dbt build -> sandbox API -> export, then a second export that sends nothing
+	DEMO_ORDERS=$(DEMO_ORDERS) bash scripts/demo.sh
+
+test: install  ## the whole suite: lint, dbt unit/data tests (inside pytest), pytest
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: install  ## ruff only
+	$(BIN)/ruff check .
+
+build: install  ## dbt build against MO_DUCKDB_PATH
+	$(BIN)/dbt build
+
+docs: install  ## dbt docs generate (target/index.html)
+	$(BIN)/dbt docs generate
+
+bench: install  ## 1,000,000 orders: dbt build and two export scenarios against the sandbox, with figures
+	$(BIN)/python bench/bench_export.py
+
+chaos: install  ## export 200,000 orders through injected faults and SIGKILLs, then check nothing was lost
+	$(BIN)/python -m tests.chaos --orders 200000
+
+clean:  ## remove build output and local data (keeps .venv)
+	rm -rf target logs .demo mo_export.duckdb mo_export.duckdb.wal

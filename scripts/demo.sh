@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The whole job on generated data, end to end on this machine: sample data, dbt build, the sandbox API,
+# an export, and a second export that finds nothing new to send. Run it through `make demo`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=.venv/bin
+DEMO_DIR=.demo
+ORDERS=${DEMO_ORDERS:-20000}
+export MO_DUCKDB_PATH=${MO_DUCKDB_PATH:-$PWD/mo_export.duckdb}
+export DBT_PROFILES_DIR=${DBT_PROFILES_DIR:-$PWD}
+export PEAK_API_KEY=${PEAK_API_KEY:-demo-sandbox-token}
+mkdir -p "$DEMO_DIR"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "1/6 sample data: $ORDERS orders into $MO_DUCKDB_PATH"
+rm -f "$MO_DUCKDB_PATH" "$MO_DUCKDB_PATH.wal"
+"$BIN/mo-export" sample-data --orders "$ORDERS" --seed 42
+
+step "2/6 dbt build (models, unit tests, data tests)"
+"$BIN/dbt" build --quiet --warn-error-options '{"silence": ["NoNodesForSelectionCriteria"]}' || {
+    echo "dbt build failed: see logs/dbt.log" >&2; exit 1; }
+
+step "3/6 what the build produced"
+"$BIN/python" - <<'PY'
+import os
+import duckdb
+
+with duckdb.connect(os.environ["MO_DUCKDB_PATH"], read_only=True) as con:
+    exported = con.sql("select count(*) from main.peak_manufacturing_orders").fetchone()[0]
+    rejected = con.sql("select count(*) from main.peak_manufacturing_orders_rejected").fetchone()[0]
+    print(f"orders ready to export: {exported:,}; orders rejected with reasons: {rejected:,}")
+    for reasons, n in con.sql(
+        "select rejection_reasons, count(*) from main.peak_manufacturing_orders_rejected "
+        "group by 1 order by 2 desc limit 8"
+    ).fetchall():
+        print(f"  {n:>6,}  {reasons}")
+PY
+
+step "4/6 start the local Peak-compatible sandbox API"
+rm -f "$DEMO_DIR/sandbox.sqlite"*
+"$BIN/mo-export" sandbox --port 0 --store "$DEMO_DIR/sandbox.sqlite" > "$DEMO_DIR/sandbox.log" 2>&1 &
+SANDBOX_PID=$!
+trap 'kill $SANDBOX_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+    URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$DEMO_DIR/sandbox.log" | head -n 1 || true)
+    [ -n "$URL" ] && break
+    kill -0 "$SANDBOX_PID" 2>/dev/null || { cat "$DEMO_DIR/sandbox.log" >&2; exit 1; }
+    sleep 0.1
+done
+[ -n "${URL:-}" ] || { echo "the sandbox did not start: $DEMO_DIR/sandbox.log" >&2; exit 1; }
+echo "sandbox listening at $URL"
+
+step "5/6 export to the sandbox"
+"$BIN/mo-export" run --base-url "$URL"
+
+step "6/6 export again: nothing changed, nothing is sent"
+"$BIN/mo-export" run --base-url "$URL"
+echo
+"$BIN/mo-export" status
+echo
+echo "stored in the sandbox: $(curl -s "$URL/_sandbox/stats" 2>/dev/null || echo '(curl not available)')"
