@@ -237,30 +237,25 @@ async def _read_body(config: SandboxConfig, request: Request) -> bytes | Respons
     limit = config.max_bytes
     too_large = detail(413, f"the body exceeds the limit of {limit} bytes")
     declared = request.headers.get("content-length")
+    over = False
     if declared is not None:
         try:
-            declared_size = int(declared)
+            over = int(declared) > limit
         except ValueError:
             return detail(400, "the Content-Length header is not a number")
-        if declared_size > limit:
-            await _drain(request, limit * _DRAIN_FACTOR)
-            return too_large
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            await _drain(request, limit * _DRAIN_FACTOR - size)
-            return too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _drain(request: Request, budget: int) -> None:
-    async for chunk in request.stream():
-        budget -= len(chunk)
-        if budget < 0:
-            return
+        if over or size > limit:
+            # keep reading (and dropping) so the client gets its 413 rather than a broken pipe
+            over = True
+            chunks.clear()
+            if size > limit * _DRAIN_FACTOR:
+                break
+        else:
+            chunks.append(chunk)
+    return too_large if over else b"".join(chunks)
 
 
 def _check_envelope(config: SandboxConfig, envelope: Any) -> Response | None:

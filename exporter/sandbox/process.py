@@ -35,7 +35,9 @@ class SandboxProcess(SandboxAdmin):
         return self.process.pid
 
     def stop(self, timeout: float = 10.0) -> int:
-        """SIGTERM, then SIGKILL if it has not gone after ``timeout`` seconds; returns the exit code."""
+        """SIGTERM, then SIGKILL if it has not gone after ``timeout`` seconds; returns the exit code
+        (0 after a graceful stop)."""
+        self.close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import socket
 import threading
 import time
@@ -35,6 +37,21 @@ class _Server(uvicorn.Server):
         await super().startup(sockets=sockets)
         if self.started and self._on_ready is not None:
             self._on_ready()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """SIGINT/SIGTERM shut the server down gracefully and the process then exits 0 (uvicorn would
+        re-raise the signal, so a clean stop would look like a kill to whoever started it)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
 
 
 @dataclass(frozen=True)
@@ -74,8 +91,10 @@ def _prepare(config: SandboxConfig, on_ready: Callable[[str], None] | None) -> _
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    # proto must say TCP: asyncio sets TCP_NODELAY on accepted connections only then, and without it
+    # every response waits ~40 ms for a delayed ACK between its header and body writes
+    sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
@@ -121,7 +140,11 @@ def running_sandbox(config: SandboxConfig | None = None) -> Iterator[SandboxHand
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise SandboxError(f"the sandbox on {prepared.root_url} did not start")
             time.sleep(0.01)
-        yield SandboxHandle(prepared.base_url, prepared.root_url, prepared.state.store.path, config)
+        handle = SandboxHandle(prepared.base_url, prepared.root_url, prepared.state.store.path, config)
+        try:
+            yield handle
+        finally:
+            handle.close()
     finally:
         prepared.server.should_exit = True
         thread.join(_SHUTDOWN_TIMEOUT_S)
