@@ -227,7 +227,8 @@ def test_master_data_has_versions_non_factories_and_rows_without_code(con: duckd
         most_versions = f"select max(c) from (select count(*) as c from raw.{table} group by trim({code}, {TRIM}))"
         assert scalar(con, most_versions) >= 2
     latest_flags = dict(con.execute(f"""
-        select trim(plant_code, {TRIM}), lower(trim(is_factory, {TRIM})) in ('true', 't', 'yes', 'y', '1')
+        select trim(plant_code, {TRIM}),
+            coalesce(lower(trim(is_factory, {TRIM})) in ('true', 't', 'yes', 'y', '1'), false)
         from raw.mes_plants where nullif(trim(plant_code, {TRIM}), '') is not null
         qualify row_number() over (partition by trim(plant_code, {TRIM}) order by _extracted_at desc) = 1
     """).fetchall())
