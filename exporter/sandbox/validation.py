@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from exporter.contract import ATTRIBUTES, PRIMARY_KEY, Attribute
@@ -55,6 +56,7 @@ INT64_MAX = 2**63 - 1
 _ATTRIBUTE_NAMES = frozenset(a.name for a in ATTRIBUTES)
 _TIMESTAMP_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 _ORDERED_NAMES = tuple(a.name for a in ATTRIBUTES)
+_ALL_VALUES = itemgetter(*_ORDERED_NAMES)
 _VALID_TIMESTAMP = (
     r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
 )
@@ -62,6 +64,14 @@ _TIMESTAMP_LINES = re.compile(rf"(?:{_VALID_TIMESTAMP}\n)*{_VALID_TIMESTAMP}")
 #: Timestamps whose day may not exist in their month (29-31); the only ones needing a calendar check.
 _LATE_IN_MONTH = re.compile(r"-(?:29|3[01]) ")
 _ABSENT = object()
+_NONE_TYPE = type(None)
+#: (api type, required) -> the Python types a column may hold and pass without a closer look
+_ALLOWED_TYPES: dict[tuple[str, bool], set[type]] = {
+    ("string", True): {str},
+    ("string", False): {str, _NONE_TYPE},
+    ("integer", True): {int},
+    ("integer", False): {int, _NONE_TYPE},
+}
 
 Error = dict[str, str]
 FailedRow = dict[str, Any]
@@ -101,7 +111,8 @@ def _columns_if_well_shaped(rows: Sequence[Any]) -> dict[str, list[Any]] | None:
     if not rows or set(map(type, rows)) != {dict} or set(map(len, rows)) != {len(_ORDERED_NAMES)}:
         return None
     try:
-        return {name: [row[name] for row in rows] for name in _ORDERED_NAMES}
+        transposed = zip(*map(_ALL_VALUES, rows), strict=True)
+        return dict(zip(_ORDERED_NAMES, map(list, transposed), strict=True))
     except KeyError:
         return None
 
@@ -127,16 +138,18 @@ def _check_shapes(rows: Sequence[Any], errors: dict[int, list[Error]]) -> None:
 
 
 def _check_column(attribute: Attribute, column: list[Any], errors: dict[int, list[Error]]) -> None:
-    if attribute.api_type == "string":
-        if all(type(v) is str for v in column):
-            return
-    elif attribute.api_type == "integer":
-        ints = [v for v in column if type(v) is int]
-        if len(ints) == len(column) and min(ints) >= INT64_MIN and max(ints) <= INT64_MAX:
-            return
-    else:
+    if attribute.api_type == "timestamp":
         if _all_timestamps(column, allow_null=not attribute.required):
             return
+    else:
+        types = set(map(type, column))
+        allowed = _ALLOWED_TYPES[attribute.api_type, attribute.required]
+        if types <= allowed:
+            if attribute.api_type == "string":
+                return
+            values = [v for v in column if v is not None] if _NONE_TYPE in types else column
+            if not values or (min(values) >= INT64_MIN and max(values) <= INT64_MAX):
+                return
     for index, value in enumerate(column):
         problem = _value_error(attribute, value)
         if problem is not None:

@@ -1,0 +1,112 @@
+"""Throughput of the sandbox: ``python -m exporter.sandbox.benchmark [--requests N] [--concurrency C]``.
+
+Starts a sandbox process (no rate limit, no faults), sends N UPSERT requests of 500 valid rows each from
+concurrent httpx connections, and prints wall-clock requests per second and the sandbox process's own
+CPU seconds per request (from /proc, Linux only), which is the figure that matters when the client
+shares the machine. The target is at least 200 requests of 500 rows per CPU-second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from exporter.contract import DEFAULT_OBJECT_NAME
+from exporter.sandbox.config import SandboxConfig
+from exporter.sandbox.process import SandboxProcess, start_sandbox_process
+
+ROWS_PER_REQUEST = 500
+_TOKEN = "benchmark-token"
+
+
+def benchmark_row(n: int) -> dict[str, Any]:
+    """A valid row with distinct keys and timestamps spread over the calendar (days 29-31 included)."""
+    month = 1 + n % 12
+    return {
+        "order_number": f"MO{n:08d}",
+        "product_id": f"P{n % 997:05d}",
+        "location_id": f"PLANT-{n % 7}",
+        "source_id": "MES",
+        "ordered_at": f"2024-{month:02d}-{1 + n % 28:02d} {n % 24:02d}:{n % 60:02d}:{n * 7 % 60:02d}",
+        "ordered_units": n % 5000,
+        "expected_start_date": f"2024-{month:02d}-{1 + (n + 3) % 28:02d} 06:00:00",
+        "actual_start_date": None if n % 3 else f"2024-{month:02d}-{1 + (n + 4) % 28:02d} 06:30:00",
+        "expected_end_date": f"2024-01-{1 + (n + 5) % 31:02d} 18:00:00",
+        "actual_end_date": None,
+        "produced_units": None if n % 3 else n % 4000,
+        "status": "in_progress",
+        "updated_at": f"2024-10-{1 + n % 31:02d} {n % 24:02d}:{n * 13 % 60:02d}:{n * 7 % 60:02d}",
+    }
+
+
+def _process_cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _send_all(base_url: str, bodies: list[bytes], concurrency: int) -> None:
+    url = f"{base_url}/api/v2/ingest/object/{DEFAULT_OBJECT_NAME}"
+    pending = list(reversed(range(len(bodies))))
+    headers = {"Authorization": _TOKEN, "Content-Type": "application/json"}
+    async with httpx.AsyncClient(headers=headers, timeout=60) as client:
+
+        async def worker() -> None:
+            while pending:
+                response = await client.post(url, content=bodies[pending.pop()])
+                accepted = response.json().get("accepted") if response.status_code == 200 else None
+                if accepted != ROWS_PER_REQUEST:
+                    raise RuntimeError(f"unexpected answer {response.status_code}: {response.text[:300]}")
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def run(requests: int, concurrency: int, workdir: Path) -> dict[str, float]:
+    bodies = [
+        orjson.dumps({"solutionName": "INV_OOTB", "operationType": "UPSERT",
+                      "data": [benchmark_row(b * ROWS_PER_REQUEST + i) for i in range(ROWS_PER_REQUEST)]})
+        for b in range(requests)
+    ]
+    config = SandboxConfig(token=_TOKEN, rate_limit_rps=0, store_path=workdir / "benchmark.sqlite")
+    sandbox: SandboxProcess = start_sandbox_process(config, workdir / "sandbox.log")
+    try:
+        cpu_before = _process_cpu_seconds(sandbox.pid)
+        started = time.perf_counter()
+        asyncio.run(_send_all(sandbox.base_url, bodies, concurrency))
+        wall = time.perf_counter() - started
+        cpu_after = _process_cpu_seconds(sandbox.pid)
+        stored = sandbox.stats()["rows_stored"]
+    finally:
+        sandbox.stop()
+    figures = {"requests": requests, "wall_seconds": wall, "requests_per_second": requests / wall,
+               "rows_stored": stored, "body_bytes": len(bodies[0])}
+    if cpu_before is not None and cpu_after is not None:
+        cpu = cpu_after - cpu_before
+        figures |= {"sandbox_cpu_seconds": cpu, "requests_per_cpu_second": requests / cpu,
+                    "cpu_ms_per_request": cpu / requests * 1000}
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mo-sandbox-bench-") as workdir:
+        figures = run(args.requests, args.concurrency, Path(workdir))
+    for name, value in figures.items():
+        print(f"{name:>24}: {value:,.2f}" if isinstance(value, float) else f"{name:>24}: {value:,}")
+
+
+if __name__ == "__main__":
+    main()
