@@ -1,4 +1,7 @@
-"""`dbt build` on a few thousand generated orders gives exactly the marts the Python reference computes.
+"""`dbt build` on a few thousand sample-data orders gives exactly the marts the Python reference computes.
+
+The raw tables come from the project's own generator (`exporter.sample_data.generate`), read back into
+Python and fed to the reference.
 
 The raw tables are built once per module, the project is built once, and each test compares one aspect
 with the reference row by row (the assertion message lists the first differing rows).
@@ -6,7 +9,6 @@ with the reference row by row (the assertion message lists the first differing r
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,11 +16,11 @@ from dataclasses import dataclass
 import duckdb
 import pytest
 
+from exporter.sample_data import generate
 from tests.dbt_support import DbtRun, run_dbt
 from tests.reference.checks import contract_differences, placement_problems, rejected_differences
 from tests.reference.marts import Marts, build_marts
-from tests.reference.raw_generator import random_raw_tables
-from tests.reference.warehouse_io import write_raw_tables
+from tests.reference.warehouse_io import read_raw_tables
 
 pytestmark = pytest.mark.slow
 
@@ -42,12 +44,11 @@ class Built:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     workdir = tmp_path_factory.mktemp("models_match_reference")
     duckdb_path = workdir / "warehouse.duckdb"
-    raw = random_raw_tables(random.Random(SEED), orders=ORDERS)
+    generate(duckdb_path, orders=ORDERS, seed=SEED)
     with duckdb.connect(str(duckdb_path)) as con:
-        write_raw_tables(con, raw)
-    # The generated data rejects far more than the 5% production threshold on purpose.
-    run = run_dbt(["build"], duckdb_path=duckdb_path, target_path=workdir / "target",
-                  vars_="{max_rejected_share: 1}")
+        raw = read_raw_tables(con)
+    # Default vars: the sample data must also pass the production rejected-share threshold.
+    run = run_dbt(["build"], duckdb_path=duckdb_path, target_path=workdir / "target")
     # Same configuration as dbt-duckdb's connection, which the in-process adapter may still hold.
     con = duckdb.connect(str(duckdb_path))
     yield Built(run=run, con=con, expected=build_marts(raw))
@@ -64,6 +65,7 @@ def test_generated_data_exercises_every_rejection_code(built: Built) -> None:
     assert built.expected.ambiguous == []
     assert any(number is None for number, _ in built.expected.rejected), "no raw order row without order_no"
     assert len(built.expected.contract) > ORDERS // 2
+    assert len(built.expected.rejected) > 10
 
 
 def test_contract_mart_matches_reference_row_by_row(built: Built) -> None:
