@@ -308,17 +308,19 @@ def test_over_the_rate_limit_is_429_with_retry_after(api: SandboxHandle, client:
 def test_injected_errors_answer_5xx_and_store_nothing(api: SandboxHandle, client: httpx.Client) -> None:
     api.set_faults(error_rate=1.0)
     statuses = {post(client, envelope([make_row(i)])).status_code for i in range(6)}
+    statuses.add(post(client, envelope([make_row(i) for i in range(400)])).status_code)
     assert statuses <= {500, 502, 503}
-    assert api.stats()["faults"] == {"error": 6}
+    assert api.stats()["faults"] == {"error": 7}
     assert api.stats()["rows_stored"] == 0
 
 
 def test_dropped_connection_is_a_transport_error_not_a_status(api: SandboxHandle, client: httpx.Client) -> None:
     api.set_faults(drop_rate=1.0)
-    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
-        post(client, envelope([make_row(1)]))
+    for rows in ([make_row(1)], [make_row(i) for i in range(400)]):  # a small body and a ~130 kB one
+        with pytest.raises(httpx.RemoteProtocolError):
+            post(client, envelope(rows))
     stats = api.stats()
-    assert stats["requests_by_status"] == {"dropped": 1}
+    assert stats["requests_by_status"] == {"dropped": 2}
     assert stats["rows_stored"] == 0
 
 

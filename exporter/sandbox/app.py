@@ -1,10 +1,10 @@
 """The sandbox's ASGI application: Peak's ingestion endpoint and the ``/_sandbox/`` admin endpoints.
 
-The order of checks on an ingestion request is: injected faults and throttling (what a gateway in
-front of the API would do), then ``Authorization`` (401/403), the object name (404), the body size
-(413), the JSON and the envelope (400, or 404 for a solution name other than the configured one:
-like an unknown object, that is a wrong address rather than a bad batch, and a client must stop
-rather than split the batch), then the rows, one by one (``failed``).
+The order of checks on an ingestion request, once its body is read, is: injected faults and
+throttling (what a gateway in front of the API would do), then ``Authorization`` (401/403), the
+object name (404), the body size (413), the JSON and the envelope (400, or 404 for a solution name
+other than the configured one: like an unknown object, that is a wrong address rather than a bad
+batch, and a client must stop rather than split the batch), then the rows, one by one (``failed``).
 """
 
 from __future__ import annotations
@@ -142,6 +142,9 @@ def create_app(config: SandboxConfig) -> Starlette:
 
 async def _ingest(state: SandboxState, request: Request) -> Response:
     config = state.config
+    # The body is always read first (up to a bound), whatever the answer: a client still sending a
+    # body to a server that has answered and closed sees a broken pipe instead of the answer.
+    body = await _read_body(config, request)
     plan = state.faults.plan(time.monotonic())
     early = await _faults_before_processing(state, plan)
     if early is not None:
@@ -154,7 +157,6 @@ async def _ingest(state: SandboxState, request: Request) -> Response:
     if object_name not in config.objects:
         return detail(404, f"unknown object '{object_name}'; this API knows {', '.join(sorted(config.objects))}")
 
-    body = await _read_body(config, request)
     if isinstance(body, Response):
         return body
     try:
