@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from exporter.cli.sample_data import sample_data_command
-from exporter.sample_data import generate, mix, simulate_next_extraction
+from exporter.sample_data import generate, generator, mix, simulate_next_extraction
+from exporter.warehouse import connect
 from tests.reference.marts import build_marts
 from tests.reference.warehouse_io import RAW_COLUMNS, read_raw_tables
 
@@ -73,6 +75,14 @@ def test_same_orders_and_seed_give_identical_tables(tmp_path: Path) -> None:
     a, b = sorted_rows(tmp_path / "a.duckdb"), sorted_rows(tmp_path / "b.duckdb")
     assert all(len(a[t]) > 0 for t in RAW_COLUMNS)
     assert a == b
+
+
+def test_thread_count_does_not_change_the_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large enough (several DuckDB row groups) that the default threads really split the work."""
+    generate(tmp_path / "parallel.duckdb", orders=45_000, seed=4)
+    monkeypatch.setattr(generator, "connect", functools.partial(connect, threads=1))
+    generate(tmp_path / "serial.duckdb", orders=45_000, seed=4)
+    assert sorted_rows(tmp_path / "parallel.duckdb") == sorted_rows(tmp_path / "serial.duckdb")
 
 
 def test_another_seed_gives_other_data(tmp_path: Path) -> None:
