@@ -2,63 +2,78 @@
     parse_timestamp(expr) -> timestamp (UTC, whole seconds)
 
     SPEC 3 timestamp text, parsed by grammar + calendar check, never by DuckDB's own permissive
-    varchar -> timestamp cast (which accepts forms the spec rejects, e.g. `2025-1-5`, and rounds
-    fractional seconds). Takes the raw text and trims it itself (see clean_text).
+    varchar -> timestamp cast (which accepts forms the spec rejects, e.g. `2025-1-5`, mishandles
+    offsets and rounds fractional seconds). Takes the raw text and trims it itself (clean_text).
 
     Grammar (after trimming, anchored, ASCII digits only):
         YYYY-MM-DD
         YYYY-MM-DD(T| )HH:MM:SS[.F+][Z|+HH:MM|-HH:MM|+HHMM|-HHMM]
     - exactly one separator: upper-case `T` or one space; seconds are required;
+    - hour 00-23, minute 00-59, second 00-59 (no hour 24, no leap second 60): in the regex;
     - fractional seconds: one or more digits, truncated (never rounded), however many;
     - zone written directly after the time (no space), upper-case `Z`; zone hours 00-23 and
-      minutes 00-59; a date alone takes no zone and means midnight UTC;
-    - the date must exist (leap years per the Gregorian calendar; no 2025-02-30), hour 00-23,
-      minute 00-59, second 00-59 (no leap second 60, no hour 24);
+      minutes 00-59 (in the regex); a date alone takes no zone and means midnight UTC;
+    - the date must exist (Gregorian leap years; no 2025-02-30): checked by casting the
+      regex-validated `YYYY-MM-DD` to DATE, which is strict for that fixed form;
     - with a zone the value is converted to UTC (local time minus the offset).
     Choices where SPEC 3 is silent:
-    - years 0001-9999 only: year 0000 is invalid (it does not exist in ISO/Gregorian year
-      numbering used by most consumers), and a zone conversion that leaves 0001-9999 (e.g.
-      `0001-01-01T00:30:00+01:00`) is invalid too, because the output format has four year digits;
-    - unicode digits and unicode whitespace are not accepted / not trimmed.
+    - years 0001-9999 only: year 0000 is invalid (it does not exist in the ISO/Gregorian year
+      numbering most consumers use, e.g. Python's datetime), and a zone conversion that leaves
+      0001-9999 (e.g. `0001-01-01T00:30:00+01:00`) is invalid too, because the output format has
+      four year digits;
+    - unicode digits are not digits, unicode whitespace is not trimmed.
     Returns null when the text is missing OR invalid; callers tell the two apart by checking the
-    trimmed text. The regex has no nested quantifiers (linear time in RE2); everything after it
-    is fixed-position substr() arithmetic, evaluated only for rows the regex accepted.
+    trimmed text.
+
+    Performance: the trimmed text is computed once and bound to a lambda parameter
+    (`list_transform([text], lambda ts_text: ...)[1]`), because DuckDB would otherwise re-evaluate
+    the trim for each of the ~20 references below; then one anchored RE2 match without nested quantifiers (linear time), then fixed-position
+    substr() arithmetic. The zone is found by position: with a zone, the sign sits 6 characters
+    from the end (`+HH:MM`) or 5 (`+HHMM`); the length guard keeps a date's own hyphens out.
 #}
 {% macro parse_timestamp(expr) -%}
-    {%- set text = clean_text(expr) -%}
-    {%- set hour = "coalesce(try_cast(substr(" ~ text ~ ", 12, 2) as integer), 0)" -%}
-    {%- set minute = "coalesce(try_cast(substr(" ~ text ~ ", 15, 2) as integer), 0)" -%}
-    {%- set second = "coalesce(try_cast(substr(" ~ text ~ ", 18, 2) as integer), 0)" -%}
-    {#- zone: the part from the last + or - after the seconds (position 20 on) -#}
-    {%- set zone = "regexp_extract(substr(" ~ text ~ ", 20), '[+-][0-9]{2}:?[0-9]{2}$')" -%}
-    {%- set zone_hour = "coalesce(try_cast(substr(" ~ zone ~ ", 2, 2) as integer), 0)" -%}
-    {%- set zone_minute = "coalesce(try_cast(right(" ~ zone ~ ", 2) as integer), 0)" -%}
-    {%- set zone_sign = "(case when starts_with(" ~ zone ~ ", '-') then -1 else 1 end)" -%}
-    {%- set local_seconds = "(" ~ hour ~ " * 3600 + " ~ minute ~ " * 60 + " ~ second ~ ")" -%}
-    {%- set offset_seconds = "(" ~ zone_sign ~ " * (" ~ zone_hour ~ " * 3600 + " ~ zone_minute ~ " * 60))" -%}
+    {#- the trimmed text is bound once to a lambda parameter, so it is computed once per row -#}
+    {%- set text = "ts_text" -%}
     {%- set local_date = "try_cast(substr(" ~ text ~ ", 1, 10) as date)" -%}
-    (
+    {%- set local_seconds -%}
+        coalesce(
+            try_cast(substr({{ text }}, 12, 2) as integer) * 3600
+            + try_cast(substr({{ text }}, 15, 2) as integer) * 60
+            + try_cast(substr({{ text }}, 18, 2) as integer),
+            0
+        )
+    {%- endset -%}
+    {%- set offset_seconds -%}
+        (
+            case
+                when length({{ text }}) <= 19 then 0
+                when substr({{ text }}, -6, 1) = '+'
+                    then cast(substr({{ text }}, -5, 2) as integer) * 3600 + cast(right({{ text }}, 2) as integer) * 60
+                when substr({{ text }}, -6, 1) = '-'
+                    then -(cast(substr({{ text }}, -5, 2) as integer) * 3600 + cast(right({{ text }}, 2) as integer) * 60)
+                when substr({{ text }}, -5, 1) = '+'
+                    then cast(substr({{ text }}, -4, 2) as integer) * 3600 + cast(right({{ text }}, 2) as integer) * 60
+                when substr({{ text }}, -5, 1) = '-'
+                    then -(cast(substr({{ text }}, -4, 2) as integer) * 3600 + cast(right({{ text }}, 2) as integer) * 60)
+                else 0
+            end
+        )
+    {%- endset -%}
+    {%- set utc_value = "(cast(" ~ local_date ~ " as timestamp) + to_seconds(" ~ local_seconds ~ " - " ~ offset_seconds ~ "))" -%}
+    list_transform([{{ clean_text(expr) }}], lambda ts_text:
         case
             when regexp_full_match(
                     {{ text }},
-                    '[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?'
+                    '[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])?)?'
                 )
-                and substr({{ text }}, 1, 4) <> '0000'
+                and not starts_with({{ text }}, '0000')
                 and {{ local_date }} is not null
-                and {{ hour }} <= 23
-                and {{ minute }} <= 59
-                and {{ second }} <= 59
-                and {{ zone_hour }} <= 23
-                and {{ zone_minute }} <= 59
-                then (
-                    case
-                        when cast({{ local_date }} as timestamp)
-                            + to_seconds({{ local_seconds }} - {{ offset_seconds }})
-                            between timestamp '0001-01-01 00:00:00' and timestamp '9999-12-31 23:59:59'
-                            then cast({{ local_date }} as timestamp)
-                                + to_seconds({{ local_seconds }} - {{ offset_seconds }})
-                    end
+                -- only the first and last day of the range can leave it through a zone offset
+                and (
+                    substr({{ text }}, 1, 10) not in ('0001-01-01', '9999-12-31')
+                    or {{ utc_value }} between timestamp '0001-01-01 00:00:00' and timestamp '9999-12-31 23:59:59'
                 )
+                then {{ utc_value }}
         end
-    )
+    )[1]
 {%- endmacro %}

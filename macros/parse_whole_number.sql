@@ -9,11 +9,14 @@
     The integer part (leading zeros allowed, `-0` is 0) must fit a signed 64-bit integer.
     Returns null when missing, not decimal text, not whole, or out of range; callers tell
     "missing" from "invalid" by checking the trimmed text.
-    The regex is anchored and has no nested quantifiers, so it runs in linear time (RE2).
+    The regex is anchored and has no nested quantifiers, so it runs in linear time (RE2). The
+    trimmed text is bound once to a lambda parameter so the trim is not evaluated twice.
 #}
 {% macro parse_whole_number(expr) -%}
-    case
-        when regexp_full_match({{ clean_text(expr) }}, '[+-]?[0-9]+(\.0+)?')
-            then try_cast(split_part({{ clean_text(expr) }}, '.', 1) as bigint)
-    end
+    list_transform([{{ clean_text(expr) }}], lambda number_text:
+        case
+            when regexp_full_match(number_text, '[+-]?[0-9]+(\.0+)?')
+                then try_cast(split_part(number_text, '.', 1) as bigint)
+        end
+    )[1]
 {%- endmacro %}
