@@ -297,7 +297,7 @@ def test_chunked_body_over_the_byte_limit_is_413(client: httpx.Client) -> None:
 # ---- rate limit and faults -----------------------------------------------------------------------
 
 def test_over_the_rate_limit_is_429_with_retry_after(api: SandboxHandle, client: httpx.Client) -> None:
-    api.set_faults(rate_limit_rps=0.5, rate_limit_burst=2)
+    api.set_faults(rate_limit_rps=0.1, rate_limit_burst=2)  # a token every 10 s: none comes back mid-test
     statuses = [post(client, envelope([make_row(i)])) for i in range(3)]
     assert [r.status_code for r in statuses] == [200, 200, 429]
     assert int(statuses[2].headers["Retry-After"]) >= 1
@@ -325,11 +325,16 @@ def test_dropped_connection_is_a_transport_error_not_a_status(api: SandboxHandle
 
 
 def test_stall_outlasts_a_short_client_timeout(api: SandboxHandle) -> None:
-    api.set_faults(stall_rate=1.0, stall_seconds=1.0)
+    api.set_faults(stall_rate=1.0, stall_seconds=0.8)
     with httpx.Client(base_url=api.base_url, headers={"Authorization": TOKEN}, timeout=0.2) as short, \
             pytest.raises(httpx.ReadTimeout):
         post(short, envelope([make_row(1)]))
     assert api.stats()["faults"] == {"stall": 1}
+    # let the stalled request finish, so its answer is not counted in the next test's stats
+    deadline = time.monotonic() + 5
+    while api.stats()["requests"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert api.stats()["requests_by_status"] == {"504": 1}
 
 
 def test_stalled_request_answers_504_after_the_stall(api: SandboxHandle, client: httpx.Client) -> None:
