@@ -1,10 +1,12 @@
 """A local, Peak-compatible ingestion API on 127.0.0.1: the exporter's tests, chaos run and benchmark
 talk real HTTP to it, and a whole export runs end to end without credentials.
 
-It implements /work/shared/peak-ingestion-api.md: both path templates under a configurable prefix, the
-bare-token ``Authorization`` header, the envelope and its limits, row validation against
-:mod:`exporter.contract` (codes in :mod:`exporter.sandbox.validation`), UPSERT/APPEND/dryRun into a
-SQLite store, a token-bucket rate limit and seeded fault injection (:mod:`exporter.sandbox.faults`).
+It implements the Peak ingestion API as the project's API notes describe it: both path templates
+under a configurable prefix, the bare-token ``Authorization`` header, the envelope and its limits, row
+validation against :mod:`exporter.contract` (codes in :mod:`exporter.sandbox.validation`),
+UPSERT/APPEND/dryRun into a SQLite store (:mod:`exporter.sandbox.store`), a token-bucket rate limit
+(50 requests/s by default: pass ``rate_limit_rps=0`` for bulk tests) and seeded fault injection
+(:mod:`exporter.sandbox.faults`).
 
 Entry points:
 
