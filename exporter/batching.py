@@ -14,9 +14,6 @@ from dataclasses import dataclass, field
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
-
-from exporter.contract import PRIMARY_KEY
 
 
 @dataclass(frozen=True)
@@ -47,7 +44,7 @@ class Envelope:
 @dataclass
 class Batch:
     seq: int
-    #: order_number, product_id, location_id, updated_at, content_hash, row_json: what the state records
+    #: RECORD_COLUMNS: what the state records for each row
     rows: pa.Table
     rows_json: list[str]
     oversized: bool = False
@@ -66,7 +63,7 @@ class Batch:
         )
 
 
-RECORD_COLUMNS = ["order_number", "product_id", "location_id", "updated_at", "content_hash", "row_json"]
+RECORD_COLUMNS = ["order_number", "product_id", "location_id", "updated_at", "key_hash", "content_hash", "row_json"]
 
 
 def make_batches(
@@ -77,7 +74,7 @@ def make_batches(
     seq = 0
     pending_parts: list[pa.Table] = []
     pending_json: list[str] = []
-    pending_keys: set[tuple[object, ...]] = set()
+    pending_keys: set[int] = set()
     pending_bytes = overhead
 
     def flush() -> Batch:
@@ -93,7 +90,9 @@ def make_batches(
         table = pa.Table.from_batches([record_batch]).select(RECORD_COLUMNS)
         texts: list[str] = table.column("row_json").to_pylist()
         sizes: list[int] = record_batch.column("row_bytes").to_pylist()
-        keys = list(zip(*(_key_values(table, c) for c in PRIMARY_KEY), strict=True))
+        # equal keys have equal hashes, so this never lets a repeated key through (a collision only
+        # starts a new request early)
+        keys: list[int] = table.column("key_hash").to_pylist()
         start = 0  # first row of `table` not yet placed in pending_parts
         for i, text in enumerate(texts):
             size = sizes[i]
@@ -125,9 +124,3 @@ def make_batches(
     if pending_json:
         yield flush()
 
-
-def _key_values(table: pa.Table, column: str) -> list[object]:
-    values = table.column(column)
-    if pa.types.is_timestamp(values.type):
-        values = pc.cast(values, pa.int64())
-    return values.to_pylist()

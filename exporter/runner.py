@@ -76,7 +76,8 @@ def run_export(settings: ExportSettings) -> RunSummary:
         finally:
             summary.duration_seconds = time.monotonic() - started
             delivered = summary.exit_code in (errors.EXIT_OK, errors.EXIT_REJECTED_ROWS)
-            if delivered and not read_only and not settings.api_dry_run:
+            recorded = summary.counters.sent > 0 or summary.counters.rejected > 0
+            if delivered and recorded and not read_only and not settings.api_dry_run:
                 summary.compacted_events = state.compact()
             if not read_only:
                 state.finish_run(run_id, status=summary.status, exit_code=summary.exit_code, summary=summary.as_dict())
@@ -115,10 +116,11 @@ async def _deliver(
         return await loop.run_in_executor(db, fn, *args)
 
     envelope = Envelope(settings.solution_name, "UPSERT", dry_run=settings.api_dry_run)
+    stream = reader.stream_rows_to_send(
+        full_refresh=full_refresh, retry_rejected=settings.retry_rejected, chunk_rows=STREAM_CHUNK_ROWS
+    )
     batches: Iterator[Batch] = make_batches(
-        reader.stream_rows_to_send(
-            full_refresh=full_refresh, retry_rejected=settings.retry_rejected, chunk_rows=STREAM_CHUNK_ROWS
-        ),
+        stream,
         envelope=envelope,
         batch_size=settings.batch_size,
         max_bytes=settings.max_bytes,
@@ -146,6 +148,9 @@ async def _deliver(
             progress.update(o.batch.size)
 
     try:
+        if plan.to_send == 0:
+            summary.finish(errors.EXIT_OK)
+            return
         if settings.dry_run:
             await _dry_run(batches, settings, envelope, account, in_db, stop)
             summary.finish(errors.EXIT_OK)
@@ -165,6 +170,7 @@ async def _deliver(
             summary.finish(errors.EXIT_REJECTED_ROWS if counters.rejected else errors.EXIT_OK)
     finally:
         progress.close()
+        await in_db(stream.close)
         db.shutdown(wait=True)
 
 

@@ -41,6 +41,7 @@ SCHEMA_VERSION = 1
 TABLES: dict[str, dict[str, str]] = {
     "deliveries": {
         "event_id": "BIGINT",
+        "key_hash": "UBIGINT",
         "order_number": "VARCHAR",
         "product_id": "VARCHAR",
         "location_id": "VARCHAR",
@@ -53,6 +54,7 @@ TABLES: dict[str, dict[str, str]] = {
     "rejections": {
         "event_id": "BIGINT",
         "run_id": "VARCHAR",
+        "key_hash": "UBIGINT",
         "order_number": "VARCHAR",
         "product_id": "VARCHAR",
         "location_id": "VARCHAR",
@@ -104,7 +106,7 @@ class RowRejection:
 class BatchRecord:
     """What to record for one delivered batch: its key/hash/payload table and which rows were refused."""
 
-    rows: pa.Table  # order_number, product_id, location_id, updated_at, content_hash, row_json
+    rows: pa.Table  # batching.RECORD_COLUMNS: key columns, key_hash, content_hash, row_json
     rejections: Sequence[RowRejection]
 
 
@@ -147,8 +149,7 @@ class ExportState:
         self._con.execute(
             f"""create or replace view "{s}".latest_delivery_events as
             select * from "{s}".deliveries
-            qualify row_number() over (
-                partition by product_id, location_id, order_number, updated_at order by event_id desc) = 1"""
+            qualify row_number() over (partition by key_hash order by event_id desc) = 1"""
         )
         self._con.execute(
             f"""create or replace view "{s}".delivered as
@@ -158,9 +159,7 @@ class ExportState:
             f"""create or replace view "{s}".outstanding_rejections as
             select r.* from "{s}".latest_delivery_events e
             join "{s}".rejections r
-              on r.product_id = e.product_id and r.location_id = e.location_id
-             and r.order_number = e.order_number and r.updated_at = e.updated_at
-             and r.content_hash = e.content_hash and r.run_id = e.run_id
+              on r.key_hash = e.key_hash and r.content_hash = e.content_hash and r.run_id = e.run_id
             where e.outcome = 'rejected'"""
         )
 
@@ -255,8 +254,10 @@ class ExportState:
                 con.register("_acked_rows", acked)
                 con.execute(
                     f"""insert into "{s}".deliveries
-                        (order_number, product_id, location_id, updated_at, content_hash, outcome, run_id, recorded_at)
-                    select order_number, product_id, location_id, updated_at, content_hash, 'acknowledged', ?, now()
+                        (key_hash, order_number, product_id, location_id, updated_at, content_hash, outcome,
+                         run_id, recorded_at)
+                    select key_hash, order_number, product_id, location_id, updated_at, content_hash,
+                           'acknowledged', ?, now()
                     from _acked_rows""",
                     [run_id],
                 )
@@ -265,17 +266,18 @@ class ExportState:
                 con.register("_rejected_rows", rejected)
                 con.execute(
                     f"""insert into "{s}".deliveries
-                        (order_number, product_id, location_id, updated_at, content_hash, outcome, run_id, recorded_at)
-                    select distinct
-                        order_number, product_id, location_id, updated_at, content_hash, 'rejected', ?, now()
+                        (key_hash, order_number, product_id, location_id, updated_at, content_hash, outcome,
+                         run_id, recorded_at)
+                    select distinct key_hash, order_number, product_id, location_id, updated_at, content_hash,
+                           'rejected', ?, now()
                     from _rejected_rows""",
                     [run_id],
                 )
                 con.execute(
                     f"""insert into "{s}".rejections
-                        (run_id, order_number, product_id, location_id, updated_at, content_hash, payload,
+                        (run_id, key_hash, order_number, product_id, location_id, updated_at, content_hash, payload,
                          http_status, error_code, category, message, column_name, rejected_at)
-                    select ?, order_number, product_id, location_id, updated_at, content_hash, row_json,
+                    select ?, key_hash, order_number, product_id, location_id, updated_at, content_hash, row_json,
                            http_status, error_code, category, message, column_name, now()
                     from _rejected_rows""",
                     [run_id],
@@ -334,7 +336,9 @@ def _rejection_table(record: BatchRecord) -> pa.Table:
     """One row per (row, error) with the row's key, hash and payload beside the API's reason."""
     indices = [r.row_index for r in record.rejections]
     rows = record.rows.take(pa.array(indices, type=pa.int64()))
-    table = rows.select(["order_number", "product_id", "location_id", "updated_at", "content_hash", "row_json"])
+    table = rows.select(
+        ["key_hash", "order_number", "product_id", "location_id", "updated_at", "content_hash", "row_json"]
+    )
     extra = {
         "http_status": pa.array([r.http_status for r in record.rejections], type=pa.int32()),
         "error_code": pa.array([r.error_code for r in record.rejections], type=pa.string()),

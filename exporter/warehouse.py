@@ -52,6 +52,11 @@ def connect(
                 "to finish, then re-run."
             ) from None
         raise WarehouseError(f"cannot open DuckDB file {path}: {_first_line(text)}") from None
+    except duckdb.ConnectionException as exc:
+        raise WarehouseError(
+            f"cannot open DuckDB file {path}: this process already holds it with other settings "
+            f"({_first_line(str(exc))}); open it once, or from a separate process"
+        ) from None
     except duckdb.Error as exc:
         raise WarehouseError(
             f"cannot open DuckDB file {path}: {_first_line(str(exc))}. Is it a DuckDB 2.x database?"

@@ -7,6 +7,8 @@ share `target/`.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,3 +69,21 @@ def run_dbt(args: Sequence[str], *, duckdb_path: Path, target_path: Path, vars_:
     with _env(MO_DUCKDB_PATH=str(duckdb_path), DBT_SEND_ANONYMOUS_USAGE_STATS="false"):
         result = dbtRunner().invoke(cli_args)
     return DbtRun(result=result, target_path=target_path)
+
+
+def run_dbt_subprocess(
+    args: Sequence[str], *, duckdb_path: Path, target_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """`dbt <args>` in its own process, as an orchestrator runs it.
+
+    dbt-duckdb keeps its DuckDB instance open for the life of the process that ran dbtRunner, so a test
+    that rebuilds and then exports in the same process would meet a file it cannot reopen with the
+    exporter's settings; a separate process, like production, releases it on exit.
+    """
+    env = {**os.environ, "MO_DUCKDB_PATH": str(duckdb_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    command = [
+        str(Path(sys.executable).with_name("dbt")), *args,
+        "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+        "--target-path", str(target_path), "--log-path", str(target_path / "logs"),
+    ]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
