@@ -27,8 +27,8 @@
 
     Performance: the trimmed text is computed once and bound to a lambda parameter
     (`list_transform([text], lambda ts_text: ...)[1]`), because DuckDB would otherwise re-evaluate
-    the trim for each of the ~20 references below; then one anchored RE2 match without nested quantifiers (linear time), then fixed-position
-    substr() arithmetic. The zone is found by position: with a zone, the sign sits 6 characters
+    the trim for each of the ~20 references below; then one anchored RE2 match without nested
+    quantifiers (linear time), then fixed-position substr() arithmetic. The zone is found by position: with a zone, the sign sits 6 characters
     from the end (`+HH:MM`) or 5 (`+HHMM`); the length guard keeps a date's own hyphens out.
 #}
 {% macro parse_timestamp(expr) -%}
@@ -68,9 +68,9 @@
                 )
                 and not starts_with({{ text }}, '0000')
                 and {{ local_date }} is not null
-                -- only the first and last day of the range can leave it through a zone offset
+                {#- only the first and last day of the range can leave it through a zone offset #}
                 and (
-                    substr({{ text }}, 1, 10) not in ('0001-01-01', '9999-12-31')
+                    (substr({{ text }}, 1, 10) <> '0001-01-01' and substr({{ text }}, 1, 10) <> '9999-12-31')
                     or {{ utc_value }} between timestamp '0001-01-01 00:00:00' and timestamp '9999-12-31 23:59:59'
                 )
                 then {{ utc_value }}
