@@ -153,6 +153,8 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
             f"no API token: set {ENVIRONMENT['api_key']} to your Peak personal access token "
             "(or use --dry-run to check the payloads without sending)"
         )
+    if api_key is not None:
+        _check_token(api_key)
 
     allow_insecure_http = _boolean(pick("allow_insecure_http", False), "allow_insecure_http")
     base_url = _base_url(str(pick("base_url", contract.DEFAULT_BASE_URL)), allow_insecure_http)
@@ -236,6 +238,27 @@ def _base_url(value: str, allow_insecure_http: bool) -> str:
             "Use https, or pass --allow-insecure-http (MO_ALLOW_INSECURE_HTTP=1) if you really mean it."
         )
     return value.rstrip("/")
+
+
+def _check_token(api_key: Secret) -> None:
+    """Refuse a token that cannot travel in an ``Authorization`` header, without ever showing it.
+
+    Caught here because the HTTP layer would otherwise fail on each request with an error that quotes the
+    header, token included (a line break), or crash (non-ASCII), after the run has begun.
+    """
+    value = api_key.reveal()
+    var = ENVIRONMENT["api_key"]
+    if value[:7].lower() == "bearer ":
+        raise ConfigError(
+            f"{var} starts with 'Bearer ': the ingestion API takes the bare token; remove the prefix"
+        )
+    bad = next((i for i, c in enumerate(value) if not "!" <= c <= "~"), None)
+    if bad is not None:
+        raise ConfigError(
+            f"{var} holds a character a token cannot have at position {bad + 1} of {len(value)} (a space, "
+            "line break, control or non-ASCII character): copy the personal access token again, without "
+            "quotes or line breaks"
+        )
 
 
 def _is_loopback(host: str) -> bool:
