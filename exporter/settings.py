@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -159,10 +160,11 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
     allow_insecure_http = _boolean(pick("allow_insecure_http", False), "allow_insecure_http")
     base_url = _base_url(str(pick("base_url", contract.DEFAULT_BASE_URL)), allow_insecure_http)
     path_template = str(pick("path_template", contract.DEFAULT_PATH_TEMPLATE))
-    if "{object_name}" not in path_template or not path_template.startswith("/"):
+    if not _is_path_template(path_template):
         raise ConfigError(
-            f"path template {path_template!r} must start with '/' and contain {{object_name}}, e.g. "
-            f"{contract.DEFAULT_PATH_TEMPLATE!r} or {contract.ALTERNATE_PATH_TEMPLATE!r}"
+            f"path template {path_template!r} (--path-template / PEAK_PATH_TEMPLATE) must start with '/' and "
+            f"contain {{object_name}} and no other {{placeholder}}, e.g. {contract.DEFAULT_PATH_TEMPLATE!r} or "
+            f"{contract.ALTERNATE_PATH_TEMPLATE!r}"
         )
     object_name = str(pick("object_name", contract.DEFAULT_OBJECT_NAME))
     solution_name = str(pick("solution_name", contract.DEFAULT_SOLUTION_NAME))
@@ -238,6 +240,15 @@ def _base_url(value: str, allow_insecure_http: bool) -> str:
             "Use https, or pass --allow-insecure-http (MO_ALLOW_INSECURE_HTTP=1) if you really mean it."
         )
     return value.rstrip("/")
+
+
+def _is_path_template(value: str) -> bool:
+    """Starts with '/', names ``{object_name}`` and nothing else ``str.format`` would try to fill."""
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+    except ValueError:  # an unmatched brace
+        return False
+    return value.startswith("/") and names == {"object_name"}
 
 
 def _check_token(api_key: Secret) -> None:
