@@ -318,8 +318,12 @@ def _identifier(value: str, name: str) -> str:
     return value
 
 
+#: Settings whose command-line flag is not the setting's name with dashes.
+_FLAGS = {"timeout_seconds": "--timeout", "retry_budget_seconds": "--retry-budget"}
+
+
 def _label(name: str) -> str:
-    flag = "--" + name.replace("_", "-")
+    flag = _FLAGS.get(name) or "--" + name.replace("_", "-")
     var = ENVIRONMENT.get(name)
     return f"{flag} ({var})" if var else flag
 
