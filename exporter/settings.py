@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -183,8 +184,8 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
     retry_budget = _float(pick("retry_budget_seconds", 600.0), "retry_budget_seconds", 0, 86_400)
     ca_bundle_value = pick("ca_bundle")
     ca_bundle = Path(ca_bundle_value) if ca_bundle_value else None
-    if ca_bundle is not None and not ca_bundle.is_file():
-        raise ConfigError(f"CA bundle {ca_bundle} (--ca-bundle / MO_CA_BUNDLE) is not a readable file")
+    if ca_bundle is not None:
+        _check_ca_bundle(ca_bundle)
     payload_dir_value = flags.get("payload_dir")
     payload_dir = Path(payload_dir_value) if payload_dir_value else None
     if payload_dir is not None and not dry_run:
@@ -240,6 +241,19 @@ def _base_url(value: str, allow_insecure_http: bool) -> str:
             "Use https, or pass --allow-insecure-http (MO_ALLOW_INSECURE_HTTP=1) if you really mean it."
         )
     return value.rstrip("/")
+
+
+def _check_ca_bundle(path: Path) -> None:
+    """Load the bundle once now, so a wrong file is a setting error rather than a crash at the first request."""
+    if not path.is_file():
+        raise ConfigError(f"CA bundle {path} (--ca-bundle / MO_CA_BUNDLE) is not a readable file")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise ConfigError(
+            f"CA bundle {path} (--ca-bundle / MO_CA_BUNDLE) holds no usable PEM certificate ({exc}): point it "
+            "at the PEM file of the CA that signed the API's certificate"
+        ) from None
 
 
 def _is_path_template(value: str) -> bool:
