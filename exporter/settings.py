@@ -191,6 +191,12 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
     if payload_dir is not None and not dry_run:
         raise ConfigError("--payload-dir writes the payloads of a --dry-run; add --dry-run")
 
+    results_path = Path(flags.get("results_path") or target_path / "export_results.json")
+    _check_writable_file(
+        results_path,
+        "--results-path" if flags.get("results_path") else "the run summary (in --target-path / MO_DBT_TARGET_PATH)",
+    )
+
     return ExportSettings(
         api_key=api_key,
         base_url=base_url,
@@ -216,7 +222,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
         dry_run=dry_run,
         api_dry_run=api_dry_run,
         payload_dir=payload_dir,
-        results_path=Path(flags.get("results_path") or target_path / "export_results.json"),
+        results_path=results_path,
         show_progress=bool(flags.get("show_progress")),
     )
 
@@ -241,6 +247,19 @@ def _base_url(value: str, allow_insecure_http: bool) -> str:
             "Use https, or pass --allow-insecure-http (MO_ALLOW_INSECURE_HTTP=1) if you really mean it."
         )
     return value.rstrip("/")
+
+
+def _check_writable_file(path: Path, label: str) -> None:
+    """The run summary is written at the end of a run: find out now, before sending, if it cannot be."""
+    if path.is_dir():
+        raise ConfigError(f"{label} {path} is a directory: give a file name such as {path / 'export_results.json'}")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"{label} {path} cannot be written ({folder} is not a writable directory): choose another path"
+        )
 
 
 def _check_ca_bundle(path: Path) -> None:
