@@ -159,11 +159,18 @@ class IngestionClient:
                 await self._back_off(failures, started, f"HTTP {status}", retry_after=_retry_after(response))
                 continue
             detail = _detail(response)
-            if status in (401, 403):
+            if status == 401:
                 raise AuthError(
-                    f"the ingestion API answered {status} ({detail}): check that PEAK_API_KEY holds a valid "
+                    f"the ingestion API answered 401 ({detail}): check that PEAK_API_KEY holds a valid "
                     "personal access token for this tenant, sent bare (no 'Bearer ' prefix), with access to "
                     f"solution {self._settings.solution_name!r}"
+                )
+            if status == 403:
+                raise AuthError(
+                    f"the ingestion API answered 403 ({detail}): the token in PEAK_API_KEY was recognised but may "
+                    f"not write to {self._settings.object_name!r} in solution {self._settings.solution_name!r}. "
+                    "Use a personal access token with write access to that solution (sent bare, no 'Bearer ' "
+                    "prefix), or check the solution name (PEAK_SOLUTION_NAME)"
                 )
             if status == 404:
                 raise AuthError(
