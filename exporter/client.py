@@ -139,7 +139,7 @@ class IngestionClient:
                 self._raise_if_permanent(exc)
                 self._stats.count(type(exc).__name__)
                 failures += 1
-                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                reason = self._redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
                 await self._back_off(failures, started, reason, retry_after=None)
                 continue
             status = response.status_code
@@ -158,7 +158,7 @@ class IngestionClient:
                 failures += 1
                 await self._back_off(failures, started, f"HTTP {status}", retry_after=_retry_after(response))
                 continue
-            detail = _detail(response)
+            detail = self._redact(_detail(response))
             if status == 401:
                 raise AuthError(
                     f"the ingestion API answered 401 ({detail}): check that PEAK_API_KEY holds a valid "
@@ -201,8 +201,12 @@ class IngestionClient:
                 f"sending to {self._url}; its rows stay pending and the next run sends them"
             )
 
+    def _redact(self, text: str) -> str:
+        """Mask the token wherever a server or a library quotes it back (an error body, a header error)."""
+        return text.replace(self._headers["Authorization"], "********")
+
     def _raise_if_permanent(self, exc: httpx.TransportError) -> None:
-        text = str(exc)
+        text = self._redact(str(exc))
         if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in text:
             raise ConfigError(
                 f"the TLS certificate of {httpx.URL(self._url).host} is not trusted ({_ssl_reason(text)}): "
