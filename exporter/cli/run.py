@@ -60,4 +60,6 @@ def run_command(**flags: object) -> int:
         flags["allow_insecure_http"] = None
     summary = run_export(load_settings(flags))
     click.echo(summary.render_text())
+    if summary.error:  # a failed delivery (exit 2) must say why where errors go, not only in the summary
+        click.echo(f"error: {summary.error}", err=True)
     return summary.exit_code
