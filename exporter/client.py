@@ -183,7 +183,8 @@ class IngestionClient:
         if failures >= self._settings.max_attempts:
             raise DeliveryError(
                 f"giving up on a batch after {failures} failed attempts (last: {reason}) to {self._url}; "
-                "its rows stay pending and the next run sends them"
+                "its rows stay pending. Check that the API is reachable at this address (PEAK_BASE_URL), "
+                "then re-run: the next run sends only what was not acknowledged"
             )
         ceiling = min(BACKOFF_CAP_SECONDS, self._backoff_base * 2 ** (failures - 1))
         wait = ceiling / 2 + self._rng.uniform(0, ceiling / 2)
