@@ -51,7 +51,10 @@ def connect(
                 "Only one process may write it at a time: wait for `dbt build` or the other export "
                 "to finish, then re-run."
             ) from None
-        raise WarehouseError(f"cannot open DuckDB file {path}: {_first_line(text)}") from None
+        raise WarehouseError(
+            f"cannot open DuckDB file {path}: {_first_line(text)}. Point MO_DUCKDB_PATH (or --duckdb-path) at "
+            "the DuckDB database `dbt build` wrote; if that file is damaged, restore it or rebuild it"
+        ) from None
     except duckdb.ConnectionException as exc:
         raise WarehouseError(
             f"cannot open DuckDB file {path}: this process already holds it with other settings "
