@@ -145,7 +145,7 @@ class IngestionClient:
             status = response.status_code
             self._stats.count(str(status))
             if 200 <= status < 300:
-                return _parse_success(response, n_rows)
+                return _parse_success(self._redact_bytes(response.content), status, n_rows)
             if status == 429:
                 wait = _retry_after(response) or min(BACKOFF_CAP_SECONDS, self._backoff_base * 2)
                 self._stats.throttled_waits += 1
@@ -206,6 +206,10 @@ class IngestionClient:
         """Mask the token wherever a server or a library quotes it back (an error body, a header error)."""
         return text.replace(self._headers["Authorization"], "********")
 
+    def _redact_bytes(self, content: bytes) -> bytes:
+        """The same for a 2xx body, whose row errors and request id go into the state's rejections."""
+        return content.replace(self._headers["Authorization"].encode(), b"********")
+
     def _raise_if_permanent(self, exc: httpx.TransportError) -> None:
         text = self._redact(str(exc))
         if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in text:
@@ -219,9 +223,9 @@ class IngestionClient:
             raise ConfigError(f"cannot send to {self._url}: {exc}") from None
 
 
-def _parse_success(response: httpx.Response, n_rows: int) -> Delivered:
+def _parse_success(content: bytes, status: int, n_rows: int) -> Delivered:
     try:
-        payload = orjson.loads(response.content) if response.content else {}
+        payload = orjson.loads(content) if content else {}
     except orjson.JSONDecodeError:
         log.warning("2xx response without a JSON body; treating every row as accepted")
         payload = {}
@@ -245,7 +249,7 @@ def _parse_success(response: httpx.Response, n_rows: int) -> Delivered:
                     message=str(error.get("message") or ""),
                     category=error.get("category"),
                     column_name=error.get("column"),
-                    http_status=response.status_code,
+                    http_status=status,
                 )
             )
     request_id = payload.get("requestId")
