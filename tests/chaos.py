@@ -7,9 +7,10 @@ Steps: generate N orders, `dbt build` in a subprocess, start the sandbox API in 
 500/502/503 errors, dropped connections, stalls longer than the exporter's timeout, 429 bursts with
 Retry-After on top of its 50 requests/s limit, and failures after the rows were stored, all at once. Then
 run `python -m exporter run` as a subprocess, SIGKILL it at seeded moments (after a drawn number of rows
-reached the store, and ``early_kills`` times a drawn fraction of a second after start, while it opens the
-DuckDB file, replays its WAL and plans) and re-run it until a run exits 0; runs that give up with exit 2
-are re-run too.
+reached the store; ``early_kills`` times a drawn 0.2-3 s after start, while it opens the DuckDB file,
+replays its WAL and plans; and, with ``late_kill``, once the store holds every row, while the run commits
+its last acknowledgements and compacts its state) and re-run it until a run exits 0; runs that give up
+with exit 2 are re-run too.
 Finally the sandbox's rows are compared with the contract model, rendered here in Python independently of
 the exporter's SQL, and with the exporter's state (``mo_export_state.delivered``).
 
@@ -93,11 +94,14 @@ class ChaosConfig:
     work_dir: Path
     kills: int = 3
     early_kills: int = 1
+    #: one more kill once every row is stored (counted when it lands; the run may finish first)
+    late_kill: bool = True
     faults: FaultMix = field(default_factory=FaultMix)
     batch_size: int = 100
-    concurrency: int = 4
-    #: above the sandbox's 50 requests/s, so its own rate limit answers 429 now and then too
-    max_rps: float = 55.0
+    concurrency: int = 8
+    #: above the sandbox's 50 requests/s, and a small token bucket there, so its own limit answers 429 too
+    max_rps: float = 60.0
+    sandbox_rate_burst: int = 10
     timeout_seconds: float = 1.0
     max_attempts: int = 100
     retry_budget_seconds: float = 300.0
@@ -155,8 +159,9 @@ class ChaosResult:
     def render(self) -> str:
         c = self.config
         lines = [
-            f"chaos run: {c.orders:,} orders, seed {c.seed}, {c.kills} + {c.early_kills} early kills requested, "
-            f"batch size {c.batch_size}, concurrency {c.concurrency}, max rps {c.max_rps:g}, "
+            f"chaos run: {c.orders:,} orders, seed {c.seed}, kills: {c.kills} + {c.early_kills} early"
+            f"{' + 1 late' if c.late_kill else ''}; batch size {c.batch_size}, concurrency {c.concurrency}, "
+            f"max rps {c.max_rps:g} (sandbox 50, bucket {c.sandbox_rate_burst}), "
             f"client timeout {c.timeout_seconds:g} s",
             f"  faults: {_fault_text(c.faults)}",
             f"  contract model rows       {self.model_rows:>10,}",
@@ -170,8 +175,7 @@ class ChaosResult:
             lines.append(f"    run {r.number:>2}: {how:<12} {r.seconds:6.1f} s, "
                          f"{r.rows_stored_after:,} rows stored afterwards{target}")
         for name, value in self.figures.items():
-            text = _counter_text(value) if isinstance(value, dict) else f"{value:,}"
-            lines.append(f"  {name.replace('_', ' '):<26}{text}")
+            lines.append(f"  {name.replace('_', ' '):<26}{_figure_text(value)}")
         lines.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items()))
         lines.append("checks:")
         lines += [f"  {'PASS' if passed else 'FAIL'}  {name}" for name, passed in self.checks.items()]
@@ -200,7 +204,8 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
     result.model_rows = len(model)
 
     sandbox_config = SandboxConfig(
-        token=TOKEN, store_path=work / "sandbox.sqlite", seed=config.seed, **vars(config.faults)
+        token=TOKEN, store_path=work / "sandbox.sqlite", seed=config.seed,
+        rate_limit_burst=config.sandbox_rate_burst, **vars(config.faults),
     )
     t0 = time.monotonic()
     with start_sandbox_process(sandbox_config, work / "sandbox.log") as sandbox:
@@ -212,7 +217,7 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
             "MO_DBT_TARGET_PATH": str(target_path),
         }
         rng = random.Random(config.seed)
-        plan = kill_plan(len(model), config.kills, config.early_kills, rng)
+        plan = kill_plan(len(model), config.kills, config.early_kills, config.late_kill, rng)
         _run_until_success(config, sandbox, env, plan, result)
         result.timings["export runs"] = time.monotonic() - t0
         stats = sandbox.stats()
@@ -225,16 +230,19 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
     return result
 
 
-def kill_plan(total_rows: int, kills: int, early_kills: int, rng: random.Random) -> list[KillAt]:
+def kill_plan(total_rows: int, kills: int, early_kills: int, late_kill: bool, rng: random.Random) -> list[KillAt]:
     """One SIGKILL moment per run to kill, in order.
 
     ``kills`` rows-stored thresholds, increasing and spread over the export, each drawn from the middle of
     its own slice so that every run sends something first; ``early_kills`` kills 0.2-3 s after start,
-    placed before the last threshold so rows are still pending when they happen.
+    placed before the last threshold so rows are still pending when they happen; with ``late_kill`` a last
+    one once the sandbox stores every row (the run is then committing, compacting and finishing).
     """
     plan = [KillAt(rows=int(total_rows * (i + rng.uniform(0.15, 0.85)) / (kills + 1))) for i in range(kills)]
     for _ in range(early_kills):
         plan.insert(rng.randrange(len(plan)), KillAt(seconds=rng.uniform(0.2, 3.0)))
+    if late_kill:
+        plan.append(KillAt(rows=total_rows))
     return plan
 
 
@@ -429,6 +437,7 @@ def _check(
         throttled_429=int(stats["throttled"]),
         rate_limit_429=int(stats["throttled"]) - faults["burst_429"],
         state_runs_by_status=dict(Counter(status for status, _ in runs)),
+        late_kill_landed="yes" if any(r.kill is not None and r.kill.rows == len(model) for r in result.runs) else "no",
     )
     for label, keys in (("missing", missing), ("extra", extra), ("different", different)):
         if keys:
@@ -450,6 +459,12 @@ def _check(
     })
 
 
+def _figure_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return _counter_text(value)
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def _counter_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{k}: {v:,}" for k, v in sorted(counts.items(), key=lambda kv: str(kv[0])))
 
@@ -465,10 +480,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=3, help="SIGKILLs after a drawn number of rows stored")
     parser.add_argument("--early-kills", type=int, default=ChaosConfig.early_kills,
                         help="SIGKILLs a drawn 0.2-3 s after a run started")
+    parser.add_argument("--no-late-kill", dest="late_kill", action="store_false",
+                        help="no kill once every row is stored")
     parser.add_argument("--max-rps", type=float, default=ChaosConfig.max_rps, help="exporter --max-rps")
     parser.add_argument("--batch-size", type=int, default=ChaosConfig.batch_size)
     parser.add_argument("--concurrency", type=int, default=ChaosConfig.concurrency)
     parser.add_argument("--timeout", type=float, default=ChaosConfig.timeout_seconds, help="exporter --timeout")
+    parser.add_argument("--max-attempts", type=int, default=ChaosConfig.max_attempts, help="exporter --max-attempts")
+    parser.add_argument("--retry-budget", type=float, default=ChaosConfig.retry_budget_seconds,
+                        help="exporter --retry-budget")
     parser.add_argument("--max-runs", type=int, default=ChaosConfig.max_runs)
     parser.add_argument("--run-timeout", type=float, default=ChaosConfig.run_timeout_seconds,
                         help="seconds before a run counts as hung")
@@ -486,8 +506,9 @@ def main(argv: list[str] | None = None) -> int:
     faults = FaultMix(**{name: getattr(args, name) for name in vars(FaultMix())})
     config = ChaosConfig(
         orders=args.orders, seed=args.seed, work_dir=work_dir, kills=args.kills, early_kills=args.early_kills,
-        faults=faults, batch_size=args.batch_size, concurrency=args.concurrency, max_rps=args.max_rps,
-        timeout_seconds=args.timeout,
+        late_kill=args.late_kill, faults=faults, batch_size=args.batch_size, concurrency=args.concurrency,
+        max_rps=args.max_rps,
+        timeout_seconds=args.timeout, max_attempts=args.max_attempts, retry_budget_seconds=args.retry_budget,
         max_runs=args.max_runs, run_timeout_seconds=args.run_timeout,
     )
     try:
