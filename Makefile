@@ -41,8 +41,8 @@ docs: install  ## dbt docs generate (target/index.html)
 bench: install  ## 1,000,000 orders: dbt build and two export scenarios against the sandbox, with figures
 	$(BIN)/python bench/bench_export.py
 
-chaos: install  ## export 200,000 orders through injected faults and SIGKILLs, then check nothing was lost
-	$(BIN)/python -m tests.chaos --orders 200000
+chaos: install  ## export 200,000 orders through every injected fault and 8 SIGKILLs, then check nothing was lost
+	$(BIN)/python -m tests.chaos --orders 200000 --kills 5 --early-kills 2
 
 clean:  ## remove build output and local data (keeps .venv)
 	rm -rf target logs .demo mo_export.duckdb mo_export.duckdb.wal
