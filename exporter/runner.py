@@ -1,27 +1,36 @@
 """One export run: check the build, plan, stream, send concurrently, record, report.
 
-Concurrency: one asyncio loop sends up to ``concurrency`` batches at a time through a shared rate limiter.
-DuckDB work (reading the stream, recording acknowledgements) runs on one dedicated thread, so the loop
-keeps answering responses while DuckDB works, and DuckDB is never used from two threads at once.
-Completed batches are recorded in one transaction per group; a batch is counted only after its commit.
+Concurrency: the main thread is the only one that touches DuckDB. It reads the rows to send, cuts them
+into batches and hands each to a pool of ``concurrency`` sender threads, which share one rate limiter and
+one HTTP connection pool. Finished batches come back to the main thread, which records them in the state
+(one transaction per group of batches) and only then counts them. SIGTERM and SIGINT stop the scheduling
+of new batches; the batches in flight finish or give up, what was acknowledged is recorded, and the run
+exits with code 2.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from types import FrameType
+from typing import Any
 
 from exporter import errors
 from exporter.batching import Batch, Envelope, make_batches
-from exporter.client import BatchRefused, Delivered, IngestionClient, RateLimiter, build_http_client
+from exporter.client import (
+    BatchRefused,
+    Delivered,
+    IngestionClient,
+    RateLimiter,
+    Stopped,
+    build_http_client,
+)
 from exporter.dbt_artifacts import resolve_model
 from exporter.model_reader import ContractModelReader, Plan
 from exporter.progress import Progress
@@ -31,7 +40,6 @@ from exporter.state import BatchRecord, ExportState, RowRejection
 from exporter.warehouse import connect
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 #: DuckDB's buffer pool for the export; it spills beyond this, keeping the process small and flat.
 DUCKDB_MEMORY_LIMIT = "100MB"
@@ -76,7 +84,7 @@ def run_export(settings: ExportSettings) -> RunSummary:
         )
         summary = RunSummary.start(run_id=run_id, mode=mode, settings=settings, plan=plan, relation=relation)
         try:
-            asyncio.run(_deliver(settings, state, reader, plan, run_id, summary, full_refresh=not compare_with_state))
+            _deliver(settings, state, reader, plan, run_id, summary, full_refresh=not compare_with_state)
         finally:
             summary.duration_seconds = time.monotonic() - started
             delivered = summary.exit_code in (errors.EXIT_OK, errors.EXIT_REJECTED_ROWS)
@@ -99,7 +107,7 @@ def _mode(settings: ExportSettings) -> str:
     return "full-refresh" if settings.full_refresh else "incremental"
 
 
-async def _deliver(
+def _deliver(
     settings: ExportSettings,
     state: ExportState,
     reader: ContractModelReader,
@@ -109,16 +117,7 @@ async def _deliver(
     *,
     full_refresh: bool,
 ) -> None:
-    loop = asyncio.get_running_loop()
-    db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duckdb")
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread, or no signals
-            loop.add_signal_handler(sig, _request_stop, stop, summary, sig)
-
-    async def in_db(fn: Callable[..., T], *args: Any) -> T:
-        return await loop.run_in_executor(db, fn, *args)
-
+    stop = threading.Event()
     envelope = Envelope(settings.solution_name, "UPSERT", dry_run=settings.api_dry_run)
     stream = reader.stream_rows_to_send(
         full_refresh=full_refresh, retry_rejected=settings.retry_rejected, chunk_rows=STREAM_CHUNK_ROWS
@@ -151,37 +150,57 @@ async def _deliver(
                     counters.acknowledged += record.rows.num_rows - len(refused)
             progress.update(o.batch.size)
 
+    previous_handlers = _install_stop_handlers(stop, summary)
     try:
         if plan.to_send == 0:
             summary.finish(errors.EXIT_OK)
             return
         if settings.dry_run:
-            await _dry_run(batches, settings, envelope, account, in_db, stop)
+            _dry_run(batches, settings, envelope, account, stop)
             summary.finish(errors.EXIT_OK)
             return
-        async with build_http_client(settings) as http:
-            client = IngestionClient(http, settings, RateLimiter(settings.max_rps), summary.http)
-            failure = await _send_all(batches, client, envelope, settings.concurrency, account, in_db, stop)
-        if failure is not None:
+        with build_http_client(settings) as http, ThreadPoolExecutor(
+            max_workers=settings.concurrency, thread_name_prefix="sender"
+        ) as pool:
+            limiter = RateLimiter(settings.max_rps, stop)
+            client = IngestionClient(http, settings, limiter, summary.http, stop=stop)
+            failure = _send_all(batches, client, envelope, pool, settings.concurrency, account, stop)
+        if stop.is_set():
+            summary.error = "stopped by a signal before every row was sent; the rest stays pending"
+            summary.finish(errors.EXIT_DELIVERY_FAILED)
+        elif failure is not None:
             summary.error = str(failure)
             summary.finish(failure.exit_code)
             if isinstance(failure, errors.ConfigError):
                 raise failure
-        elif stop.is_set():
-            summary.error = "stopped by a signal before every row was sent; the rest stays pending"
-            summary.finish(errors.EXIT_DELIVERY_FAILED)
         else:
             summary.finish(errors.EXIT_REJECTED_ROWS if counters.rejected else errors.EXIT_OK)
     finally:
+        _restore_handlers(previous_handlers)
         progress.close()
-        await in_db(stream.close)
-        db.shutdown(wait=True)
+        stream.close()
 
 
-def _request_stop(stop: asyncio.Event, summary: RunSummary, sig: signal.Signals) -> None:
-    log.warning("received %s: finishing the batches in flight, then stopping", sig.name, extra={"event": "stop"})
-    summary.interrupted_by = sig.name
-    stop.set()
+def _install_stop_handlers(stop: threading.Event, summary: RunSummary) -> dict[int, Any]:
+    """SIGTERM/SIGINT ask the run to stop gracefully (only possible from the main thread)."""
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        log.warning("received %s: finishing the batches in flight, then stopping", name, extra={"event": "stop"})
+        summary.interrupted_by = name
+        stop.set()
+
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, request_stop)
+    return previous
+
+
+def _restore_handlers(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 class _AckRecorder:
@@ -193,19 +212,23 @@ class _AckRecorder:
     same content), never lose them. Rows are counted only after their commit.
     """
 
-    def __init__(self, account: Callable[[list[_Outcome]], None], in_db: Callable[..., Any],
-                 *, max_batches: int = ACK_GROUP_MAX_BATCHES, max_delay: float = ACK_GROUP_MAX_DELAY_SECONDS) -> None:
+    def __init__(
+        self,
+        account: Callable[[list[_Outcome]], None],
+        *,
+        max_batches: int = ACK_GROUP_MAX_BATCHES,
+        max_delay: float = ACK_GROUP_MAX_DELAY_SECONDS,
+    ) -> None:
         self._account = account
-        self._in_db = in_db
         self._max_batches = max_batches
         self._max_delay = max_delay
         self._waiting: list[_Outcome] = []
         self._oldest = 0.0
 
-    def add(self, outcomes: list[_Outcome]) -> None:
-        if outcomes and not self._waiting:
+    def add(self, outcome: _Outcome) -> None:
+        if not self._waiting:
             self._oldest = time.monotonic()
-        self._waiting.extend(outcomes)
+        self._waiting.append(outcome)
 
     def seconds_until_due(self) -> float | None:
         """How long the caller may wait before it must call :meth:`flush_if_due` (None: nothing waits)."""
@@ -213,79 +236,75 @@ class _AckRecorder:
             return None
         return max(0.0, self._oldest + self._max_delay - time.monotonic())
 
-    async def flush_if_due(self) -> None:
+    def flush_if_due(self) -> None:
         if len(self._waiting) >= self._max_batches or self.seconds_until_due() == 0.0:
-            await self.flush()
+            self.flush()
 
-    async def flush(self) -> None:
+    def flush(self) -> None:
         if self._waiting:
             waiting, self._waiting = self._waiting, []
-            await self._in_db(self._account, waiting)
+            self._account(waiting)
 
 
-async def _send_all(
+def _send_all(
     batches: Iterator[Batch],
     client: IngestionClient,
     envelope: Envelope,
+    pool: ThreadPoolExecutor,
     concurrency: int,
     account: Callable[[list[_Outcome]], None],
-    in_db: Callable[..., Any],
-    stop: asyncio.Event,
+    stop: threading.Event,
 ) -> errors.ExportError | None:
     """Keep up to ``concurrency`` batches in flight; on a fatal error stop scheduling and drain the rest.
 
-    The next batch is read from DuckDB while the current ones are on the wire.
+    The main thread reads the next batch from DuckDB while the sender threads have the others on the wire.
     """
-    in_flight: set[asyncio.Task[_Outcome]] = set()
+    in_flight: set[Future[_Outcome]] = set()
     failure: errors.ExportError | None = None
-    recorder = _AckRecorder(account, in_db)
+    recorder = _AckRecorder(account)
 
-    async def wait_for_some() -> None:
+    def wait_for_some() -> None:
         nonlocal failure, in_flight
-        done, in_flight = await asyncio.wait(
-            in_flight, timeout=recorder.seconds_until_due(), return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in done:
-            exc = task.exception()
+        due = recorder.seconds_until_due()
+        done, not_done = wait(in_flight, timeout=0.5 if due is None else due, return_when=FIRST_COMPLETED)
+        in_flight = set(not_done)
+        for future in done:
+            exc = future.exception()
             if exc is None:
-                recorder.add([task.result()])
+                recorder.add(future.result())
             elif isinstance(exc, errors.ExportError):
                 failure = failure or exc
             else:
                 raise exc
-        await recorder.flush_if_due()
+        recorder.flush_if_due()
 
-    next_read: asyncio.Future[Batch | None] = asyncio.ensure_future(in_db(next, batches, None))
     try:
-        while failure is None and not stop.is_set():
-            batch = await next_read
-            if batch is None:
-                break
-            next_read = asyncio.ensure_future(in_db(next, batches, None))
+        for batch in batches:
             if batch.oversized:
-                recorder.add([_oversized_outcome(batch, envelope)])
+                recorder.add(_oversized_outcome(batch, envelope))
                 continue
-            in_flight.add(asyncio.create_task(_deliver_batch(client, envelope, batch)))
-            while len(in_flight) >= concurrency and failure is None:
-                await wait_for_some()
+            in_flight.add(pool.submit(_deliver_batch, client, envelope, batch))
+            while len(in_flight) >= concurrency and failure is None and not stop.is_set():
+                wait_for_some()
+            if failure is not None or stop.is_set():
+                break
         while in_flight:
-            await wait_for_some()
+            wait_for_some()
     finally:
-        # a read already under way finishes (its rows stay pending); then what was acknowledged is recorded
-        with contextlib.suppress(Exception):
-            await next_read
-        await recorder.flush()
+        recorder.flush()  # whatever was acknowledged is recorded, also when a batch raised
+    if isinstance(failure, Stopped) and stop.is_set():
+        return None  # a stop, not a failure: the caller reports it
     return failure
 
 
-async def _deliver_batch(client: IngestionClient, envelope: Envelope, batch: Batch) -> _Outcome:
+def _deliver_batch(client: IngestionClient, envelope: Envelope, batch: Batch) -> _Outcome:
     """Send a batch; if the API refuses it whole (400/413), bisect until the refused rows are isolated."""
     records: list[BatchRecord] = []
     queue = [batch]
     while queue:
         piece = queue.pop(0)
         try:
-            delivered: Delivered = await client.send(envelope.body(piece.rows_json), piece.size)
+            delivered: Delivered = client.send(envelope.body(piece.rows_json), piece.size)
         except BatchRefused as refused:
             if piece.size > 1:
                 log.info(
@@ -310,21 +329,19 @@ def _oversized_outcome(batch: Batch, envelope: Envelope) -> _Outcome:
     return _Outcome(batch, [BatchRecord(batch.rows, [RowRejection(0, "ROW_TOO_LARGE", message, "client")])])
 
 
-async def _dry_run(
+def _dry_run(
     batches: Iterator[Batch],
     settings: ExportSettings,
     envelope: Envelope,
     account: Callable[[list[_Outcome]], None],
-    in_db: Callable[..., Any],
-    stop: asyncio.Event,
+    stop: threading.Event,
 ) -> None:
     """Build every request exactly as it would be sent, optionally write it to a folder, send nothing."""
     folder: Path | None = settings.payload_dir
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-    while not stop.is_set():
-        batch = await in_db(next, batches, None)
-        if batch is None:
+    for batch in batches:
+        if stop.is_set():
             return
         if batch.oversized:
             account([_oversized_outcome(batch, envelope)])

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
+import threading
 import time
 from collections.abc import Callable
 
 import httpx
 import pytest
 
-from exporter.client import BatchRefused, HttpStats, IngestionClient, RateLimiter
+from exporter.client import BatchRefused, HttpStats, IngestionClient, RateLimiter, Stopped
 from exporter.errors import AuthError, ConfigError, DeliveryError
 from exporter.settings import load_settings
 
@@ -23,17 +23,14 @@ def make_client(handler: Callable[[httpx.Request], httpx.Response], **flags: obj
         {"PEAK_API_KEY": TOKEN},
     )
     stats = HttpStats()
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    http = httpx.Client(transport=httpx.MockTransport(handler))
     client = IngestionClient(http, settings, RateLimiter(1000), stats, backoff_base_seconds=0.01)
     return client, stats, http
 
 
-def send(client: IngestionClient, http: httpx.AsyncClient, n_rows: int = 3):
-    async def go():
-        async with http:
-            return await client.send(BODY, n_rows)
-
-    return asyncio.run(go())
+def send(client: IngestionClient, http: httpx.Client, n_rows: int = 3):
+    with http:
+        return client.send(BODY, n_rows)
 
 
 def scripted(*responses: httpx.Response | Exception) -> Callable[[httpx.Request], httpx.Response]:
@@ -156,12 +153,24 @@ def test_untrusted_tls_certificate_is_a_configuration_error_not_retried() -> Non
     assert stats.requests == 1
 
 
-def test_rate_limiter_spaces_requests_evenly() -> None:
+def test_rate_limiter_spaces_requests_evenly_across_threads() -> None:
     limiter = RateLimiter(20)  # one slot every 50 ms
+    began = time.monotonic()
+    threads = [threading.Thread(target=lambda: [limiter.acquire() for _ in range(3)]) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert time.monotonic() - began >= 11 * 0.05  # 12 requests need at least 11 intervals
 
-    async def go() -> float:
-        began = time.monotonic()
-        await asyncio.gather(*(limiter.acquire() for _ in range(11)))
-        return time.monotonic() - began
 
-    assert asyncio.run(go()) >= 0.5  # 11 requests need at least 10 intervals
+def test_a_stop_interrupts_a_backoff_wait_at_once() -> None:
+    stop = threading.Event()
+    settings = load_settings({"base_url": "http://127.0.0.1:9", "max_attempts": 5}, {"PEAK_API_KEY": TOKEN})
+    http = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(503)))
+    client = IngestionClient(http, settings, RateLimiter(1000, stop), HttpStats(), backoff_base_seconds=30, stop=stop)
+    threading.Timer(0.2, stop.set).start()
+    began = time.monotonic()
+    with pytest.raises(Stopped, match="stopped by a signal"):
+        client.send(BODY, 3)
+    assert time.monotonic() - began < 5  # not the 15-30 s backoff
