@@ -182,10 +182,16 @@ def test_plain_http_to_a_remote_host_is_refused_before_any_connection(project, m
     assert connections == [] and not state_exists(project)
 
 
+_RESERVED_PORTS: list[socket.socket] = []
+
+
 def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port on 127.0.0.1 that refuses connections: bound but never listening, and kept bound for the rest of
+    the session so no other process on this shared machine can start listening on it meanwhile."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    _RESERVED_PORTS.append(s)
+    return int(s.getsockname()[1])
 
 
 def test_connection_refused_gives_up_after_the_attempts_with_exit_2(project, monkeypatch, capsys) -> None:
