@@ -27,6 +27,7 @@ import uvicorn
 
 from exporter.sample_data import generate
 from exporter.sandbox import SandboxConfig, create_app, running_sandbox
+from exporter.state import SCHEMA_VERSION
 from tests.dbt_support import PROJECT_DIR, run_dbt
 from tests.export_support import TOKEN, CliResult, Project, run_cli
 
@@ -464,7 +465,8 @@ def test_second_export_while_one_is_running(project, tmp_path, monkeypatch, caps
         (f"alter table {STATE}.deliveries alter column content_hash type varchar",
          f"{STATE}.deliveries.content_hash should be UBIGINT, is VARCHAR"),
         (f"drop table {STATE}.rejections", f"table {STATE}.rejections is missing"),
-        (f"update {STATE}.schema_version set version = 7", "schema version is 7, this exporter needs 1"),
+        (f"update {STATE}.schema_version set version = 99",
+         f"schema version is 99, this exporter needs {SCHEMA_VERSION}"),
         (f"delete from {STATE}.schema_version", "schema version is None"),
     ],
 )
