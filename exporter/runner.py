@@ -65,15 +65,15 @@ def run_export(settings: ExportSettings) -> RunSummary:
     read_only = settings.dry_run
     con = connect(settings.duckdb_path, read_only=read_only, memory_limit=DUCKDB_MEMORY_LIMIT)
     try:
-        state = ExportState(con, settings.state_schema)
+        reader = ContractModelReader(con, relation, settings.state_schema)
+        reader.check_contract()  # first: nothing, not even the state, is touched for a model that is off
+        state = ExportState(con, settings.state_schema, relation.qualified_name)
         if read_only:
             # a dry run writes nothing; with no state yet, every row counts as new
             compare_with_state = state.exists() and not settings.full_refresh
         else:
             state.ensure()
             compare_with_state = not settings.full_refresh
-        reader = ContractModelReader(con, relation, settings.state_schema)
-        reader.check_contract()
         plan = reader.plan(full_refresh=not compare_with_state, retry_rejected=settings.retry_rejected)
         mode = _mode(settings)
         run_id = state.begin_run(mode) if not read_only else "dry-run"

@@ -43,7 +43,7 @@ def collect_status(settings: ExportSettings, *, limit: int) -> ExportStatus:
     relation = resolve_model(settings.target_path, settings.model_name)
     con = connect(settings.duckdb_path, read_only=True)
     try:
-        state = ExportState(con, settings.state_schema)
+        state = ExportState(con, settings.state_schema, relation.qualified_name)
         exists = state.exists()
         reader = ContractModelReader(con, relation, settings.state_schema)
         reader.check_contract()
