@@ -42,7 +42,7 @@ from exporter.warehouse import connect
 log = logging.getLogger(__name__)
 
 #: DuckDB's buffer pool for the export; it spills beyond this, keeping the process small and flat.
-DUCKDB_MEMORY_LIMIT = "100MB"
+DUCKDB_MEMORY_LIMIT = "64MB"
 STREAM_CHUNK_ROWS = 8192
 #: acknowledged batches are committed to the state in groups of at most this many ...
 ACK_GROUP_MAX_BATCHES = 16
