@@ -7,7 +7,8 @@ Steps: generate N orders, `dbt build` in a subprocess, start the sandbox API in 
 500/502/503 errors, dropped connections, stalls longer than the exporter's timeout, 429 bursts with
 Retry-After on top of its 50 requests/s limit, and failures after the rows were stored, all at once. Then
 run `python -m exporter run` as a subprocess, SIGKILL it at seeded moments (after a drawn number of rows
-reached the store; ``early_kills`` times a drawn 0.2-3 s after start, while it opens the DuckDB file,
+reached the store, and ``terms`` times with SIGTERM instead, which must end the run with exit 2 within
+``term_grace_seconds``; ``early_kills`` times a drawn 0.2-3 s after start, while it opens the DuckDB file,
 replays its WAL and plans; and, with ``late_kill``, once the store holds every row, while the run commits
 its last acknowledgements and compacts its state) and re-run it until a run exits 0; runs that give up
 with exit 2 are re-run too.
@@ -78,13 +79,15 @@ class FaultMix:
 
 @dataclass(frozen=True)
 class KillAt:
-    """When to SIGKILL a run: once the sandbox stores ``rows`` rows, or ``seconds`` after the run started."""
+    """When to signal a run: once the sandbox stores ``rows`` rows, or ``seconds`` after the run started."""
 
     rows: int | None = None
     seconds: float | None = None
+    signal: str = "SIGKILL"  # or "SIGTERM": a graceful stop
 
     def __str__(self) -> str:
-        return f"kill after {self.rows:,} rows stored" if self.rows is not None else f"kill at {self.seconds:.2f} s"
+        when = f"after {self.rows:,} rows stored" if self.rows is not None else f"at {self.seconds:.2f} s"
+        return f"{self.signal} {when}"
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,9 @@ class ChaosConfig:
     seed: int
     work_dir: Path
     kills: int = 3
+    #: graceful stops (SIGTERM) at further rows-stored thresholds; each must end the run with exit 2 in time
+    terms: int = 1
+    term_grace_seconds: float = 30.0
     early_kills: int = 1
     #: one more kill once every row is stored (counted when it lands; the run may finish first)
     late_kill: bool = True
@@ -115,10 +121,11 @@ class ChaosConfig:
                 f"stall_seconds ({self.faults.stall_seconds}) must exceed the exporter's timeout "
                 f"({self.timeout_seconds}) or stalls never bite"
             )
-        if self.kills < 1 or self.early_kills < 0:
-            raise ValueError(f"kills must be >= 1 and early_kills >= 0, got {self.kills} and {self.early_kills}")
-        if self.kills + self.early_kills >= self.max_runs:
-            raise ValueError(f"kills + early_kills must be fewer than max_runs ({self.max_runs})")
+        if self.kills < 1 or self.early_kills < 0 or self.terms < 0:
+            raise ValueError(f"kills must be >= 1, early_kills and terms >= 0, got {self.kills}, "
+                             f"{self.early_kills} and {self.terms}")
+        if self.kills + self.early_kills + self.terms + 1 >= self.max_runs:
+            raise ValueError(f"kills + early_kills + terms + 1 must be fewer than max_runs ({self.max_runs})")
 
 
 @dataclass(frozen=True)
@@ -127,10 +134,13 @@ class RunRecord:
 
     number: int
     exit_code: int
-    killed: bool
-    hung: bool
+    #: the planned signal that was sent (None: the run ended first, or it hung)
     kill: KillAt | None
+    #: no end within run_timeout_seconds, or within term_grace_seconds of a SIGTERM: SIGKILLed
+    hung: bool
     rows_stored_after: int
+    #: from our signal to the process's end (None when no signal was sent)
+    stop_seconds: float | None
     seconds: float
 
 
@@ -150,7 +160,11 @@ class ChaosResult:
 
     @property
     def kills(self) -> int:
-        return sum(1 for r in self.runs if r.killed and not r.hung)
+        return sum(1 for r in self.runs if r.kill is not None and r.kill.signal == "SIGKILL")
+
+    @property
+    def terms(self) -> int:
+        return sum(1 for r in self.runs if r.kill is not None and r.kill.signal == "SIGTERM")
 
     @property
     def exit_codes(self) -> Counter[str]:
@@ -160,18 +174,20 @@ class ChaosResult:
         c = self.config
         lines = [
             f"chaos run: {c.orders:,} orders, seed {c.seed}, kills: {c.kills} + {c.early_kills} early"
-            f"{' + 1 late' if c.late_kill else ''}; batch size {c.batch_size}, concurrency {c.concurrency}, "
+            f"{' + 1 late' if c.late_kill else ''}, {c.terms} SIGTERM; "
+            f"batch size {c.batch_size}, concurrency {c.concurrency}, "
             f"max rps {c.max_rps:g} (sandbox 50, bucket {c.sandbox_rate_burst}), "
             f"client timeout {c.timeout_seconds:g} s",
             f"  faults: {_fault_text(c.faults)}",
             f"  contract model rows       {self.model_rows:>10,}",
             f"  runs                      {len(self.runs):>10,}",
             f"  kills (SIGKILL)           {self.kills:>10,}",
+            f"  stops (SIGTERM)           {self.terms:>10,}",
             f"  exit codes seen           {_counter_text(self.exit_codes)}",
         ]
         for r in self.runs:
-            how = "hung, killed" if r.hung else ("SIGKILL" if r.killed else f"exit {r.exit_code}")
-            target = f" ({r.kill})" if r.kill is not None else ""
+            how = "HUNG, killed" if r.hung else "SIGKILL" if r.exit_code == EXIT_KILLED else f"exit {r.exit_code}"
+            target = f" ({r.kill}; ended {r.stop_seconds:.2f} s later)" if r.kill and r.stop_seconds is not None else ""
             lines.append(f"    run {r.number:>2}: {how:<12} {r.seconds:6.1f} s, "
                          f"{r.rows_stored_after:,} rows stored afterwards{target}")
         for name, value in self.figures.items():
@@ -217,7 +233,7 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
             "MO_DBT_TARGET_PATH": str(target_path),
         }
         rng = random.Random(config.seed)
-        plan = kill_plan(len(model), config.kills, config.early_kills, config.late_kill, rng)
+        plan = kill_plan(len(model), config, rng)
         _run_until_success(config, sandbox, env, plan, result)
         result.timings["export runs"] = time.monotonic() - t0
         stats = sandbox.stats()
@@ -230,18 +246,25 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
     return result
 
 
-def kill_plan(total_rows: int, kills: int, early_kills: int, late_kill: bool, rng: random.Random) -> list[KillAt]:
-    """One SIGKILL moment per run to kill, in order.
+def kill_plan(total_rows: int, config: ChaosConfig, rng: random.Random) -> list[KillAt]:
+    """One signal moment per run to interrupt, in order.
 
-    ``kills`` rows-stored thresholds, increasing and spread over the export, each drawn from the middle of
-    its own slice so that every run sends something first; ``early_kills`` kills 0.2-3 s after start,
-    placed before the last threshold so rows are still pending when they happen; with ``late_kill`` a last
-    one once the sandbox stores every row (the run is then committing, compacting and finishing).
+    ``kills + terms`` rows-stored thresholds, increasing and spread over the export, each drawn from the
+    middle of its own slice so that every run sends something first, ``terms`` of them (drawn) SIGTERM;
+    ``early_kills`` kills 0.2-3 s after start, placed before the last threshold so rows are still pending
+    when they happen; with ``late_kill`` a last one once the sandbox stores every row (the run is then
+    committing, compacting and finishing).
     """
-    plan = [KillAt(rows=int(total_rows * (i + rng.uniform(0.15, 0.85)) / (kills + 1))) for i in range(kills)]
-    for _ in range(early_kills):
+    slots = config.kills + config.terms
+    graceful = set(rng.sample(range(slots), config.terms))
+    plan = [
+        KillAt(rows=int(total_rows * (i + rng.uniform(0.15, 0.85)) / (slots + 1)),
+               signal="SIGTERM" if i in graceful else "SIGKILL")
+        for i in range(slots)
+    ]
+    for _ in range(config.early_kills):
         plan.insert(rng.randrange(len(plan)), KillAt(seconds=rng.uniform(0.2, 3.0)))
-    if late_kill:
+    if config.late_kill:
         plan.append(KillAt(rows=total_rows))
     return plan
 
@@ -265,7 +288,7 @@ def _run_until_success(
         record = _one_run(config, sandbox, command, env, logs / f"run-{number:02d}.log", number, kill)
         result.runs.append(record)
         log.info("run %d: %s", number, record)
-        if record.killed and not record.hung and kill is not None:
+        if record.kill is not None:
             pending.pop(0)
         if record.exit_code == 0:
             return  # done (if a kill was still due, the run outran it and the kill count says so)
@@ -285,7 +308,9 @@ def _one_run(
 ) -> RunRecord:
     started = time.monotonic()
     deadline = started + config.run_timeout_seconds
-    killed = hung = False
+    sent: KillAt | None = None
+    hung = False
+    signalled_at: float | None = None
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, cwd=config.work_dir)
@@ -299,22 +324,31 @@ def _one_run(
                 if kill is not None and kill.rows is not None and sandbox.stats()["rows_stored"] >= kill.rows:
                     break
                 time.sleep(config.poll_seconds)
+            if process.poll() is None and not hung and kill is not None and kill.signal == "SIGTERM":
+                process.send_signal(signal.SIGTERM)
+                sent, signalled_at = kill, time.monotonic()
+                try:
+                    process.wait(timeout=config.term_grace_seconds)
+                except subprocess.TimeoutExpired:
+                    hung = True
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
-                killed = True
+                if sent is None and not hung:
+                    sent, signalled_at = kill, time.monotonic()
             process.wait(timeout=30)
         finally:
             if process.poll() is None:  # an exception above: never leave the exporter behind
                 process.kill()
                 process.wait(timeout=30)
+    ended = time.monotonic()
     return RunRecord(
         number=number,
         exit_code=process.returncode,
-        killed=killed,
+        kill=sent,
         hung=hung,
-        kill=kill if killed and not hung else None,
         rows_stored_after=int(sandbox.stats()["rows_stored"]),
-        seconds=time.monotonic() - started,
+        seconds=ended - started,
+        stop_seconds=None if signalled_at is None else ended - signalled_at,
     )
 
 
@@ -420,6 +454,7 @@ def _check(
     faults = {kind: int(stats["faults"].get(kind, 0)) for kind in FAULT_KINDS}
     last_exit = result.runs[-1].exit_code if result.runs else None
     kills_due = result.config.kills + result.config.early_kills
+    terms = [r for r in result.runs if r.kill is not None and r.kill.signal == "SIGTERM"]
     unexpected_exits = sorted({r.exit_code for r in result.runs} - EXPECTED_EXIT_CODES)
 
     result.figures.update(
@@ -447,6 +482,8 @@ def _check(
         "no unexpected exit code (only 0, 2, SIGKILL)": not unexpected_exits,
         "no run hung": not any(r.hung for r in result.runs),
         f"at least {kills_due} kills": result.kills >= kills_due,
+        f"{result.config.terms} SIGTERM stops, each ended by exit 2 (or 0) in time": len(terms) == result.config.terms
+        and all(r.exit_code in (0, 2) and not r.hung for r in terms),
         "every model row stored": not missing,
         "nothing stored the model does not hold": not extra,
         "every stored row has the model's current content": not different,
@@ -478,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--kills", type=int, default=3, help="SIGKILLs after a drawn number of rows stored")
+    parser.add_argument("--terms", type=int, default=ChaosConfig.terms, help="graceful stops with SIGTERM")
     parser.add_argument("--early-kills", type=int, default=ChaosConfig.early_kills,
                         help="SIGKILLs a drawn 0.2-3 s after a run started")
     parser.add_argument("--no-late-kill", dest="late_kill", action="store_false",
@@ -506,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     faults = FaultMix(**{name: getattr(args, name) for name in vars(FaultMix())})
     config = ChaosConfig(
         orders=args.orders, seed=args.seed, work_dir=work_dir, kills=args.kills, early_kills=args.early_kills,
+        terms=args.terms,
         late_kill=args.late_kill, faults=faults, batch_size=args.batch_size, concurrency=args.concurrency,
         max_rps=args.max_rps,
         timeout_seconds=args.timeout, max_attempts=args.max_attempts, retry_budget_seconds=args.retry_budget,
