@@ -70,10 +70,11 @@ def run_export(settings: ExportSettings) -> RunSummary:
         state = ExportState(con, settings.state_schema, relation.qualified_name)
         if read_only:
             # a dry run writes nothing; with no state yet, every row counts as new
-            compare_with_state = state.exists() and not settings.full_refresh
+            compare_with_state = state.exists() and state.has_deliveries() and not settings.full_refresh
         else:
             state.ensure()
-            compare_with_state = not settings.full_refresh
+            # with nothing delivered yet every row is new: skip comparing a million rows with an empty log
+            compare_with_state = state.has_deliveries() and not settings.full_refresh
         plan = reader.plan(full_refresh=not compare_with_state, retry_rejected=settings.retry_rejected)
         mode = _mode(settings)
         run_id = state.begin_run(mode) if not read_only else "dry-run"

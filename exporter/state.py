@@ -123,6 +123,10 @@ class ExportState:
         sql = "select count(*) from information_schema.schemata where schema_name = ?"
         return bool(self._scalar(sql, [self.schema]))
 
+    def has_deliveries(self) -> bool:
+        """Whether any row was ever acknowledged or rejected (the log is not empty)."""
+        return self._scalar(f'select exists (select 1 from "{self.schema}".deliveries)') is True
+
     def ensure(self) -> None:
         """Create the schema on first use; on later runs check it has the shape this version expects."""
         if not self.exists():
