@@ -1,7 +1,7 @@
 """The chaos run: export generated orders through every injected fault and repeated SIGKILLs, then prove
 that nothing was lost, nothing extra was stored, and the exporter's state agrees with what the API holds.
 
-    python -m tests.chaos --orders 200000 --seed 7 --kills 3   # `make chaos`: figures; exit 1 if a check fails
+    python -m tests.chaos --orders 200000 --kills 5 --early-kills 2   # `make chaos`; exit 1 if a check fails
 
 Steps: generate N orders, `dbt build` in a subprocess, start the sandbox API in its own process with
 500/502/503 errors, dropped connections, stalls longer than the exporter's timeout, 429 bursts with
@@ -16,7 +16,7 @@ Finally the sandbox's rows are compared with the contract model, rendered here i
 the exporter's SQL, and with the exporter's state (``mo_export_state.delivered``).
 
 Every wait is bounded: a run that does not end within ``run_timeout_seconds`` is killed and fails the
-check ``no_run_hung``; after ``max_runs`` runs the loop gives up. Everything listens on 127.0.0.1.
+check "no run hung"; after ``max_runs`` runs the loop gives up. Everything listens on 127.0.0.1.
 ``tests/test_chaos.py`` runs :func:`run_chaos` on a few thousand orders with a fixed seed.
 """
 
@@ -57,7 +57,7 @@ MODEL = "main.peak_manufacturing_orders"
 STATE_SCHEMA = "mo_export_state"
 FAULT_KINDS = ("error", "drop", "stall", "burst_429", "fail_after_store")
 EXIT_KILLED = -signal.SIGKILL
-#: Exit codes a run may end with in this scenario: success, a spent retry budget (re-run), our SIGKILL.
+#: Exit codes a run may end with here: success, a spent retry budget or our SIGTERM (re-run), our SIGKILL.
 EXPECTED_EXIT_CODES = frozenset({0, 2, EXIT_KILLED})
 
 Key = tuple[str, str, str, str]
@@ -225,8 +225,9 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
     )
     t0 = time.monotonic()
     with start_sandbox_process(sandbox_config, work / "sandbox.log") as sandbox:
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PEAK_", "MO_"))}
         env = {
-            **os.environ,
+            **inherited,  # none of the caller's exporter settings: the flags and these below only
             "PEAK_API_KEY": TOKEN,
             "PEAK_BASE_URL": sandbox.base_url,
             "MO_DUCKDB_PATH": str(duckdb_path),
