@@ -68,13 +68,12 @@ def run_export(settings: ExportSettings) -> RunSummary:
         reader = ContractModelReader(con, relation, settings.state_schema)
         reader.check_contract()  # first: nothing, not even the state, is touched for a model that is off
         state = ExportState(con, settings.state_schema, relation.qualified_name)
-        if read_only:
-            # a dry run writes nothing; with no state yet, every row counts as new
-            compare_with_state = state.exists() and state.has_deliveries() and not settings.full_refresh
-        else:
+        if not read_only:
             state.ensure()
-            # with nothing delivered yet every row is new: skip comparing a million rows with an empty log
-            compare_with_state = state.has_deliveries() and not settings.full_refresh
+        # a dry run writes nothing, so with no state yet every row counts as new; with nothing delivered
+        # yet every row is new too, and comparing a million rows with an empty log is skipped
+        had_deliveries = state.exists() and state.has_deliveries()
+        compare_with_state = had_deliveries and not settings.full_refresh
         plan = reader.plan(full_refresh=not compare_with_state, retry_rejected=settings.retry_rejected)
         mode = _mode(settings)
         run_id = state.begin_run(mode) if not read_only else "dry-run"
@@ -89,7 +88,8 @@ def run_export(settings: ExportSettings) -> RunSummary:
         finally:
             summary.duration_seconds = time.monotonic() - started
             delivered = summary.exit_code in (errors.EXIT_OK, errors.EXIT_REJECTED_ROWS)
-            recorded = summary.counters.sent > 0 or summary.counters.rejected > 0
+            # a log that was empty before this run holds one event per key already: nothing to compact
+            recorded = had_deliveries and (summary.counters.sent > 0 or summary.counters.rejected > 0)
             if delivered and recorded and not read_only and not settings.api_dry_run:
                 summary.compacted_events = state.compact()
             if not read_only:
