@@ -383,6 +383,14 @@ def test_duplicate_primary_keys_send_nothing(project, sandbox, monkeypatch, caps
     assert sandbox.stats()["requests"] == 0
 
 
+def test_fractional_seconds_in_the_model_send_nothing(project, sandbox, monkeypatch, capsys) -> None:
+    execute(project, f"update {MODEL} set actual_start_date = timestamp '2025-01-01 08:00:00.5' "
+                     f"where order_number in (select order_number from {MODEL} order by 1 limit 3)")
+    result = export(project, sandbox.base_url, monkeypatch, capsys)
+    assert_refused(result, 3, "holds 3 rows with fractional seconds", "whole seconds", "nothing was sent")
+    assert sandbox.stats()["requests"] == 0
+
+
 def test_garbage_bytes_instead_of_a_duckdb_file(project, sandbox, monkeypatch, capsys) -> None:
     wal = project.duckdb_path.with_name(project.duckdb_path.name + ".wal")
     wal.unlink(missing_ok=True)
