@@ -29,6 +29,38 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(payload, default=str).decode()
 
 
+class SecretMaskingFilter(logging.Filter):
+    """Replaces secrets in every record's final message, whoever logged it (httpcore debug included).
+
+    The exporter never logs the token itself; this is the net under third-party loggers that might quote
+    a header a server echoed back.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        masked = message
+        for secret in self.secrets:
+            masked = masked.replace(secret, "********")
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+_MASK = SecretMaskingFilter()
+
+
+def mask_in_logs(secret: str) -> None:
+    """From now on, every log line shows ``secret`` as ``********``."""
+    if secret:
+        _MASK.secrets.add(secret)
+
+
 def configure_logging(*, log_format: str = "text", verbosity: int = 0) -> None:
     level = logging.WARNING - 10 * min(verbosity, 2)
     handler = logging.StreamHandler(sys.stderr)
@@ -37,6 +69,7 @@ def configure_logging(*, log_format: str = "text", verbosity: int = 0) -> None:
         level = min(level, logging.INFO)
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_MASK)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

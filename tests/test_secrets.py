@@ -359,3 +359,18 @@ def test_the_sandbox_process_log_and_command_line_hold_no_token(project, sandbox
     cmdline = Path(f"/proc/{sandbox.pid}/cmdline")
     if cmdline.exists():
         assert_no_secret("the sandbox command line", cmdline.read_bytes().replace(b"\0", b" ").decode())
+
+
+def test_a_third_party_log_line_quoting_the_token_is_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from exporter.logging_setup import configure_logging, mask_in_logs
+
+    for log_format in ("text", "json"):
+        configure_logging(log_format=log_format, verbosity=2)
+        mask_in_logs(SECRET)
+        logging.getLogger("httpcore.http11").warning("receive_response_headers: %s", [(b"x-echo", SECRET)])
+        logging.getLogger("someone.else").warning(f"Authorization: {SECRET}")
+        err = capsys.readouterr().err
+        assert "receive_response_headers" in err and "Authorization: ********" in err
+        assert SECRET not in err

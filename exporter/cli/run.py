@@ -51,6 +51,7 @@ def run_command(**flags: object) -> int:
     Exit codes: 0 success; 1 finished but the API rejected rows; 2 delivery failed (rows stay pending);
     3 configuration, authentication or build error.
     """
+    from exporter.logging_setup import mask_in_logs
     from exporter.runner import run_export
     from exporter.settings import load_settings
 
@@ -58,7 +59,10 @@ def run_command(**flags: object) -> int:
         flags["show_progress"] = sys.stderr.isatty()
     if flags.get("allow_insecure_http") is False:
         flags["allow_insecure_http"] = None
-    summary = run_export(load_settings(flags))
+    settings = load_settings(flags)
+    if settings.api_key is not None:
+        mask_in_logs(settings.api_key.reveal())
+    summary = run_export(settings)
     click.echo(summary.render_text())
     if summary.error:  # a failed delivery (exit 2) must say why where errors go, not only in the summary
         click.echo(f"error: {summary.error}", err=True)
