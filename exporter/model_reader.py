@@ -19,6 +19,7 @@ from exporter import contract
 from exporter.dbt_artifacts import ModelRelation
 from exporter.errors import BuildError
 from exporter.fingerprints import CONTENT_HASH_SQL, KEY_HASH_SQL
+from exporter.warehouse import first_row, scalar
 
 #: A whole-second TIMESTAMP as `YYYY-MM-DD HH:MM:SS` (contract.TIMESTAMP_FORMAT): a cast to TIMESTAMP_S prints
 #: exactly that, a quarter cheaper than strftime. check_contract refuses fractional seconds first, so the
@@ -69,7 +70,7 @@ class ContractModelReader:
                 f"table {rel.schema}.{rel.identifier} no longer matches the {contract.DEFAULT_OBJECT_NAME} "
                 f"contract ({'; '.join(problems)}); nothing was sent. Fix the model and run `dbt build`."
             )
-        fractional = self._scalar(
+        fractional = self._count(
             f"select count(*) from {rel.qualified_name} where "
             + " or ".join(f"epoch_us({c}) % 1000000 <> 0" for c in _TIMESTAMPS)
         )
@@ -80,7 +81,7 @@ class ContractModelReader:
                 "Run `dbt build`: its whole_second_timestamp tests name them."
             )
         # exact, but cheap: group by the 64-bit key hash, and compare real keys only where hashes repeat
-        duplicates = self._scalar(
+        duplicates = self._count(
             f"""with candidates as (
                     select {KEY_HASH_SQL} as key_hash from {rel.qualified_name}
                     group by all having count(*) > 1)
@@ -103,9 +104,7 @@ class ContractModelReader:
                    count(*) filter (where decision = 'unchanged'),
                    count(*) filter (where decision = 'rejected_before')
             from decided"""
-        cur = self._con.execute(sql)
-        considered, to_send, unchanged, skipped = cur.fetchone() or (0, 0, 0, 0)
-        cur.fetchall()
+        considered, to_send, unchanged, skipped = first_row(self._con, sql) or (0, 0, 0, 0)
         return Plan(int(considered), int(to_send), int(unchanged), int(skipped))
 
     def stream_rows_to_send(
@@ -157,8 +156,5 @@ class ContractModelReader:
                 group by key_hash
             ) as last using (key_hash)"""
 
-    def _scalar(self, sql: str) -> int:
-        cur = self._con.execute(sql)
-        row = cur.fetchone()
-        cur.fetchall()
-        return int(row[0]) if row and row[0] is not None else 0
+    def _count(self, sql: str) -> int:
+        return int(scalar(self._con, sql) or 0)

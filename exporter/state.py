@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from exporter.errors import StateError
 from exporter.fingerprints import CONTENT_HASH_SQL, KEY_HASH_SQL
+from exporter.warehouse import scalar
 
 log = logging.getLogger(__name__)
 
@@ -332,10 +333,7 @@ class ExportState:
         ]
 
     def _scalar(self, sql: str, params: list[Any] | None = None) -> Any:
-        cur = self._con.execute(sql, params or [])
-        row = cur.fetchone()
-        cur.fetchall()  # finish the result before the next statement (DuckDB 2)
-        return row[0] if row else None
+        return scalar(self._con, sql, params)
 
 
 def _rejection_table(record: BatchRecord) -> pa.Table:

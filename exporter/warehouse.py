@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -70,3 +71,17 @@ def connect(
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
+    """The first row of a query, with the result finished before the next statement (DuckDB 2 needs it)."""
+    cursor = con.execute(sql, params or [])
+    row = cursor.fetchone()
+    cursor.fetchall()
+    return row
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    """The first column of the first row, or None."""
+    row = first_row(con, sql, params)
+    return row[0] if row else None

@@ -60,6 +60,21 @@ class Project:
         return out
 
 
+def build_sample_project(folder: Path, *, orders: int, seed: int) -> Project:
+    """Generate ``orders`` sample orders into ``folder`` and `dbt build` them in-process (seconds).
+
+    dbt-duckdb keeps the file open in this process afterwards: tests export from ``copy_to`` copies.
+    """
+    from exporter.sample_data import generate
+    from tests.dbt_support import run_dbt
+
+    duckdb_path = folder / "warehouse.duckdb"
+    generate(duckdb_path, orders=orders, seed=seed)
+    run = run_dbt(["build"], duckdb_path=duckdb_path, target_path=folder / "target")
+    assert run.success, "\n".join(run.failures())
+    return Project(duckdb_path, folder / "target")
+
+
 @dataclass(frozen=True)
 class CliResult:
     exit_code: int

@@ -14,10 +14,9 @@ import orjson
 import pytest
 
 from exporter.runner import ACK_GROUP_MAX_BATCHES
-from exporter.sample_data import generate
 from exporter.sandbox import SandboxConfig, running_sandbox
-from tests.dbt_support import PROJECT_DIR, run_dbt, run_dbt_subprocess
-from tests.export_support import TOKEN, Project, run_cli, sandbox_rows
+from tests.dbt_support import PROJECT_DIR, run_dbt_subprocess
+from tests.export_support import TOKEN, Project, build_sample_project, run_cli, sandbox_rows
 
 pytestmark = pytest.mark.slow
 
@@ -27,12 +26,7 @@ ORDERS = 3000
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """Sample data for 3,000 orders, built once per module by the real `dbt build`."""
-    folder = tmp_path_factory.mktemp("built")
-    duckdb_path = folder / "warehouse.duckdb"
-    generate(duckdb_path, orders=ORDERS, seed=11)
-    run = run_dbt(["build"], duckdb_path=duckdb_path, target_path=folder / "target")
-    assert run.success, "\n".join(run.failures())
-    return Project(duckdb_path, folder / "target")
+    return build_sample_project(tmp_path_factory.mktemp("built"), orders=ORDERS, seed=11)
 
 
 @pytest.fixture

@@ -25,11 +25,10 @@ import orjson
 import pytest
 import uvicorn
 
-from exporter.sample_data import generate
 from exporter.sandbox import SandboxConfig, create_app, running_sandbox
 from exporter.state import SCHEMA_VERSION
-from tests.dbt_support import PROJECT_DIR, run_dbt
-from tests.export_support import TOKEN, CliResult, Project, run_cli
+from tests.dbt_support import PROJECT_DIR
+from tests.export_support import TOKEN, CliResult, Project, build_sample_project, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -41,12 +40,7 @@ STATE = "mo_export_state"
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    folder = tmp_path_factory.mktemp("hostile_built")
-    duckdb_path = folder / "warehouse.duckdb"
-    generate(duckdb_path, orders=ORDERS, seed=11)
-    run = run_dbt(["build"], duckdb_path=duckdb_path, target_path=folder / "target")
-    assert run.success, "\n".join(run.failures())
-    return Project(duckdb_path, folder / "target")
+    return build_sample_project(tmp_path_factory.mktemp("hostile_built"), orders=ORDERS, seed=11)
 
 
 @pytest.fixture
