@@ -28,8 +28,8 @@ import os
 import duckdb
 
 with duckdb.connect(os.environ["MO_DUCKDB_PATH"], read_only=True) as con:
-    exported = con.sql("select count(*) from main.peak_manufacturing_orders").fetchone()[0]
-    rejected = con.sql("select count(*) from main.peak_manufacturing_orders_rejected").fetchone()[0]
+    exported = con.sql("select count(*) from main.peak_manufacturing_orders").fetchall()[0][0]
+    rejected = con.sql("select count(*) from main.peak_manufacturing_orders_rejected").fetchall()[0][0]
     print(f"orders ready to export: {exported:,}; orders rejected with reasons: {rejected:,}")
     for reasons, n in con.sql(
         "select rejection_reasons, count(*) from main.peak_manufacturing_orders_rejected "
