@@ -23,12 +23,12 @@ def make_client(handler: Callable[[httpx.Request], httpx.Response], **flags: obj
         {"PEAK_API_KEY": TOKEN},
     )
     stats = HttpStats()
-    http = httpx.Client(transport=httpx.MockTransport(handler))
+    http = httpx.MockTransport(handler)
     client = IngestionClient(http, settings, RateLimiter(1000), stats, backoff_base_seconds=0.01)
     return client, stats, http
 
 
-def send(client: IngestionClient, http: httpx.Client, n_rows: int = 3):
+def send(client: IngestionClient, http: httpx.BaseTransport, n_rows: int = 3):
     with http:
         return client.send(BODY, n_rows)
 
@@ -167,7 +167,7 @@ def test_rate_limiter_spaces_requests_evenly_across_threads() -> None:
 def test_a_stop_interrupts_a_backoff_wait_at_once() -> None:
     stop = threading.Event()
     settings = load_settings({"base_url": "http://127.0.0.1:9", "max_attempts": 5}, {"PEAK_API_KEY": TOKEN})
-    http = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(503)))
+    http = httpx.MockTransport(lambda r: httpx.Response(503))
     client = IngestionClient(http, settings, RateLimiter(1000, stop), HttpStats(), backoff_base_seconds=30, stop=stop)
     threading.Timer(0.2, stop.set).start()
     began = time.monotonic()
