@@ -87,6 +87,8 @@ def run_export(settings: ExportSettings) -> RunSummary:
             _deliver(settings, state, reader, plan, run_id, summary, full_refresh=not compare_with_state)
         finally:
             summary.duration_seconds = time.monotonic() - started
+            if summary.status == "running":  # an unexpected error escaped: record the run as failed, not running
+                summary.finish(errors.EXIT_INTERNAL_ERROR)
             delivered = summary.exit_code in (errors.EXIT_OK, errors.EXIT_REJECTED_ROWS)
             # a log that was empty before this run holds one event per key already: nothing to compact
             recorded = had_deliveries and (summary.counters.sent > 0 or summary.counters.rejected > 0)

@@ -244,3 +244,19 @@ def test_sigkill_mid_run_then_rerun_stores_every_row_exactly_once(project, tmp_p
     runs = project.query("select status from mo_export_state.runs order by started_at")
     assert runs == [("interrupted",), ("success",)]
     assert project.query("select count(*) from mo_export_state.delivered") == [(len(expected),)]
+
+
+def test_an_unexpected_error_exits_70_without_traceback_and_the_run_is_recorded_failed(
+    project, sandbox, monkeypatch, capsys
+) -> None:
+    import exporter.runner
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(exporter.runner, "_deliver", broken)
+    result = export(project, sandbox, monkeypatch, capsys)
+    assert result.exit_code == 70
+    assert "internal error (RuntimeError): simulated bug" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert project.query("select status, exit_code from mo_export_state.runs") == [("failed", 70)]
