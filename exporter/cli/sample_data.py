@@ -11,13 +11,15 @@ import click
 @click.option("--orders", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="How many distinct production orders to generate.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same data.")
-@click.option("--duckdb-path", type=click.Path(dir_okay=False, path_type=Path), envvar="MO_DUCKDB_PATH",
-              default="mo_export.duckdb", show_default=True, help="DuckDB file to write (MO_DUCKDB_PATH).")
+@click.option("--duckdb-path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="DuckDB file to write. Default: MO_DUCKDB_PATH, else mo_export.duckdb.")
 @click.option("--raw-schema", default="raw", show_default=True, help="Schema of the raw tables (dbt var raw_schema).")
-def sample_data_command(orders: int, seed: int, duckdb_path: Path, raw_schema: str) -> None:
+def sample_data_command(orders: int, seed: int, duckdb_path: Path | None, raw_schema: str) -> None:
     """Generate realistic raw MES tables (orders, confirmations, materials, plants) with a small share of
     bad rows that hit every rejection code."""
     from exporter.sample_data import generate
+    from exporter.settings import duckdb_path_from_environment
 
-    summary = generate(duckdb_path, orders=orders, seed=seed, raw_schema=raw_schema)
+    path = duckdb_path or duckdb_path_from_environment()
+    summary = generate(path, orders=orders, seed=seed, raw_schema=raw_schema)
     click.echo(summary.describe())
