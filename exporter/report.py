@@ -31,6 +31,7 @@ class Counters:
     acknowledged: int = 0
     rejected: int = 0
     would_send: int = 0
+    refused_before_sending: int = 0
     batches: int = 0
     rejected_by_code: dict[str, int] = field(default_factory=dict)
 
@@ -106,7 +107,8 @@ class RunSummary:
                 "rejected": c.rejected,
                 "rejected_by_code": dict(sorted(c.rejected_by_code.items())),
                 "would_send": c.would_send,
-                "pending": max(self.plan.to_send - c.sent - c.would_send - _local(c), 0),
+                "refused_before_sending": c.refused_before_sending,
+                "pending": max(self.plan.to_send - c.sent - c.would_send - c.refused_before_sending, 0),
                 "rows_per_second": round(self.rows_per_second, 1),
             },
             "http": {
@@ -151,11 +153,6 @@ class RunSummary:
         if self.error:
             lines.append(f"  error            {self.error}")
         return "\n".join(lines)
-
-
-def _local(c: Counters) -> int:
-    """Rows refused before sending (dry runs count them as rejected, not sent)."""
-    return c.rejected if c.sent == 0 else 0
 
 
 def write_results(path: Path, summary: RunSummary) -> None:

@@ -56,6 +56,8 @@ class _Outcome:
 
     batch: Batch
     records: list[BatchRecord]
+    #: refused by the exporter itself (too large for any request): recorded as rejected, never sent
+    not_sent: bool = False
 
 
 def run_export(settings: ExportSettings) -> RunSummary:
@@ -146,7 +148,9 @@ def _deliver(
                 refused = {r.row_index for r in record.rejections}
                 counters.rejected += len(refused)
                 counters.add_rejections(list(record.rejections))
-                if settings.dry_run:
+                if o.not_sent:
+                    counters.refused_before_sending += len(refused)
+                elif settings.dry_run:
                     counters.would_send += record.rows.num_rows - len(refused)
                 else:
                     counters.sent += record.rows.num_rows
@@ -329,7 +333,9 @@ def _deliver_batch(client: IngestionClient, envelope: Envelope, batch: Batch) ->
 
 def _oversized_outcome(batch: Batch, envelope: Envelope) -> _Outcome:
     message = f"the row's JSON ({batch.body_bytes} bytes with the envelope) exceeds --max-bytes; not sent"
-    return _Outcome(batch, [BatchRecord(batch.rows, [RowRejection(0, "ROW_TOO_LARGE", message, "client")])])
+    return _Outcome(
+        batch, [BatchRecord(batch.rows, [RowRejection(0, "ROW_TOO_LARGE", message, "client")])], not_sent=True
+    )
 
 
 def _dry_run(

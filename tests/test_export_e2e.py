@@ -260,3 +260,22 @@ def test_an_unexpected_error_exits_70_without_traceback_and_the_run_is_recorded_
     assert "internal error (RuntimeError): simulated bug" in result.stderr
     assert "Traceback" not in result.stderr
     assert project.query("select status, exit_code from mo_export_state.runs") == [("failed", 70)]
+
+
+def test_a_row_too_large_for_any_request_is_recorded_rejected_and_never_sent(
+    project, sandbox, monkeypatch, capsys
+) -> None:
+    (victim,) = project.query("select order_number from main.peak_manufacturing_orders order by 1 limit 1")[0]
+    project.query("update main.peak_manufacturing_orders set source_id = repeat('L', 3000) where order_number = ?",
+                  [victim])
+    result = export(project, sandbox, monkeypatch, capsys, "--max-bytes", "2000")
+    assert result.exit_code == 1, result.stderr
+    expected = project.contract_rows()
+    stored = sandbox_rows(sandbox)
+    assert {k[2] for k in expected.keys() - stored.keys()} == {victim} and len(stored) == len(expected) - 1
+    summary = orjson.loads((project.target_path / "export_results.json").read_bytes())
+    assert summary["rows"]["refused_before_sending"] == 1
+    assert summary["rows"]["rejected_by_code"] == {"ROW_TOO_LARGE": 1}
+    assert summary["rows"]["sent"] == len(expected) - 1 and summary["rows"]["pending"] == 0
+    assert project.query("select order_number, error_code from mo_export_state.rejections") == [
+        (victim, "ROW_TOO_LARGE")]
