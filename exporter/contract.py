@@ -61,5 +61,3 @@ PRIMARY_KEY: tuple[str, ...] = ("product_id", "location_id", "order_number", "up
 
 #: Column name -> DuckDB type the contract model must have.
 DUCKDB_TYPES: dict[str, str] = {a.name: a.duckdb_type for a in ATTRIBUTES}
-
-STATUS_VALUES: tuple[str, ...] = ("scheduled", "in_progress", "completed", "cancelled")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,13 +36,15 @@ class Counters:
     batches: int = 0
     rejected_by_code: dict[str, int] = field(default_factory=dict)
 
-    def add_rejections(self, rejections: list[RowRejection]) -> None:
-        """Count each refused row once, under its first error code."""
+    def add_rejections(self, rejections: Sequence[RowRejection]) -> int:
+        """Count each refused row once, under its first error code; returns how many rows were refused."""
         seen: set[int] = set()
         for r in rejections:
             if r.row_index not in seen:
                 seen.add(r.row_index)
                 self.rejected_by_code[r.error_code] = self.rejected_by_code.get(r.error_code, 0) + 1
+        self.rejected += len(seen)
+        return len(seen)
 
 
 @dataclass

@@ -145,16 +145,14 @@ def _deliver(
         for o in outcomes:
             counters.batches += 1
             for record in o.records:
-                refused = {r.row_index for r in record.rejections}
-                counters.rejected += len(refused)
-                counters.add_rejections(list(record.rejections))
+                refused = counters.add_rejections(record.rejections)
                 if o.not_sent:
-                    counters.refused_before_sending += len(refused)
+                    counters.refused_before_sending += refused
                 elif settings.dry_run:
-                    counters.would_send += record.rows.num_rows - len(refused)
+                    counters.would_send += record.rows.num_rows - refused
                 else:
                     counters.sent += record.rows.num_rows
-                    counters.acknowledged += record.rows.num_rows - len(refused)
+                    counters.acknowledged += record.rows.num_rows - refused
             progress.update(o.batch.size)
 
     previous_handlers = _install_stop_handlers(stop, summary)

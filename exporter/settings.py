@@ -109,14 +109,6 @@ class ExportSettings:
     def endpoint(self) -> str:
         return self.base_url.rstrip("/") + self.path_template.format(object_name=self.object_name)
 
-    @property
-    def manifest_path(self) -> Path:
-        return self.target_path / "manifest.json"
-
-    @property
-    def run_results_path(self) -> Path:
-        return self.target_path / "run_results.json"
-
     def public_dict(self) -> dict[str, Any]:
         """The settings as recorded in results and the runs table: everything but the token."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_key"}

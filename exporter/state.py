@@ -243,10 +243,10 @@ class ExportState:
         )
 
     # -- deliveries ---------------------------------------------------------------------------------------
-    def record_batches(self, run_id: str, records: Sequence[BatchRecord]) -> tuple[int, int]:
+    def record_batches(self, run_id: str, records: Sequence[BatchRecord]) -> None:
         """Durably record acknowledged and rejected rows of one or more batches in ONE transaction.
 
-        Returns (acknowledged, rejected) row counts. Nothing is counted before the commit returns.
+        The caller counts the rows only after this returns (the commit is done).
         """
         acked_parts: list[pa.Table] = []
         rejected_parts: list[pa.Table] = []
@@ -294,9 +294,6 @@ class ExportState:
         except BaseException:
             con.execute("rollback")
             raise
-        n_acked = acked.num_rows if acked is not None else 0
-        n_rejected = sum(len({r.row_index for r in rec.rejections}) for rec in records)
-        return n_acked, n_rejected
 
     def compact(self) -> int:
         """Keep only the latest event per key in the delivery log; returns the number of events removed."""
