@@ -1,8 +1,9 @@
 """Find the contract model's relation in dbt's artifacts, never by a hard-coded table name.
 
-`dbt build` writes `target/manifest.json` (what the project defines) and `target/run_results.json` (how the
-last invocation went). The exporter reads the relation of `peak_manufacturing_orders` from the manifest and
-refuses to export when the build is missing, failed, or left the model unbuilt.
+dbt writes `target/manifest.json` (what the project defines). The exporter reads the relation of
+`peak_manufacturing_orders` and the data tests on it from there. Whether the model's last build and those
+tests passed is not read from `target/run_results.json`, which any later dbt command rewrites, but from the
+DuckDB file itself (:mod:`exporter.build_verdict`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class ModelRelation:
     schema: str
     identifier: str
     contract_enforced: bool
+    #: unique ids of the data tests on the model (those that depend on it), from the manifest
+    tests: frozenset[str] = frozenset()
 
     @property
     def qualified_name(self) -> str:
@@ -47,43 +50,19 @@ def resolve_model(target_path: Path, model_name: str) -> ModelRelation:
             )
         unique_id = candidates[0]
         node = manifest["nodes"][unique_id]
-    relation = ModelRelation(
+    tests_on_model = frozenset(
+        test_id
+        for test_id, test in manifest.get("nodes", {}).items()
+        if test.get("resource_type") == "test" and unique_id in (test.get("depends_on") or {}).get("nodes", [])
+    )
+    return ModelRelation(
         unique_id=unique_id,
         database=str(node.get("database") or ""),
         schema=str(node["schema"]),
         identifier=str(node.get("alias") or node["name"]),
         contract_enforced=bool((node.get("config") or {}).get("contract", {}).get("enforced")),
+        tests=tests_on_model,
     )
-    tests_on_model = {
-        test_id
-        for test_id, test in manifest.get("nodes", {}).items()
-        if test.get("resource_type") == "test" and unique_id in (test.get("depends_on") or {}).get("nodes", [])
-    }
-    _check_last_build(target_path / "run_results.json", unique_id, tests_on_model)
-    return relation
-
-
-def _check_last_build(run_results_path: Path, unique_id: str, tests_on_model: set[str]) -> None:
-    """A failed last build of the model (or of a test on it, in `dbt build`) must stop the export."""
-    if not run_results_path.exists():
-        return  # `dbt parse`/`dbt compile` only: the table check that follows catches a missing build
-    results = _read_json(run_results_path, what="run results")
-    for result in results.get("results", []):
-        if result.get("unique_id") == unique_id and result.get("status") not in ("success", None):
-            raise BuildError(
-                f"the last dbt invocation reported {result.get('status')!r} for {unique_id} "
-                f"({(result.get('message') or '').strip()[:200]}). Fix it and run `dbt build` before exporting."
-            )
-    failing_tests = [
-        r["unique_id"]
-        for r in results.get("results", [])
-        if r.get("unique_id") in tests_on_model and r.get("status") in ("fail", "error")
-    ]
-    if failing_tests:
-        raise BuildError(
-            f"data tests on {unique_id} failed in the last dbt build ({', '.join(failing_tests[:3])}): "
-            "the contract model may hold bad rows. Fix the data and run `dbt build` before exporting."
-        )
 
 
 def _read_json(path: Path, *, what: str) -> dict[str, Any]:

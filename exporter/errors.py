@@ -6,8 +6,10 @@ the class's ``exit_code``:
 
 * ``0``  success: every row acknowledged (or nothing to send)
 * ``1``  finished, but the API rejected some rows (recorded in the rejections table)
-* ``2``  delivery failed: API unreachable or retry budget exhausted; unacknowledged rows stay pending
-* ``3``  configuration, authentication or input error: fix the setting, the token or the build, then re-run
+* ``2``  delivery failed or a transient fault of the machine: API unreachable, retry budget exhausted, the
+         disk full, the DuckDB file locked by another process; unacknowledged rows stay pending, re-run
+* ``3``  configuration, authentication or input error: fix the setting, the token, the build, the model's
+         values or a read-only file, then re-run
 * ``70`` unexpected internal error (a bug): the message and a log line say where
 """
 
@@ -52,3 +54,19 @@ class DeliveryError(ExportError):
     """Batches could not be delivered: API unreachable or the retry budget is spent."""
 
     exit_code = EXIT_DELIVERY_FAILED
+
+
+class WarehouseBusyError(ExportError):
+    """Another process holds the DuckDB file (a `dbt build`, another export): transient, re-run later."""
+
+    exit_code = EXIT_DELIVERY_FAILED
+
+
+class DiskFullError(ExportError):
+    """No space left (or the file-size limit reached) while writing the DuckDB file or the results."""
+
+    exit_code = EXIT_DELIVERY_FAILED
+
+
+class ReadOnlyError(ConfigError):
+    """The DuckDB file, its write-ahead log or their folder cannot be written."""

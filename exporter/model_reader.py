@@ -1,5 +1,7 @@
-"""Read the contract model: check its columns, plan what to send, stream the rows to send.
+"""Read the contract model: check its columns and values, decide what to send, stream the rows to send.
 
+The export path is one-way: :meth:`ContractModelReader.plan` decides once per run what to send (it owns
+that decision), and :meth:`ContractModelReader.stream_rows_to_send` streams exactly those rows.
 The diff is computed in SQL, not Python. Each model row gets two fingerprints inside DuckDB
 (:mod:`exporter.fingerprints`), compared with the latest delivery event of its key in the state schema.
 Only rows to send are rendered to their JSON payload (`to_json` of a struct in the contract's attribute
@@ -26,7 +28,12 @@ from exporter.warehouse import first_row, scalar
 #: cast never drops anything.
 _TIMESTAMP_TEXT = "{column}::timestamp_s::varchar"
 _TIMESTAMPS = tuple(a.name for a in contract.ATTRIBUTES if a.api_type == "timestamp")
+_FIRST_TIMESTAMP = "timestamp '0001-01-01 00:00:00'"
+_PAST_LAST_TIMESTAMP = "timestamp '10000-01-01 00:00:00'"
 KEY_COLUMNS = contract.PRIMARY_KEY
+#: the run's decision per row, computed once by ContractModelReader.plan (a temporary table: never stored)
+_DECISIONS = "temp.main.mo_export_run_decisions"
+_SEND, _UNCHANGED, _REJECTED_BEFORE = 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,8 @@ class ContractModelReader:
         self._con = con
         self._relation = relation
         self._state = state_schema
+        self._plan: Plan | None = None
+        self._diffed = False
 
     def check_contract(self) -> None:
         """Refuse before sending anything if the built table does not match the API contract."""
@@ -96,28 +105,105 @@ class ContractModelReader:
                 "primary-key test names them."
             )
 
-    def plan(self, *, full_refresh: bool, retry_rejected: bool) -> Plan:
-        sql = f"""
-            with decided as ({self._decision_sql(full_refresh=full_refresh, retry_rejected=retry_rejected)})
-            select count(*),
-                   count(*) filter (where decision = 'send'),
-                   count(*) filter (where decision = 'unchanged'),
-                   count(*) filter (where decision = 'rejected_before')
-            from decided"""
-        considered, to_send, unchanged, skipped = first_row(self._con, sql) or (0, 0, 0, 0)
-        return Plan(int(considered), int(to_send), int(unchanged), int(skipped))
+    def check_values(self) -> None:
+        """Refuse (nothing sent) if a value breaks the contract, in one SQL pass over the model.
 
-    def stream_rows_to_send(
-        self, *, full_refresh: bool, retry_rejected: bool, chunk_rows: int = 10_000
-    ) -> Iterator[pa.RecordBatch]:
-        """Record batches of (key columns, key_hash, content_hash, row_json, row_bytes) for every row to send."""
+        The dbt tests check this at build time; the table may have been edited since, or the model may
+        have become a view. Checked: the contract's required attributes are not null, and timestamps are
+        finite and within 0001-01-01 00:00:00 .. 9999-12-31 23:59:59 (the API's ``YYYY-MM-DD HH:MM:SS``
+        has four-digit years and no BC).
+        """
+        rel = self._relation
+        problems: list[tuple[str, str]] = [
+            (f"{a.name} is null (a required attribute)", f"{a.name} is null") for a in contract.ATTRIBUTES if a.required
+        ]
+        for name in _TIMESTAMPS:
+            problems.append((f"{name} is infinite", f"not isfinite({name})"))
+            problems.append(
+                (f"{name} is outside 0001-01-01..9999-12-31 (a BC date or a year past 9999)",
+                 f"isfinite({name}) and ({name} < {_FIRST_TIMESTAMP} or {name} >= {_PAST_LAST_TIMESTAMP})")
+            )
+        counts = first_row(
+            self._con,
+            "select " + ", ".join(f"count(*) filter (where {condition})" for _, condition in problems)
+            + f" from {rel.qualified_name}",
+        ) or ()
+        found = [(label, int(n)) for (label, _), n in zip(problems, counts, strict=True) if n]
+        if found:
+            listed = "; ".join(f"{n:,} rows where {label}" for label, n in found)
+            raise BuildError(
+                f"table {rel.schema}.{rel.identifier} holds values the API cannot take: {listed}. Nothing was "
+                "sent. Was the table edited after `dbt build`? Run `dbt build` again: its tests name the rows."
+            )
+
+    def plan(self, *, destination_id: int | None, full_refresh: bool, retry_rejected: bool) -> Plan:
+        """Decide, once per run, which rows to send; :meth:`stream_rows_to_send` then streams exactly those.
+
+        With nothing acknowledged at the destination (``destination_id`` None) or a full refresh, every row
+        is sent and no diff is needed. Otherwise the model is compared with the destination's latest event
+        per key in ONE pass, whose verdicts (a key fingerprint and a one-byte decision per row, about 10 MB
+        per million rows) are kept in a temporary table for the stream.
+        """
+        self._diffed = not full_refresh and destination_id is not None
+        if not self._diffed:
+            considered = self._count(f"select count(*) from {self._relation.qualified_name}")
+            self._plan = Plan(considered, considered, 0, 0)
+            return self._plan
+        rejected_rule = _SEND if retry_rejected else _REJECTED_BEFORE
+        self._con.execute(
+            f"""create or replace temp table {_DECISIONS} as
+            with model as (
+                select {KEY_HASH_SQL} as key_hash, {CONTENT_HASH_SQL} as content_hash
+                from {self._relation.qualified_name}
+            ),
+            last_event as (
+                select key_hash,
+                       arg_max(content_hash, event_id) as content_hash,
+                       arg_max(outcome, event_id) as outcome
+                from "{self._state}".deliveries
+                where destination_id = {int(destination_id)}
+                group by key_hash
+            )
+            select model.key_hash,
+                   (case
+                       when last_event.content_hash is null or last_event.content_hash <> model.content_hash
+                           then {_SEND}
+                       when last_event.outcome = 'rejected' then {rejected_rule}
+                       else {_UNCHANGED}
+                   end)::utinyint as decision
+            from model
+            left join last_event using (key_hash)"""
+        )
+        considered, to_send, unchanged, skipped = first_row(
+            self._con,
+            f"""select count(*),
+                       count(*) filter (where decision = {_SEND}),
+                       count(*) filter (where decision = {_UNCHANGED}),
+                       count(*) filter (where decision = {_REJECTED_BEFORE})
+                from {_DECISIONS}""",
+        ) or (0, 0, 0, 0)
+        self._plan = Plan(int(considered), int(to_send), int(unchanged), int(skipped))
+        return self._plan
+
+    def stream_rows_to_send(self, *, chunk_rows: int = 10_000) -> Iterator[pa.RecordBatch]:
+        """Record batches of (key columns, key_hash, content_hash, row_json, row_bytes) for every row the
+        :meth:`plan` of this run decided to send."""
+        if self._plan is None:
+            raise RuntimeError("plan() decides what to send; call it before stream_rows_to_send()")
         fields = ", ".join(
             f"'{a.name}': " + (_TIMESTAMP_TEXT.format(column=a.name) if a.api_type == "timestamp" else a.name)
             for a in contract.ATTRIBUTES
         )
+        names = ", ".join(contract.ATTRIBUTE_NAMES)
+        chosen = (
+            f"where key_hash in (select key_hash from {_DECISIONS} where decision = {_SEND})" if self._diffed else ""
+        )
         sql = f"""
-            with decided as ({self._decision_sql(full_refresh=full_refresh, retry_rejected=retry_rejected)}),
-            to_send as (select * from decided where decision = 'send'),
+            with model as (
+                select {names}, {KEY_HASH_SQL} as key_hash, {CONTENT_HASH_SQL} as content_hash
+                from {self._relation.qualified_name}
+            ),
+            to_send as (select * from model {chosen}),
             rendered as (
                 select order_number, product_id, location_id, updated_at, key_hash, content_hash,
                        to_json({{{fields}}})::varchar as row_json
@@ -129,32 +215,6 @@ class ContractModelReader:
             yield from cursor.sql(sql).to_arrow_reader(chunk_rows)
         finally:
             cursor.close()  # an unfinished stream must not keep the database open after the run
-
-    def _decision_sql(self, *, full_refresh: bool, retry_rejected: bool) -> str:
-        names = ", ".join(contract.ATTRIBUTE_NAMES)
-        fingerprinted = f"""
-            select {names},
-                   {KEY_HASH_SQL} as key_hash,
-                   {CONTENT_HASH_SQL} as content_hash
-            from {self._relation.qualified_name}"""
-        if full_refresh:
-            return f"select *, 'send' as decision from ({fingerprinted})"
-        rejected_rule = "'send'" if retry_rejected else "'rejected_before'"
-        return f"""
-            select model.*,
-                   case
-                       when last.content_hash is null or last.content_hash <> model.content_hash then 'send'
-                       when last.outcome = 'rejected' then {rejected_rule}
-                       else 'unchanged'
-                   end as decision
-            from ({fingerprinted}) as model
-            left join (
-                select key_hash,
-                       arg_max(content_hash, event_id) as content_hash,
-                       arg_max(outcome, event_id) as outcome
-                from "{self._state}".deliveries
-                group by key_hash
-            ) as last using (key_hash)"""
 
     def _count(self, sql: str) -> int:
         return int(scalar(self._con, sql) or 0)

@@ -64,6 +64,8 @@ class RunSummary:
     error: str | None = None
     interrupted_by: str | None = None
     compacted_events: int = 0
+    #: the destination whose ledger this run compared with and recorded into (exporter.destination)
+    destination: str = ""
 
     @classmethod
     def start(
@@ -99,6 +101,7 @@ class RunSummary:
             "started_at": self.started_at,
             "duration_seconds": round(self.duration_seconds, 3),
             "endpoint": self.endpoint,
+            "destination": self.destination,
             "model": self.model,
             "rows": {
                 "considered": self.plan.considered,
@@ -132,7 +135,7 @@ class RunSummary:
         lines = [
             f"run {self.run_id} ({self.mode}): {self.status}, exit code {self.exit_code}",
             f"  model            {self.model}",
-            f"  endpoint         {self.endpoint}",
+            f"  destination      {self.destination or self.endpoint}",
             f"  rows considered  {rows['considered']:>12,}",
             f"  unchanged        {rows['unchanged']:>12,}",
             f"  rejected before  {rows['skipped_rejected_before']:>12,}  (not re-sent; --retry-rejected)",

@@ -21,8 +21,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import duckdb
+
 from exporter import errors
 from exporter.batching import Batch, Envelope, make_batches
+from exporter.build_verdict import check_build_verdict
 from exporter.client import (
     BatchRefused,
     Delivered,
@@ -32,12 +35,13 @@ from exporter.client import (
     build_http_client,
 )
 from exporter.dbt_artifacts import resolve_model
+from exporter.destination import Destination
 from exporter.model_reader import ContractModelReader, Plan
 from exporter.progress import Progress
 from exporter.report import RunSummary, write_results
 from exporter.settings import ExportSettings
 from exporter.state import BatchRecord, ExportState, RowRejection
-from exporter.warehouse import connect
+from exporter.warehouse import connect, environment_fault
 
 log = logging.getLogger(__name__)
 
@@ -61,47 +65,119 @@ class _Outcome:
 
 
 def run_export(settings: ExportSettings) -> RunSummary:
-    """Run one export and return its summary (whose ``exit_code`` the CLI exits with)."""
+    """Run one export and return its summary (whose ``exit_code`` the CLI exits with).
+
+    One way through: check the build and the model -> decide what to send (once) -> batch -> send ->
+    record what the API acknowledged -> report. A fault of the machine (disk full, read-only file, lock)
+    becomes its own exporter error, with the results file's ``error`` saying what was kept.
+    """
     started = time.monotonic()
     relation = resolve_model(settings.target_path, settings.model_name)
     read_only = settings.dry_run
     con = connect(settings.duckdb_path, read_only=read_only, memory_limit=DUCKDB_MEMORY_LIMIT)
     try:
-        reader = ContractModelReader(con, relation, settings.state_schema)
-        reader.check_contract()  # first: nothing, not even the state, is touched for a model that is off
-        state = ExportState(con, settings.state_schema, relation.qualified_name)
-        if not read_only:
-            state.ensure()
-        # a dry run writes nothing, so with no state yet every row counts as new; with nothing delivered
-        # yet every row is new too, and comparing a million rows with an empty log is skipped
-        had_deliveries = state.exists() and state.has_deliveries()
-        compare_with_state = had_deliveries and not settings.full_refresh
-        plan = reader.plan(full_refresh=not compare_with_state, retry_rejected=settings.retry_rejected)
-        mode = _mode(settings)
-        run_id = state.begin_run(mode) if not read_only else "dry-run"
+        try:
+            check_build_verdict(con, relation)  # about this file: the verdict travels with the data
+            reader = ContractModelReader(con, relation, settings.state_schema)
+            reader.check_contract()  # first: nothing, not even the state, is touched for a model that is off
+            reader.check_values()
+            state = ExportState(con, settings.state_schema, relation.qualified_name)
+            if not read_only:
+                state.ensure()
+            destination = Destination.from_settings(settings)
+            state.use_destination(destination, register=not read_only)
+            # with nothing delivered to this destination yet every row is new: comparing a million rows
+            # with an empty log is skipped (a dry run with no state yet counts every row as new too)
+            had_deliveries = state.has_deliveries()
+            compare_with_state = had_deliveries and not settings.full_refresh
+            plan = reader.plan(
+                destination_id=state.destination_id if compare_with_state else None,
+                full_refresh=not compare_with_state,
+                retry_rejected=settings.retry_rejected,
+            )
+            mode = _mode(settings)
+            run_id = state.begin_run(mode) if not read_only else "dry-run"
+        except (duckdb.Error, OSError) as exc:
+            raise environment_fault(exc, settings.duckdb_path) or exc from None
         log.info(
-            "run %s: %d rows in the model, %d to send, %d unchanged, %d rejected before",
-            run_id, plan.considered, plan.to_send, plan.unchanged, plan.skipped_rejected,
+            "run %s to %s: %d rows in the model, %d to send, %d unchanged, %d rejected before",
+            run_id, destination.label, plan.considered, plan.to_send, plan.unchanged, plan.skipped_rejected,
             extra={"event": "run_planned", "run_id": run_id},
         )
         summary = RunSummary.start(run_id=run_id, mode=mode, settings=settings, plan=plan, relation=relation)
+        summary.destination = destination.label
+        failure: BaseException | None = None
         try:
-            _deliver(settings, state, reader, plan, run_id, summary, full_refresh=not compare_with_state)
-        finally:
-            summary.duration_seconds = time.monotonic() - started
+            _deliver(settings, state, reader, plan, run_id, summary)
+        except (duckdb.Error, OSError) as exc:
+            failure = _fault_outcome(exc, settings, summary)
+        except errors.ExportError as exc:
+            failure = exc
+            summary.error = summary.error or str(exc)
+            if summary.status == "running":
+                summary.finish(exc.exit_code)
+        except BaseException as exc:
+            failure = exc
             if summary.status == "running":  # an unexpected error escaped: record the run as failed, not running
+                summary.error = f"internal error ({type(exc).__name__}): {exc}"
                 summary.finish(errors.EXIT_INTERNAL_ERROR)
-            delivered = summary.exit_code in (errors.EXIT_OK, errors.EXIT_REJECTED_ROWS)
-            # a log that was empty before this run holds one event per key already: nothing to compact
-            recorded = had_deliveries and (summary.counters.sent > 0 or summary.counters.rejected > 0)
-            if delivered and recorded and not read_only and not settings.api_dry_run:
-                summary.compacted_events = state.compact()
-            if not read_only:
-                state.finish_run(run_id, status=summary.status, exit_code=summary.exit_code, summary=summary.as_dict())
-            write_results(settings.results_path, summary)
+        summary.duration_seconds = time.monotonic() - started
+        if not read_only:
+            failure = _close_run(state, settings, summary, run_id, had_deliveries=had_deliveries) or failure
+        write_results(settings.results_path, summary)
+        if failure is not None:
+            raise failure
         return summary
     finally:
         con.close()
+
+
+def _fault_outcome(exc: BaseException, settings: ExportSettings, summary: RunSummary) -> BaseException:
+    """Turn a DuckDB/OS error during delivery into the run's outcome, saying what was kept."""
+    fault = environment_fault(exc, settings.duckdb_path)
+    if fault is None:
+        summary.error = f"internal error ({type(exc).__name__}): {exc}"
+        summary.finish(errors.EXIT_INTERNAL_ERROR)
+        return exc
+    c = summary.counters
+    again = max(summary.plan.to_send - c.acknowledged - c.rejected, 0)
+    message = (
+        f"{fault}. {c.acknowledged:,} acknowledged rows were recorded in the state; the other {again:,} rows "
+        "of this run will be sent again by the next run (UPSERT makes that harmless)"
+    )
+    if isinstance(fault, errors.DiskFullError):
+        message += ". Free space there, then re-run"
+    fault = type(fault)(message)
+    summary.error = message
+    summary.finish(fault.exit_code)
+    log.error("%s", message, extra={"event": "environment_fault"})
+    return fault
+
+
+def _close_run(
+    state: ExportState, settings: ExportSettings, summary: RunSummary, run_id: str, *, had_deliveries: bool
+) -> errors.ExportError | None:
+    """Compact the log after a good run and record the run's outcome; a fault here is reported, not hidden."""
+    try:
+        delivered = summary.exit_code in (errors.EXIT_OK, errors.EXIT_REJECTED_ROWS)
+        # a log that was empty before this run holds one event per key already: nothing to compact
+        recorded = had_deliveries and (summary.counters.sent > 0 or summary.counters.rejected > 0)
+        if delivered and recorded and not settings.api_dry_run:
+            summary.compacted_events = state.compact()
+        state.finish_run(run_id, status=summary.status, exit_code=summary.exit_code, summary=summary.as_dict())
+    except (duckdb.Error, OSError) as exc:
+        if summary.exit_code not in (errors.EXIT_OK, errors.EXIT_REJECTED_ROWS):
+            # the run failed already (often for the same reason): keep that error, say this one
+            log.warning("could not record the run's outcome in the state: %s", _first_line(exc))
+            return None
+        fault = _fault_outcome(exc, settings, summary)
+        return fault if isinstance(fault, errors.ExportError) else None
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _mode(settings: ExportSettings) -> str:
@@ -119,14 +195,10 @@ def _deliver(
     plan: Plan,
     run_id: str,
     summary: RunSummary,
-    *,
-    full_refresh: bool,
 ) -> None:
     stop = threading.Event()
     envelope = Envelope(settings.solution_name, "UPSERT", dry_run=settings.api_dry_run)
-    stream = reader.stream_rows_to_send(
-        full_refresh=full_refresh, retry_rejected=settings.retry_rejected, chunk_rows=STREAM_CHUNK_ROWS
-    )
+    stream = reader.stream_rows_to_send(chunk_rows=STREAM_CHUNK_ROWS)
     batches: Iterator[Batch] = make_batches(
         stream,
         envelope=envelope,

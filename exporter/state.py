@@ -2,6 +2,10 @@
 
 Tables (schema ``mo_export_state`` by default):
 
+* ``destinations``: one row per API the export has delivered to (base URL without userinfo, path, object,
+  solution; :mod:`exporter.destination`), with a small integer ``destination_id`` that every other table
+  carries. Id 0 is "unknown": acknowledgements recorded by an exporter that did not record destinations and
+  whose run did not say where it sent them. No run ever matches it, so those rows are sent again.
 * ``deliveries``: an append-only log, one row each time the API acknowledged a row (``outcome =
   'acknowledged'``) or rejected it (``'rejected'``), with the fingerprints of its key and of the content
   sent (:mod:`exporter.fingerprints`). The latest event per key decides what the next run sends; each
@@ -10,12 +14,19 @@ Tables (schema ``mo_export_state`` by default):
   the log together.
 * ``rejections``: every rejected row with the payload sent, the API's error code, category, message and
   column, and the run that sent it.
-* ``runs``: one row per export run, with its counts and outcome.
+* ``runs``: one row per export run, with its destination, counts and outcome.
 
-Views: ``delivered`` (the contract model's rows whose key the API acknowledged, with the key's columns, when,
-by which run, and whether the content acknowledged is still the model's), ``outstanding_rejections`` (keys
+Everything is per destination: the latest event of a key is the latest for (destination, key), and a
+run against a destination with no acknowledgements sends every row. Views: ``delivered`` (per destination,
+the contract model's rows whose key the API acknowledged, with the key's columns, when, by which run, and
+whether the content acknowledged is still the model's), ``outstanding_rejections`` (per destination, keys
 whose latest event is a rejection). ``delivered`` joins the log to the model by key fingerprint, so a key
 that has left the model no longer shows there.
+
+Upgrades: a version-2 state (before destinations) is migrated in place on the first run. Each of its
+events is given the destination its run recorded in its summary (the settings every finished run stores);
+events of runs that recorded none (killed runs) get destination 0 and are sent again once (UPSERT makes
+that harmless).
 
 Durability: a batch's rows are written here only after the API acknowledged the batch, in one transaction
 that commits before the batch is counted. A kill at any moment loses at most acknowledgements that were
@@ -35,18 +46,30 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from exporter.destination import Destination
 from exporter.errors import StateError
 from exporter.fingerprints import CONTENT_HASH_SQL, KEY_HASH_SQL
 from exporter.warehouse import scalar
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: the destination of events recorded before the state knew destinations, and whose run did not say
+UNKNOWN_DESTINATION_ID = 0
 
 #: table -> column -> DuckDB type; checked on every start so a damaged schema is caught before sending.
 TABLES: dict[str, dict[str, str]] = {
+    "destinations": {
+        "destination_id": "INTEGER",
+        "base_url": "VARCHAR",
+        "path": "VARCHAR",
+        "object_name": "VARCHAR",
+        "solution_name": "VARCHAR",
+        "first_used_at": "TIMESTAMP WITH TIME ZONE",
+    },
     "deliveries": {
         "event_id": "BIGINT",
+        "destination_id": "INTEGER",
         "key_hash": "UBIGINT",
         "content_hash": "UBIGINT",
         "outcome": "VARCHAR",
@@ -55,6 +78,7 @@ TABLES: dict[str, dict[str, str]] = {
     },
     "rejections": {
         "event_id": "BIGINT",
+        "destination_id": "INTEGER",
         "run_id": "VARCHAR",
         "key_hash": "UBIGINT",
         "order_number": "VARCHAR",
@@ -72,6 +96,7 @@ TABLES: dict[str, dict[str, str]] = {
     },
     "runs": {
         "run_id": "VARCHAR",
+        "destination_id": "INTEGER",
         "started_at": "TIMESTAMP WITH TIME ZONE",
         "finished_at": "TIMESTAMP WITH TIME ZONE",
         "status": "VARCHAR",
@@ -112,12 +137,22 @@ class BatchRecord:
     rejections: Sequence[RowRejection]
 
 
+#: version 2's tables: what a state before destinations holds (checked before it is migrated)
+_V2_TABLES: dict[str, dict[str, str]] = {
+    table: {name: type_ for name, type_ in columns.items() if name != "destination_id"}
+    for table, columns in TABLES.items()
+    if table != "destinations"
+}
+
+
 class ExportState:
     def __init__(self, con: duckdb.DuckDBPyConnection, schema: str, model_relation: str) -> None:
         """``model_relation``: the contract model's quoted name, which the ``delivered`` view reads."""
         self._con = con
         self.schema = schema
         self._model = model_relation
+        #: set by :meth:`use_destination`; every event this object records belongs to it
+        self.destination_id: int | None = None
 
     # -- set-up -------------------------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -125,15 +160,46 @@ class ExportState:
         return bool(self._scalar(sql, [self.schema]))
 
     def has_deliveries(self) -> bool:
-        """Whether any row was ever acknowledged or rejected (the log is not empty)."""
-        return self._scalar(f'select exists (select 1 from "{self.schema}".deliveries)') is True
+        """Whether the current destination ever acknowledged or rejected a row (its log is not empty)."""
+        if self.destination_id is None:
+            return False
+        return self._scalar(
+            f'select exists (select 1 from "{self.schema}".deliveries where destination_id = ?)',
+            [self.destination_id],
+        ) is True
 
     def ensure(self) -> None:
-        """Create the schema on first use; on later runs check it has the shape this version expects."""
+        """Create the schema on first use; on later runs migrate an older version and check the shape."""
         if not self.exists():
             self._create()
             return
+        if self._version() == 2 and not self._shape_problems(_V2_TABLES):
+            self._migrate_from_v2()
         self._check_shape()
+
+    def use_destination(self, destination: Destination, *, register: bool) -> int | None:
+        """Select the destination this run's events belong to; ``register`` adds it if it is new.
+
+        Without ``register`` (read-only callers: `status`, `--dry-run`) an unknown destination gives None:
+        nothing was ever delivered there.
+        """
+        s = self.schema
+        found = None
+        if self.exists() and self._version() == SCHEMA_VERSION:  # an older state is migrated by ensure()
+            found = self._scalar(
+                f"""select destination_id from "{s}".destinations
+                    where base_url = ? and path = ? and object_name = ? and solution_name = ?""",
+                _destination_values(destination),
+            )
+        if found is None and register:
+            found = self._scalar(f"""select coalesce(max(destination_id), 0) + 1 from "{s}".destinations""")
+            self._con.execute(
+                f"""insert into "{s}".destinations values (?, ?, ?, ?, ?, now())""",
+                [found, *_destination_values(destination)],
+            )
+            log.info("new destination %d: %s", found, destination.label)
+        self.destination_id = None if found is None else int(found)
+        return self.destination_id
 
     def _create(self) -> None:
         s = self.schema
@@ -152,16 +218,66 @@ class ExportState:
         con.execute("commit")
         log.info("created export state schema %s", s)
 
+    def _migrate_from_v2(self) -> None:
+        """Version 2 -> 3 in place: add destinations, and give each event its run's recorded destination."""
+        s = self.schema
+        con = self._con
+        recorded = con.execute(f'select run_id, summary from "{s}".runs where summary is not null').fetchall()
+        con.execute("begin")
+        try:
+            for view in ("outstanding_rejections", "delivered", "latest_delivery_events"):
+                con.execute(f'drop view if exists "{s}"."{view}"')
+            columns = ", ".join(f'"{n}" {t}' for n, t in TABLES["destinations"].items())
+            con.execute(f'create table "{s}".destinations ({columns})')
+            for table in ("deliveries", "rejections", "runs"):
+                con.execute(f'alter table "{s}"."{table}" add column destination_id INTEGER')
+            ids: dict[Destination, int] = {}
+            run_destination: list[tuple[int, str]] = []
+            for run_id, summary in recorded:
+                destination = _recorded_destination(summary)
+                if destination is None:
+                    continue
+                if destination not in ids:
+                    ids[destination] = len(ids) + 1
+                    con.execute(
+                        f"""insert into "{s}".destinations values (?, ?, ?, ?, ?, now())""",
+                        [ids[destination], *_destination_values(destination)],
+                    )
+                run_destination.append((ids[destination], run_id))
+            if run_destination:
+                con.executemany(f'update "{s}".runs set destination_id = ? where run_id = ?', run_destination)
+            for table in ("deliveries", "rejections"):
+                con.execute(
+                    f"""update "{s}"."{table}" as t set destination_id = coalesce(
+                        (select r.destination_id from "{s}".runs as r where r.run_id = t.run_id), ?)""",
+                    [UNKNOWN_DESTINATION_ID],
+                )
+            con.execute(f'update "{s}".runs set destination_id = ? where destination_id is null',
+                        [UNKNOWN_DESTINATION_ID])
+            con.execute(f'delete from "{s}".schema_version')
+            con.execute(f'insert into "{s}".schema_version values ({SCHEMA_VERSION})')
+            self._create_views()
+            con.execute("commit")
+        except BaseException:
+            _rollback(con)
+            raise
+        log.warning(
+            "migrated the export state schema %s from version 2 to %d: %d destination(s) taken from the "
+            "recorded runs; events of runs that recorded none will be sent again once",
+            s, SCHEMA_VERSION, len(ids), extra={"event": "state_migrated"},
+        )
+
     def _create_views(self) -> None:
         s = self.schema
         self._con.execute(
             f"""create or replace view "{s}".latest_delivery_events as
             select * from "{s}".deliveries
-            qualify row_number() over (partition by key_hash order by event_id desc) = 1"""
+            qualify row_number() over (partition by destination_id, key_hash order by event_id desc) = 1"""
         )
         self._con.execute(
             f"""create or replace view "{s}".delivered as
-            select model.order_number, model.product_id, model.location_id, model.updated_at,
+            select event.destination_id,
+                   model.order_number, model.product_id, model.location_id, model.updated_at,
                    event.content_hash = model.content_hash as is_current,
                    event.run_id, event.recorded_at as acknowledged_at, event.key_hash, event.content_hash
             from "{s}".latest_delivery_events as event
@@ -173,11 +289,18 @@ class ExportState:
             f"""create or replace view "{s}".outstanding_rejections as
             select r.* from "{s}".latest_delivery_events e
             join "{s}".rejections r
-              on r.key_hash = e.key_hash and r.content_hash = e.content_hash and r.run_id = e.run_id
+              on r.destination_id = e.destination_id and r.key_hash = e.key_hash
+             and r.content_hash = e.content_hash and r.run_id = e.run_id
             where e.outcome = 'rejected'"""
         )
 
-    def _check_shape(self) -> None:
+    def _version(self) -> Any:
+        try:
+            return self._scalar(f'select max(version) from "{self.schema}".schema_version')
+        except duckdb.CatalogException:
+            return None
+
+    def _shape_problems(self, tables: dict[str, dict[str, str]]) -> list[str]:
         s = self.schema
         rows = self._con.execute(
             "select table_name, column_name, data_type from information_schema.columns where table_schema = ?", [s]
@@ -186,15 +309,20 @@ class ExportState:
         for table, column, type_ in rows:
             found.setdefault(table, {})[column] = type_
         problems = []
-        for table, columns in TABLES.items():
+        for table, columns in tables.items():
             if table not in found:
                 problems.append(f"table {s}.{table} is missing")
                 continue
             for name, type_ in columns.items():
                 if found[table].get(name) != type_:
                     problems.append(f"{s}.{table}.{name} should be {type_}, is {found[table].get(name) or 'missing'}")
+        return problems
+
+    def _check_shape(self) -> None:
+        s = self.schema
+        problems = self._shape_problems(TABLES)
         if not problems:
-            version = self._scalar(f'select max(version) from "{s}".schema_version')
+            version = self._version()
             if version != SCHEMA_VERSION:
                 problems.append(f"schema version is {version}, this exporter needs {SCHEMA_VERSION}")
         if problems:
@@ -206,7 +334,7 @@ class ExportState:
             )
         try:
             self._scalar(f"select nextval('\"{s}\".event_seq')")
-        except duckdb.Error as exc:
+        except duckdb.CatalogException as exc:
             raise StateError(f"the export state schema {s!r} lost its event sequence: {exc}") from None
         self._create_views()
 
@@ -216,12 +344,17 @@ class ExportState:
         s = self.schema
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
         self._con.execute("begin")
-        self._con.execute(f"""update "{s}".runs set status = 'interrupted' where status = 'running'""")
-        self._con.execute(
-            f"""insert into "{s}".runs (run_id, started_at, status, mode) values (?, now(), 'running', ?)""",
-            [run_id, mode],
-        )
-        self._con.execute("commit")
+        try:
+            self._con.execute(f"""update "{s}".runs set status = 'interrupted' where status = 'running'""")
+            self._con.execute(
+                f"""insert into "{s}".runs (run_id, destination_id, started_at, status, mode)
+                    values (?, ?, now(), 'running', ?)""",
+                [run_id, self.destination_id, mode],
+            )
+            self._con.execute("commit")
+        except BaseException:
+            _rollback(self._con)
+            raise
         return run_id
 
     def finish_run(self, run_id: str, *, status: str, exit_code: int, summary: dict[str, Any]) -> None:
@@ -248,6 +381,8 @@ class ExportState:
 
         The caller counts the rows only after this returns (the commit is done).
         """
+        if self.destination_id is None:
+            raise StateError("internal: no destination selected before recording deliveries")
         acked_parts: list[pa.Table] = []
         rejected_parts: list[pa.Table] = []
         for record in records:
@@ -263,74 +398,115 @@ class ExportState:
         rejected = pa.concat_tables(rejected_parts) if rejected_parts else None
         s = self.schema
         con = self._con
+        params = [self.destination_id, run_id]
         con.execute("begin")
         try:
             if acked is not None and acked.num_rows:
                 con.register("_acked_rows", acked)
                 con.execute(
-                    f"""insert into "{s}".deliveries (key_hash, content_hash, outcome, run_id, recorded_at)
-                    select key_hash, content_hash, 'acknowledged', ?, now() from _acked_rows""",
-                    [run_id],
+                    f"""insert into "{s}".deliveries
+                        (destination_id, key_hash, content_hash, outcome, run_id, recorded_at)
+                    select ?, key_hash, content_hash, 'acknowledged', ?, now() from _acked_rows""",
+                    params,
                 )
                 con.unregister("_acked_rows")
             if rejected is not None and rejected.num_rows:
                 con.register("_rejected_rows", rejected)
                 con.execute(
-                    f"""insert into "{s}".deliveries (key_hash, content_hash, outcome, run_id, recorded_at)
-                    select distinct key_hash, content_hash, 'rejected', ?, now() from _rejected_rows""",
-                    [run_id],
+                    f"""insert into "{s}".deliveries
+                        (destination_id, key_hash, content_hash, outcome, run_id, recorded_at)
+                    select distinct ?, key_hash, content_hash, 'rejected', ?, now() from _rejected_rows""",
+                    params,
                 )
                 con.execute(
                     f"""insert into "{s}".rejections
-                        (run_id, key_hash, order_number, product_id, location_id, updated_at, content_hash, payload,
-                         http_status, error_code, category, message, column_name, rejected_at)
-                    select ?, key_hash, order_number, product_id, location_id, updated_at, content_hash, row_json,
+                        (destination_id, run_id, key_hash, order_number, product_id, location_id, updated_at,
+                         content_hash, payload, http_status, error_code, category, message, column_name, rejected_at)
+                    select ?, ?, key_hash, order_number, product_id, location_id, updated_at, content_hash, row_json,
                            http_status, error_code, category, message, column_name, now()
                     from _rejected_rows""",
-                    [run_id],
+                    params,
                 )
                 con.unregister("_rejected_rows")
             con.execute("commit")
         except BaseException:
-            con.execute("rollback")
+            _rollback(con)
             raise
 
     def compact(self) -> int:
-        """Keep only the latest event per key in the delivery log; returns the number of events removed."""
+        """Keep only the latest event per (destination, key) in the log; returns the number of events removed."""
         s = self.schema
         before = self._scalar(f'select count(*) from "{s}".deliveries')
         self._con.execute("begin")
-        self._con.execute(
-            f"""delete from "{s}".deliveries where event_id not in (
-                select event_id from "{s}".latest_delivery_events)"""
-        )
-        self._con.execute("commit")
+        try:
+            self._con.execute(
+                f"""delete from "{s}".deliveries where event_id not in (
+                    select event_id from "{s}".latest_delivery_events)"""
+            )
+            self._con.execute("commit")
+        except BaseException:
+            _rollback(self._con)
+            raise
         after = self._scalar(f'select count(*) from "{s}".deliveries')
         return int(before) - int(after)
 
     # -- reporting ----------------------------------------------------------------------------------------
     def recent_runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The last runs against any destination, each with its destination's label."""
         cur = self._con.execute(
-            f"""select run_id, started_at, finished_at, status, exit_code, mode, rows_considered, rows_sent,
-                       rows_acknowledged, rows_rejected, requests, retries, throttled_waits, duration_seconds
-                from "{self.schema}".runs order by started_at desc limit ?""",
+            f"""select r.run_id, r.destination_id,
+                       case when d.base_url is null then 'unknown (recorded before destinations)'
+                            else d.base_url || d.path || ' (solution ' || d.solution_name || ')' end as destination,
+                       r.started_at, r.finished_at, r.status, r.exit_code, r.mode, r.rows_considered, r.rows_sent,
+                       r.rows_acknowledged, r.rows_rejected, r.requests, r.retries, r.throttled_waits,
+                       r.duration_seconds
+                from "{self.schema}".runs as r
+                left join "{self.schema}".destinations as d using (destination_id)
+                order by r.started_at desc limit ?""",
             [limit],
         )
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def rejection_counts(self) -> list[tuple[str, int]]:
-        """Outstanding rejections (latest event per key is a rejection) by error code."""
+        """Outstanding rejections at the current destination (latest event per key is a rejection), by code."""
+        if self.destination_id is None:
+            return []
         return [
             (str(code), int(n))
             for code, n in self._con.execute(
                 f"""select error_code, count(*) from "{self.schema}".outstanding_rejections
-                    group by error_code order by count(*) desc, error_code"""
+                    where destination_id = ? group by error_code order by count(*) desc, error_code""",
+                [self.destination_id],
             ).fetchall()
         ]
 
     def _scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         return scalar(self._con, sql, params)
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back if a transaction is still open: after some failures (a full disk) DuckDB has already
+    ended it, and a second error from the rollback must not hide the first."""
+    try:
+        con.execute("rollback")
+    except duckdb.Error as exc:
+        log.debug("rollback after a failed write: %s", exc)
+
+
+def _destination_values(destination: Destination) -> list[str]:
+    return [destination.base_url, destination.path, destination.object_name, destination.solution_name]
+
+
+def _recorded_destination(summary: str) -> Destination | None:
+    """The destination a version-2 run recorded in its summary's settings, if it did."""
+    try:
+        settings = orjson.loads(summary).get("settings") or {}
+        if settings.get("dry_run") or settings.get("api_dry_run"):
+            return None  # such runs recorded no deliveries
+        return Destination.from_settings(settings)
+    except (orjson.JSONDecodeError, AttributeError, KeyError, ValueError, TypeError):
+        return None
 
 
 def _rejection_table(record: BatchRecord) -> pa.Table:

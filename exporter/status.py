@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from exporter.dbt_artifacts import resolve_model
+from exporter.destination import Destination
 from exporter.model_reader import ContractModelReader, Plan
 from exporter.settings import ExportSettings
 from exporter.state import ExportState
@@ -20,11 +21,14 @@ class ExportStatus:
     plan: Plan | None
     outstanding_rejections: list[tuple[str, int]]
     state_exists: bool
+    #: the destination the settings point at, which `pending` and the rejections are about
+    destination: str = ""
 
     def to_json(self) -> str:
         return orjson.dumps(
             {
                 "state_exists": self.state_exists,
+                "destination": self.destination,
                 "runs": self.runs,
                 "pending": None if self.plan is None else {
                     "considered": self.plan.considered,
@@ -47,10 +51,12 @@ def collect_status(settings: ExportSettings, *, limit: int) -> ExportStatus:
         exists = state.exists()
         reader = ContractModelReader(con, relation, settings.state_schema)
         reader.check_contract()
-        plan = reader.plan(full_refresh=not exists, retry_rejected=False)
+        destination = Destination.from_settings(settings)
+        destination_id = state.use_destination(destination, register=False)
+        plan = reader.plan(destination_id=destination_id, full_refresh=destination_id is None, retry_rejected=False)
         if not exists:
-            return ExportStatus([], plan, [], False)
-        return ExportStatus(state.recent_runs(limit), plan, state.rejection_counts(), True)
+            return ExportStatus([], plan, [], False, destination.label)
+        return ExportStatus(state.recent_runs(limit), plan, state.rejection_counts(), True, destination.label)
     finally:
         con.close()
 
@@ -63,12 +69,14 @@ def render_status(status: ExportStatus) -> str:
         lines.append("last runs:")
         for r in status.runs:
             lines.append(
-                f"  {r['run_id']}  {r['mode']:<12} {r['status']:<24} exit {r['exit_code']!s:<4} "
+                f"  {r['run_id']}  to {r['destination']}\n"
+                f"    {r['mode']:<12} {r['status']:<24} exit {r['exit_code']!s:<4} "
                 f"sent {r['rows_sent'] or 0:>9,}  acked {r['rows_acknowledged'] or 0:>9,}  "
                 f"rejected {r['rows_rejected'] or 0:>7,}  {float(r['duration_seconds'] or 0):.1f} s"
             )
     if status.plan is not None:
         p = status.plan
+        lines.append(f"destination: {status.destination}")
         lines.append(
             f"contract model: {p.considered:,} rows; pending (new or changed) {p.to_send:,}; "
             f"unchanged {p.unchanged:,}; rejected and unchanged since {p.skipped_rejected:,}"

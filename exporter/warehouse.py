@@ -7,13 +7,16 @@ clear message instead of a DuckDB traceback.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import re
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from exporter.errors import WarehouseError
+from exporter.errors import DiskFullError, ExportError, ReadOnlyError, WarehouseBusyError, WarehouseError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,8 @@ def connect(
             f"DuckDB file {path} does not exist: set MO_DUCKDB_PATH (or --duckdb-path) to the file "
             "that `dbt build` wrote, or create sample data with `mo-export sample-data`."
         )
+    if not read_only and path.exists():
+        _check_writable(path)
     config: dict[str, str | int] = {}
     if memory_limit:
         config["memory_limit"] = memory_limit
@@ -46,8 +51,11 @@ def connect(
         con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
         text = str(exc)
+        fault = environment_fault(exc, path)
+        if fault is not None and not isinstance(fault, WarehouseBusyError):
+            raise fault from None
         if "lock" in text.lower():
-            raise WarehouseError(
+            raise WarehouseBusyError(
                 f"DuckDB file {path} is in use by another process ({_first_line(text)}). "
                 "Only one process may write it at a time: wait for `dbt build` or the other export "
                 "to finish, then re-run."
@@ -67,6 +75,65 @@ def connect(
         ) from None
     log.debug("opened DuckDB file %s (read_only=%s)", path, read_only)
     return con
+
+
+def wal_path(path: Path) -> Path:
+    """DuckDB's write-ahead log beside the database file."""
+    return path.with_name(path.name + ".wal")
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse a DuckDB file the export could not write, before it opens it.
+
+    ``os.access`` is the kernel's own answer for this process: it honours a read-only mount and an
+    immutable file (``chattr +i``) also for root, which file modes do not stop.
+    """
+    wal = wal_path(path)
+    for candidate, what in ((path, "DuckDB file"), (wal, "DuckDB write-ahead log")):
+        if candidate.exists() and not os.access(candidate, os.W_OK):
+            raise ReadOnlyError(
+                f"the {what} {candidate} is read-only: the export records what the API acknowledged in it. "
+                "Make it writable (check its mode, `lsattr` for the immutable flag, a read-only mount) or "
+                "use --dry-run, which writes nothing"
+            )
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise ReadOnlyError(
+            f"the folder {path.parent} of the DuckDB file is read-only: DuckDB writes its write-ahead log "
+            f"{wal.name} there while the export records acknowledgements. Make the folder writable or use --dry-run"
+        )
+
+
+_QUOTED_PATH = re.compile(r'"(/[^"]+)"')
+_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+_READ_ONLY_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def environment_fault(exc: BaseException, path: Path) -> ExportError | None:
+    """The fault of the machine behind a DuckDB or OS error, as an exporter error; None for anything else.
+
+    DuckDB reports I/O failures as text (``Could not write file "x.wal": No space left on device``), so
+    the text is read too. A file-size limit (``File too large``, RLIMIT_FSIZE) counts as a full disk: the
+    effect, and the remedy, are the same.
+    """
+    text = str(exc)
+    lower = text.lower()
+    code = getattr(exc, "errno", None)
+    match = _QUOTED_PATH.search(text)
+    where = match.group(1) if match else str(path)
+    if code in _DISK_FULL_ERRNOS or "no space left" in lower or "file too large" in lower or "quota" in lower:
+        return DiskFullError(f"no space left on device writing {where} ({_first_line(text)})")
+    if code in _READ_ONLY_ERRNOS or any(
+        marker in lower for marker in ("read-only file system", "permission denied", "operation not permitted")
+    ):
+        return ReadOnlyError(
+            f"{where} is read-only ({_first_line(text)}): make it and its folder writable, or use --dry-run"
+        )
+    if "conflicting lock" in lower or "could not set lock" in lower:
+        return WarehouseBusyError(
+            f"DuckDB file {path} is in use by another process ({_first_line(text)}): wait for it to finish, "
+            "then re-run"
+        )
+    return None
 
 
 def _first_line(text: str) -> str:

@@ -67,7 +67,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """The sandbox in its own process, knowing the real token and a read-only one (both given by environment)."""
     folder = tmp_path_factory.mktemp("secrets_sandbox")
     config = SandboxConfig(token=SECRET, readonly_tokens=frozenset({READONLY_SECRET}),
-                           store_path=folder / "store.sqlite", rate_limit_rps=0)
+                           store_path=folder / "store.sqlite", rate_limit_rps=0,
+                           refused_order_numbers=frozenset({"REFUSED-1", "REFUSED-2", "REFUSED-3"}))
     with start_sandbox_process(config, folder / "sandbox.log") as process:
         yield process
     assert_no_secret("the sandbox log", (folder / "sandbox.log").read_text(errors="replace"))
@@ -141,17 +142,21 @@ def execute(project: Project, sql: str) -> None:
 
 
 def reject_three_rows(project: Project, tmp: Path) -> None:
-    execute(project, f"""update {MODEL} set expected_end_date = timestamp '12000-01-01 00:00:00'
-                         where order_number in (select order_number from {MODEL} order by 1 limit 3)""")
+    """Give three rows the order numbers the module's sandbox refuses."""
+    execute(project, f"""update {MODEL} set order_number = 'REFUSED-' || n from (
+                             select order_number as old, row_number() over (order by order_number) as n
+                             from {MODEL} order by 1 limit 3) as pick
+                         where order_number = pick.old""")
 
 
 def fail_the_last_build(project: Project, tmp: Path) -> None:
-    path = project.target_path / "run_results.json"
-    data = orjson.loads(path.read_bytes())
-    for r in data["results"]:
-        if r["unique_id"] == "model.mo_export.peak_manufacturing_orders":
-            r["status"] = "error"
-    path.write_bytes(orjson.dumps(data))
+    """Record, in the file itself, a later build in which the contract model failed."""
+    execute(project, """insert into mo_export_build.node_results
+                        select 'later-build', 'build', '', unique_id, resource_type, 'error', 'simulated failure',
+                               started_at, recorded_at + interval 1 minute
+                        from mo_export_build.node_results
+                        where unique_id = 'model.mo_export.peak_manufacturing_orders'
+                        order by recorded_at desc limit 1""")
 
 
 SCENARIOS: dict[str, Scenario] = {

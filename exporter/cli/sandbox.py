@@ -50,12 +50,15 @@ _NON_NEGATIVE = click.FloatRange(min=0.0)
               help="Chance per request of opening a window in which every request gets 429.")
 @click.option("--burst-429-seconds", type=_NON_NEGATIVE, default=5.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fault RNG.")
+@click.option("--refuse-order-number", "refused_order_numbers", multiple=True,
+              help="Refuse rows with this order number (DI_E_00012), as the API refuses rows for its own reasons.")
 def sandbox_command(readonly_tokens: tuple[str, ...], objects: tuple[str, ...], solution_name: str,
-                    **settings: object) -> None:
+                    refused_order_numbers: tuple[str, ...], **settings: object) -> None:
     """Run a local Peak-compatible ingestion API; prints 'sandbox ready at URL' once it answers."""
     from exporter.sandbox import SandboxConfig, serve
     from exporter.sandbox.process import READY_LINE
 
     config = SandboxConfig(readonly_tokens=frozenset(readonly_tokens), objects=frozenset(objects),
-                           solution_name=solution_name or None, **settings)  # type: ignore[arg-type]
+                           solution_name=solution_name or None,
+                           refused_order_numbers=frozenset(refused_order_numbers), **settings)  # type: ignore[arg-type]
     serve(config, on_ready=lambda url: click.echo(READY_LINE.format(url=url)))

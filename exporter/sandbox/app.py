@@ -35,7 +35,14 @@ from exporter.sandbox.faults import STALL_STATUS, FaultInjector, FaultPlan, Faul
 from exporter.sandbox.stats import SandboxStats
 from exporter.sandbox.store import RowStore
 from exporter.sandbox.throttle import TokenBucket
-from exporter.sandbox.validation import KEY_ALREADY_STORED, KEY_COLUMN, error, failed_rows, validate_rows
+from exporter.sandbox.validation import (
+    KEY_ALREADY_STORED,
+    KEY_COLUMN,
+    error,
+    failed_rows,
+    refuse_order_numbers,
+    validate_rows,
+)
 
 log = logging.getLogger("exporter.sandbox")
 
@@ -170,6 +177,8 @@ async def _ingest(state: SandboxState, request: Request) -> Response:
     rows: list[Any] = envelope["data"]
     request_id = str(uuid.uuid4())
     errors = validate_rows(rows)
+    if config.refused_order_numbers:
+        refuse_order_numbers(rows, config.refused_order_numbers, errors)
     valid = [row for i, row in enumerate(rows) if i not in errors] if errors else rows
     if not envelope.get("dryRun", False) and valid:
         if envelope["operationType"] == "UPSERT":

@@ -53,6 +53,9 @@ class SandboxConfig:
     burst_429_seconds: float = 5.0
     seed: int = 0
     allow_remote: bool = False
+    #: rows with these order numbers are refused (DI_E_00012), as the real API refuses rows for reasons
+    #: of its own that the exporter cannot check beforehand (tests of row rejections use it)
+    refused_order_numbers: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.token:

@@ -76,6 +76,8 @@ def sandbox_arguments(config: SandboxConfig) -> list[str]:
         args += ["--store", str(config.store_path)]
     if config.allow_remote:
         args.append("--allow-remote")
+    for number in sorted(config.refused_order_numbers):
+        args += ["--refuse-order-number", number]
     return args
 
 

@@ -18,6 +18,7 @@ DI_E_00008  FORMAT       a timestamp has the right form but is not a real calend
 DI_E_00009  PRIMARY_KEY  a second row with the same primary key in one request (column: the key)
 DI_E_00010  PRIMARY_KEY  APPEND of a key that is already stored (column: the key)
 DI_E_00011  SCHEMA       the row is not a JSON object (column ``*``)
+DI_E_00012  BUSINESS     the row's order number is one the sandbox was configured to refuse
 ==========  ===========  ==========================================================================
 
 Validation runs column by column: one fast pass over a column decides whether every value is fine, and
@@ -46,6 +47,7 @@ TIMESTAMP_NOT_A_DATE = ("DI_E_00008", "FORMAT")
 DUPLICATE_KEY_IN_REQUEST = ("DI_E_00009", "PRIMARY_KEY")
 KEY_ALREADY_STORED = ("DI_E_00010", "PRIMARY_KEY")
 ROW_NOT_AN_OBJECT = ("DI_E_00011", "SCHEMA")
+REFUSED_BY_RULE = ("DI_E_00012", "BUSINESS")
 
 KEY_COLUMN = ",".join(PRIMARY_KEY)
 WHOLE_ROW = "*"
@@ -85,6 +87,15 @@ def error(kind: tuple[str, str], column: str, message: str) -> Error:
 def failed_rows(errors_by_index: dict[int, list[Error]]) -> list[FailedRow]:
     """The response's ``failed`` array, in row order."""
     return [{"index": i, "errors": errors_by_index[i]} for i in sorted(errors_by_index)]
+
+
+def refuse_order_numbers(rows: Sequence[Any], refused: frozenset[str], errors: dict[int, list[Error]]) -> None:
+    """Add a DI_E_00012 error to every row whose order number is in ``refused``."""
+    for i, row in enumerate(rows):
+        if type(row) is dict and row.get("order_number") in refused:
+            errors.setdefault(i, []).append(
+                error(REFUSED_BY_RULE, "order_number", "the sandbox was configured to refuse this order number")
+            )
 
 
 def validate_rows(rows: Sequence[Any]) -> dict[int, list[Error]]:
