@@ -61,7 +61,40 @@ def mask_in_logs(secret: str) -> None:
         _MASK.secrets.add(secret)
 
 
+_json_lines = False
+
+
+def json_lines() -> bool:
+    """Whether stderr carries one JSON object per line (``--log-format json``)."""
+    return _json_lines
+
+
+def say_error(message: str, *, event: str = "error") -> None:
+    """The CLI's last word on stderr: ``message`` as text, or as one JSON object under ``--log-format json``.
+
+    Orchestrators that read stderr line by line as JSON must never meet a plain-text line, the last one
+    included; secrets are masked either way.
+    """
+    for secret in _MASK.secrets:
+        message = message.replace(secret, "********")
+    if _json_lines:
+        payload = {
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "level": "error",
+            "logger": "exporter.cli",
+            "message": message,
+            "event": event,
+        }
+        line = orjson.dumps(payload).decode()
+    else:
+        line = message
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 def configure_logging(*, log_format: str = "text", verbosity: int = 0) -> None:
+    global _json_lines
+    _json_lines = log_format == "json"
     level = logging.WARNING - 10 * min(verbosity, 2)
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":

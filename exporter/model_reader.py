@@ -32,7 +32,7 @@ _FIRST_TIMESTAMP = "timestamp '0001-01-01 00:00:00'"
 _PAST_LAST_TIMESTAMP = "timestamp '10000-01-01 00:00:00'"
 KEY_COLUMNS = contract.PRIMARY_KEY
 #: the run's decision per row, computed once by ContractModelReader.plan (a temporary table: never stored)
-_DECISIONS = "temp.main.mo_export_run_decisions"
+_DECISIONS = "mo_export_run_decisions"
 _SEND, _UNCHANGED, _REJECTED_BEFORE = 1, 2, 3
 
 
@@ -51,6 +51,7 @@ class ContractModelReader:
         self._state = state_schema
         self._plan: Plan | None = None
         self._diffed = False
+        self._cursor: duckdb.DuckDBPyConnection | None = None
 
     def check_contract(self) -> None:
         """Refuse before sending anything if the built table does not match the API contract."""
@@ -150,7 +151,9 @@ class ContractModelReader:
             self._plan = Plan(considered, considered, 0, 0)
             return self._plan
         rejected_rule = _SEND if retry_rejected else _REJECTED_BEFORE
-        self._con.execute(
+        # a temporary table belongs to one connection: the stream's own cursor makes and later reads it
+        self._cursor = self._con.cursor()
+        self._cursor.execute(
             f"""create or replace temp table {_DECISIONS} as
             with model as (
                 select {KEY_HASH_SQL} as key_hash, {CONTENT_HASH_SQL} as content_hash
@@ -175,7 +178,7 @@ class ContractModelReader:
             left join last_event using (key_hash)"""
         )
         considered, to_send, unchanged, skipped = first_row(
-            self._con,
+            self._cursor,
             f"""select count(*),
                        count(*) filter (where decision = {_SEND}),
                        count(*) filter (where decision = {_UNCHANGED}),
@@ -210,7 +213,8 @@ class ContractModelReader:
                 from to_send
             )
             select *, strlen(row_json) as row_bytes from rendered"""
-        cursor = self._con.cursor()
+        # its own cursor, so the state can be written on the main connection while the rows stream
+        cursor, self._cursor = self._cursor or self._con.cursor(), None
         try:
             yield from cursor.sql(sql).to_arrow_reader(chunk_rows)
         finally:

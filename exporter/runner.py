@@ -129,7 +129,10 @@ def run_export(settings: ExportSettings) -> RunSummary:
             raise failure
         return summary
     finally:
-        con.close()
+        try:
+            con.close()
+        except duckdb.Error as exc:  # e.g. the closing checkpoint on a full disk: the run's error says it
+            log.warning("closing DuckDB file %s failed: %s", settings.duckdb_path, _first_line(exc))
 
 
 def _fault_outcome(exc: BaseException, settings: ExportSettings, summary: RunSummary) -> BaseException:

@@ -173,7 +173,7 @@ class ExportState:
         if not self.exists():
             self._create()
             return
-        if self._version() == 2 and not self._shape_problems(_V2_TABLES):
+        if self._version() == 2 and not self._shape_problems(_V2_TABLES) and not self._has_table("destinations"):
             self._migrate_from_v2()
         self._check_shape()
 
@@ -293,6 +293,12 @@ class ExportState:
              and r.content_hash = e.content_hash and r.run_id = e.run_id
             where e.outcome = 'rejected'"""
         )
+
+    def _has_table(self, table: str) -> bool:
+        return bool(self._scalar(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [self.schema, table],
+        ))
 
     def _version(self) -> Any:
         try:

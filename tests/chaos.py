@@ -428,11 +428,14 @@ def state_runs(duckdb_path: Path) -> list[tuple[str, int | None]]:
 
 def rows_the_exporter_would_send(duckdb_path: Path, target_path: Path) -> int:
     """How many model rows the exporter's state does not hold with their current content (its own plan:
-    the content fingerprints in the state against the model's)."""
+    the content fingerprints in the state against the model's) for the one destination of the chaos run."""
     relation = resolve_model(target_path, "peak_manufacturing_orders")
     con = connect(duckdb_path, read_only=True)
     try:
-        plan = ContractModelReader(con, relation, STATE_SCHEMA).plan(full_refresh=False, retry_rejected=False)
+        (destination_id,) = [r[0] for r in con.execute(
+            f'select destination_id from "{STATE_SCHEMA}".destinations').fetchall()]
+        plan = ContractModelReader(con, relation, STATE_SCHEMA).plan(
+            destination_id=destination_id, full_refresh=False, retry_rejected=False)
     finally:
         con.close()
     return plan.to_send + plan.skipped_rejected

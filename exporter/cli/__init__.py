@@ -11,7 +11,7 @@ import sys
 import click
 
 from exporter.errors import EXIT_CONFIG_ERROR, EXIT_INTERNAL_ERROR, ExportError
-from exporter.logging_setup import configure_logging
+from exporter.logging_setup import configure_logging, json_lines, say_error
 
 log = logging.getLogger("exporter")
 
@@ -49,21 +49,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = cli.main(args=argv, prog_name="mo-export", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        say_error("aborted", event="aborted")
         code = EXIT_CONFIG_ERROR
     except click.ClickException as exc:
-        exc.show()
+        if json_lines():
+            say_error(f"error: {exc.format_message()}", event="usage_error")
+        else:
+            exc.show()
         code = EXIT_CONFIG_ERROR
     except ExportError as exc:
-        click.echo(f"error: {exc}", err=True)
-        log.debug("export error", exc_info=False)
+        say_error(f"error: {exc}")
         code = exc.exit_code
     except KeyboardInterrupt:
-        click.echo("interrupted: acknowledged batches are saved; re-run to send the rest", err=True)
+        say_error("interrupted: acknowledged batches are saved; re-run to send the rest", event="interrupted")
         code = 130
     except Exception as exc:
-        click.echo(f"internal error ({type(exc).__name__}): {exc}", err=True)
-        log.error("internal error", exc_info=log.isEnabledFor(logging.DEBUG))
+        if log.isEnabledFor(logging.DEBUG):
+            log.error("internal error", exc_info=True)
+        say_error(f"internal error ({type(exc).__name__}): {exc}", event="internal_error")
         code = EXIT_INTERNAL_ERROR
     else:
         code = result if isinstance(result, int) else 0

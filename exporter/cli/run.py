@@ -51,7 +51,7 @@ def run_command(**flags: object) -> int:
     Exit codes: 0 success; 1 finished but the API rejected rows; 2 delivery failed (rows stay pending);
     3 configuration, authentication or build error.
     """
-    from exporter.logging_setup import mask_in_logs
+    from exporter.logging_setup import mask_in_logs, say_error
     from exporter.runner import run_export
     from exporter.settings import load_settings
 
@@ -65,5 +65,5 @@ def run_command(**flags: object) -> int:
     summary = run_export(settings)
     click.echo(summary.render_text())
     if summary.error:  # a failed delivery (exit 2) must say why where errors go, not only in the summary
-        click.echo(f"error: {summary.error}", err=True)
+        say_error(f"error: {summary.error}")
     return summary.exit_code
