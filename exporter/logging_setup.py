@@ -103,6 +103,7 @@ def configure_logging(*, log_format: str = "text", verbosity: int = 0) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_MASK)
+    logging.captureWarnings(True)  # a Python warning becomes a log record, in the chosen format
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

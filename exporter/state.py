@@ -5,7 +5,9 @@ Tables (schema ``mo_export_state`` by default):
 * ``destinations``: one row per API the export has delivered to (base URL without userinfo, path, object,
   solution; :mod:`exporter.destination`), with a small integer ``destination_id`` that every other table
   carries. Id 0 is "unknown": acknowledgements recorded by an exporter that did not record destinations and
-  whose run did not say where it sent them. No run ever matches it, so those rows are sent again.
+  whose run did not say where it sent them. No run ever matches it, so those rows are sent again. A small
+  integer rather than a hash, so any per-destination table (such as the last acknowledged content of each
+  key, in columns) is keyed by ``(destination_id, key)`` cheaply.
 * ``deliveries``: an append-only log, one row each time the API acknowledged a row (``outcome =
   'acknowledged'``) or rejected it (``'rejected'``), with the fingerprints of its key and of the content
   sent (:mod:`exporter.fingerprints`). The latest event per key decides what the next run sends; each

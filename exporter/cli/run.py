@@ -48,15 +48,15 @@ import click
 def run_command(**flags: object) -> int:
     """Send new and changed manufacturing orders to the ingestion API in batched UPSERT calls.
 
-    Exit codes: 0 success; 1 finished but the API rejected rows; 2 delivery failed (rows stay pending);
-    3 configuration, authentication or build error.
+    Exit codes: 0 success; 1 finished but the API rejected rows; 2 delivery failed, disk full or DuckDB
+    file locked (rows stay pending); 3 configuration, authentication, build, value or read-only-file error.
     """
-    from exporter.logging_setup import mask_in_logs, say_error
+    from exporter.logging_setup import json_lines, mask_in_logs, say_error
     from exporter.runner import run_export
     from exporter.settings import load_settings
 
-    if flags.get("show_progress") is None:
-        flags["show_progress"] = sys.stderr.isatty()
+    if flags.get("show_progress") is None:  # a bar is not a JSON line: none under --log-format json
+        flags["show_progress"] = sys.stderr.isatty() and not json_lines()
     if flags.get("allow_insecure_http") is False:
         flags["allow_insecure_http"] = None
     settings = load_settings(flags)
