@@ -124,7 +124,11 @@ def run_export(settings: ExportSettings) -> RunSummary:
         summary.duration_seconds = time.monotonic() - started
         if not read_only:
             failure = _close_run(state, settings, summary, run_id, had_deliveries=had_deliveries) or failure
-        write_results(settings.results_path, summary)
+        try:
+            write_results(settings.results_path, summary)
+        except OSError as exc:  # the summary could not be written (a full disk): say so, keep the run's error
+            log.error("could not write the run summary %s: %s", settings.results_path, exc)
+            failure = failure or environment_fault(exc, settings.results_path) or exc
         if failure is not None:
             raise failure
         return summary
