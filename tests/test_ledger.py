@@ -87,6 +87,9 @@ def test_a_second_destination_gets_every_row_and_the_first_nothing_more(
             "INV_MANUFACTURING_ORDERS_OOTB (solution INV_OOTB)"
         status = orjson.loads(run_cli(["status", "--json"], project.env(other.base_url), monkeypatch, capsys).stdout)
         assert status["destination"].startswith(other.base_url) and status["pending"]["to_send"] == 0
+        text = run_cli(["status"], project.env(other.base_url), monkeypatch, capsys).stdout
+        assert f"destination: {other.base_url}/api/v2/ingest/object/" in text
+        assert f"to {sandbox.base_url}/api/v2/ingest/object/" in text and f"to {other.base_url}/api/v2/" in text
     again = export(project, sandbox.base_url, monkeypatch, capsys)
     assert again.exit_code == 0 and results(project)["rows"]["sent"] == 0
     destinations = project.query("select destination_id, base_url from mo_export_state.destinations order by 1")
