@@ -17,7 +17,7 @@ help:  ## list the targets
 $(BIN)/.installed: pyproject.toml uv.lock
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --extra dagster
 	touch $@
 
 install: $(BIN)/.installed  ## create .venv with the locked dependencies (uv, from uv.lock)
