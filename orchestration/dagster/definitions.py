@@ -145,7 +145,7 @@ def _dbt_target_path(context: AssetExecutionContext) -> Path:
             "materialize the dbt assets first (e.g. --select '*')",
             allow_retries=False,
         )
-    if event.run_id != context.run_id:
+    if event.run_id != context.run.run_id:
         context.log.info(f"using the dbt artifacts of run {event.run_id}")
     return Path(str(entry.value))
 
