@@ -22,7 +22,7 @@ $(BIN)/.installed: pyproject.toml uv.lock
 
 install: $(BIN)/.installed  ## create .venv with the locked dependencies (uv, from uv.lock)
 
-demo: install  ## sample data -> dbt build -> sandbox API -> export, then a second export that sends nothing
+demo: install  ## in .demo/ only: sample data -> dbt build -> sandbox API -> export, then an export that sends nothing
 	DEMO_ORDERS=$(DEMO_ORDERS) bash scripts/demo.sh
 
 test: install  ## the whole suite: lint, dbt unit/data tests (inside pytest), pytest
