@@ -9,7 +9,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export MO_DUCKDB_PATH ?= $(CURDIR)/mo_export.duckdb
 DEMO_ORDERS ?= 20000
 
-.PHONY: help install demo test lint build docs bench chaos clean
+.PHONY: help install demo test lint build docs docs-serve bench chaos clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -17,12 +17,12 @@ help:  ## list the targets
 $(BIN)/.installed: pyproject.toml uv.lock
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --extra dagster
 	touch $@
 
 install: $(BIN)/.installed  ## create .venv with the locked dependencies (uv, from uv.lock)
 
-demo: install  ## sample data -> dbt build -> sandbox API -> export, then a second export that sends nothing
+demo: install  ## in .demo/ only: sample data -> dbt build -> sandbox API -> export, then an export that sends nothing
 	DEMO_ORDERS=$(DEMO_ORDERS) bash scripts/demo.sh
 
 test: install  ## the whole suite: lint, dbt unit/data tests (inside pytest), pytest
@@ -37,6 +37,10 @@ build: install  ## dbt build against MO_DUCKDB_PATH
 
 docs: install  ## dbt docs generate (target/index.html)
 	$(BIN)/dbt docs generate
+
+DOCS_PORT ?= 8080
+docs-serve: docs  ## dbt docs on http://127.0.0.1:$(DOCS_PORT) (a file:// URL does not load the docs' data)
+	$(BIN)/dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 bench: install  ## 1,000,000 orders: dbt build and two export scenarios against the sandbox, with figures
 	$(BIN)/python bench/bench_export.py

@@ -1,5 +1,5 @@
 {#
-    SPEC 4: confirmations whose order does not exist (or that carry no order_no or no
+    docs/behaviour.md#current-state: confirmations whose order does not exist (or that carry no order_no or no
     confirmation_id, so they cannot be attached or deduplicated) are ignored by the marts. This
     warning-level test counts them so the loss is visible without blocking the export. Returns one
     row per kind of unattached confirmation; fail_calc sums them, so the warning shows how many

@@ -1,5 +1,5 @@
 {#
-    SPEC 4-6: every current order lands in exactly one of the two marts, and every raw order row
+    docs/behaviour.md: every current order lands in exactly one of the two marts, and every raw order row
     without an order_no is rejected once with a null order number. Reads staging (the raw rows,
     trimmed) independently of the intermediate models, so a join or filter bug there is caught.
     Returns one row per order number (null = the unkeyed rows) whose count is off.

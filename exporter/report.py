@@ -130,6 +130,8 @@ class RunSummary:
         }
 
     def render_text(self) -> str:
+        if self.mode == "dry-run":
+            return self._render_dry_run()
         d = self.as_dict()
         rows, http = d["rows"], d["http"]
         lines = [
@@ -139,15 +141,10 @@ class RunSummary:
             f"  rows considered  {rows['considered']:>12,}",
             f"  unchanged        {rows['unchanged']:>12,}",
             f"  rejected before  {rows['skipped_rejected_before']:>12,}  (not re-sent; --retry-rejected)",
+            f"  sent             {rows['sent']:>12,}",
+            f"  acknowledged     {rows['acknowledged']:>12,}",
+            f"  rejected         {rows['rejected']:>12,}",
         ]
-        if self.mode == "dry-run":
-            lines.append(f"  would send       {rows['would_send']:>12,}")
-        else:
-            lines += [
-                f"  sent             {rows['sent']:>12,}",
-                f"  acknowledged     {rows['acknowledged']:>12,}",
-            ]
-        lines.append(f"  rejected         {rows['rejected']:>12,}")
         for code, n in rows["rejected_by_code"].items():
             lines.append(f"    {code:<14} {n:>12,}")
         lines += [
@@ -158,6 +155,36 @@ class RunSummary:
         ]
         if self.error:
             lines.append(f"  error            {self.error}")
+        return "\n".join(lines)
+
+    def _render_dry_run(self) -> str:
+        """A dry run sends nothing and records nothing: say what a real run would send, and why not more."""
+        d = self.as_dict()
+        rows = d["rows"]
+        payload_dir = self.settings.get("payload_dir")
+        would_send = rows["would_send"]
+        lines = [
+            f"dry run: nothing was sent and the export state was not changed (exit code {self.exit_code})",
+            f"  model                 {self.model}",
+            f"  endpoint              {self.endpoint}  (not contacted)",
+            f"  rows in the model     {rows['considered']:>12,}",
+            f"  unchanged since last  {rows['unchanged']:>12,}",
+            f"  rejected before       {rows['skipped_rejected_before']:>12,}  (re-sent with --retry-rejected)",
+            f"  rows a run would send {would_send:>12,}  in {d['batches']:,} batches",
+        ]
+        if rows["refused_before_sending"]:
+            lines.append(f"  too large to send     {rows['refused_before_sending']:>12,}  (exceed --max-bytes)")
+        if payload_dir:
+            lines.append(f"  request bodies        {d['batches']:>12,}  written to {payload_dir}")
+        if would_send == 0 and rows["considered"] > 0 and not self.settings.get("full_refresh"):
+            lines.append(
+                "  nothing changed since the last run, so there is nothing to send"
+                + (" or write" if payload_dir else "")
+                + ": add --full-refresh to build (and write) the payload of every row"
+            )
+        lines.append(f"  duration              {self.duration_seconds:>12.2f} s")
+        if self.error:
+            lines.append(f"  error                 {self.error}")
         return "\n".join(lines)
 
 

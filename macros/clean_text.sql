@@ -1,7 +1,7 @@
 {#
     clean_text(expr) -> varchar
 
-    SPEC 3: every text value is first trimmed of surrounding whitespace, and text that is empty after
+    docs/behaviour.md#parsing: every text value is first trimmed of surrounding whitespace, and text that is empty after
     trimming is missing. Trims exactly the ASCII whitespace characters space, \t, \n, \v, \f, \r
     (chr 32, 9, 10, 11, 12, 13) from both ends and returns null for null or empty results.
     Unicode whitespace (no-break space U+00A0, U+2028, ideographic space, ...) is deliberately NOT

@@ -1,7 +1,7 @@
 {#
     map_status(expr) -> varchar
 
-    SPEC 5 status mapping of an MES status code, case-insensitive after trimming:
+    docs/behaviour.md#contract status mapping of an MES status code, case-insensitive after trimming:
     CRTD, REL -> scheduled; PCNF -> in_progress; CNF, TECO -> completed; DLT -> cancelled.
     Null for a missing code AND for an unknown one; callers tell the two apart by checking
     whether the trimmed code is present (a present code that maps to null is `unknown_status`).

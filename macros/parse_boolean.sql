@@ -1,7 +1,7 @@
 {#
     parse_boolean(expr) -> boolean, never null
 
-    SPEC 3 boolean text: after trimming (see clean_text), case-insensitive `true`, `t`, `yes`, `y`
+    docs/behaviour.md#parsing boolean text: after trimming (see clean_text), case-insensitive `true`, `t`, `yes`, `y`
     or `1` is true; anything else, missing included, is false. Case folding is ASCII lower();
     none of the accepted words has a non-ASCII case variant, so the result matches a plain
     ASCII-lowercase comparison. A CASE rather than an IN list: DuckDB plans IN lists as a mark

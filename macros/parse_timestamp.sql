@@ -1,7 +1,7 @@
 {#
     parse_timestamp(expr) -> timestamp (UTC, whole seconds)
 
-    SPEC 3 timestamp text, parsed by grammar + calendar check, never by DuckDB's own permissive
+    docs/behaviour.md#parsing timestamp text, parsed by grammar + calendar check, never by DuckDB's own permissive
     varchar -> timestamp cast (which accepts forms the spec rejects, e.g. `2025-1-5`, mishandles
     offsets and rounds fractional seconds). Takes the raw text and trims it itself (clean_text).
 
@@ -16,7 +16,7 @@
     - the date must exist (Gregorian leap years; no 2025-02-30): checked by casting the
       regex-validated `YYYY-MM-DD` to DATE, which is strict for that fixed form;
     - with a zone the value is converted to UTC (local time minus the offset).
-    Choices where SPEC 3 is silent:
+    Choices where docs/behaviour.md#parsing is silent:
     - years 0001-9999 only: year 0000 is invalid (it does not exist in the ISO/Gregorian year
       numbering most consumers use, e.g. Python's datetime), and a zone conversion that leaves
       0001-9999 (e.g. `0001-01-01T00:30:00+01:00`) is invalid too, because the output format has

@@ -1,7 +1,7 @@
 {#
     parse_whole_number(expr) -> bigint
 
-    SPEC 3 quantities. After trimming (see clean_text) the text must be decimal text: an optional
+    docs/behaviour.md#parsing quantities. After trimming (see clean_text) the text must be decimal text: an optional
     sign, ASCII digits, optionally `.` and at least one digit (`500`, `500.0`, `-12`, `+3.00`).
     No exponent, no separators (`1_000`, `1,000`), no `.5`, no `5.`, no inner whitespace.
     It must be whole: every fractional digit is 0 (`500.5` is not whole; note that a plain

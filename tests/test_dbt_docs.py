@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from exporter import contract
+from exporter.state import TABLES
 from tests.dbt_support import run_dbt
 
 pytestmark = pytest.mark.slow
@@ -71,3 +72,54 @@ def test_the_export_is_an_exposure_on_the_contract_model(docs) -> None:
     assert exposure["type"] == "application"
     assert exposure["depends_on"]["nodes"] == ["model.mo_export.peak_manufacturing_orders"]
     assert contract.DEFAULT_OBJECT_NAME in exposure["description"]
+
+
+def test_the_overview_page_is_the_projects_own(docs) -> None:
+    manifest, _ = docs
+    overview = manifest["docs"]["doc.mo_export.__overview__"]["block_contents"]
+    assert overview.startswith("# mo-export: manufacturing orders from the MES to Peak")
+    for topic in ("## The flow", "## Reading the lineage", "peak_manufacturing_orders_rejected", "mo_export_state",
+                  "outstanding_rejections", "docs/behaviour.md"):
+        assert topic in overview
+    assert "Welcome" not in overview
+
+
+def test_the_exposure_owner_comes_from_the_owner_vars(docs) -> None:
+    manifest, _ = docs
+    owner = manifest["exposures"]["exposure.mo_export.peak_manufacturing_orders_export"]["owner"]
+    assert owner == {"name": "mo-export data team", "email": "mo-export-owners@example.com"}
+
+
+def test_the_export_state_tables_are_documented_sources_with_the_exporters_columns(docs) -> None:
+    manifest, _ = docs
+    sources = {n["name"]: n for n in manifest["sources"].values() if n["source_name"] == "mo_export_state"}
+    declared = {name: list(node["columns"]) for name, node in sources.items()}
+
+    # when exporter/state.py changes its tables, models/marts/_export_state__sources.yml must follow
+    assert {name: declared.get(name) for name in TABLES} == {name: list(cols) for name, cols in TABLES.items()}
+    assert declared["outstanding_rejections"] == list(TABLES["rejections"])
+    assert set(declared) == {*TABLES, "delivered", "outstanding_rejections"}
+    assert all(node["schema"] == "mo_export_state" and node["description"].strip() for node in sources.values())
+    undescribed = [f"{name}.{col}" for name, node in sources.items()
+                   for col, c in node["columns"].items() if not c["description"].strip()]
+    assert undescribed == []
+
+
+def test_the_documented_state_views_have_the_columns_the_exporter_creates(docs, tmp_path: Path) -> None:
+    import duckdb
+
+    from exporter.state import ExportState
+
+    manifest, _ = docs
+    declared = {n["name"]: list(n["columns"]) for n in manifest["sources"].values()
+                if n["source_name"] == "mo_export_state"}
+    columns = ", ".join(f"{name} {type_}" for name, type_ in contract.DUCKDB_TYPES.items())
+    with duckdb.connect(str(tmp_path / "state.duckdb")) as con:
+        con.execute(f"create table main.contract_model ({columns})")
+        ExportState(con, "mo_export_state", '"main"."contract_model"').ensure()
+        created = {view: [r[0] for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'mo_export_state' "
+            "and table_name = ? order by ordinal_position", [view]).fetchall()]
+            for view in ("delivered", "outstanding_rejections")}
+
+    assert {view: declared[view] for view in created} == created

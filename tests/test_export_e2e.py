@@ -208,6 +208,26 @@ def test_dry_run_writes_the_payloads_and_sends_nothing(project, sandbox, monkeyp
     assert sandbox.stats()["requests"] == 0
 
 
+def test_dry_run_after_a_run_writes_nothing_and_says_full_refresh_writes_every_payload(
+    project, sandbox, monkeypatch, capsys, tmp_path
+) -> None:
+    assert export(project, sandbox, monkeypatch, capsys).exit_code == 0
+    out = tmp_path / "payloads"
+
+    quiet = export(project, sandbox, monkeypatch, capsys, "--dry-run", "--payload-dir", str(out))
+    full = export(project, sandbox, monkeypatch, capsys, "--dry-run", "--full-refresh", "--payload-dir", str(out))
+
+    assert quiet.exit_code == 0, quiet.stderr
+    assert quiet.stdout.startswith("dry run: nothing was sent and the export state was not changed")
+    assert "nothing to send or write: add --full-refresh" in quiet.stdout
+    assert "still pending" not in quiet.stdout and "requests" not in quiet.stdout
+    assert full.exit_code == 0, full.stderr
+    rows = len(project.contract_rows())
+    assert f"rows a run would send {rows:>12,}" in full.stdout
+    assert len(list(out.glob("batch-*.json"))) == -(-rows // 500)
+    assert "--full-refresh" not in full.stdout
+
+
 def test_status_shows_runs_pending_and_rejections(project, sandbox, monkeypatch, capsys) -> None:
     before = run_cli(["status"], project.env(sandbox.base_url), monkeypatch, capsys)
     assert before.exit_code == 0 and "no export has run yet" in before.stdout

@@ -1,4 +1,4 @@
-"""The SPEC 3 macros agree with the Python reference on generated text (hypothesis).
+"""The docs/behaviour.md#parsing macros agree with the Python reference on generated text (hypothesis).
 
 Each macro is compiled once per session to a SQL expression over a column `v`; each hypothesis example is
 a batch of inputs loaded into an in-memory DuckDB table `t(i, v)` and evaluated there in one query.

@@ -1,4 +1,5 @@
-"""The sample-data generator: deterministic, SPEC 2 shaped, realistic, and planting every rejection code."""
+"""The sample-data generator: deterministic, shaped as docs/behaviour.md#raw-tables, realistic, and planting
+every rejection code."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ TIMESTAMP_COLUMNS = {
     "mes_production_orders": ("created_ts", "planned_start_ts", "planned_end_ts", "changed_ts"),
     "mes_confirmations": ("confirmed_ts",),
 }
-#: Each SPEC 3 timestamp form -> a regular expression matching the trimmed text.
+#: Each docs/behaviour.md#parsing timestamp form -> a regular expression matching the trimmed text.
 TIMESTAMP_FORMS = {
     "date only": r"^\d{4}-\d{2}-\d{2}$",
     "T separator": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}",
@@ -313,7 +314,7 @@ def test_missing_yield_and_negative_sums_are_planted(con: duckdb.DuckDBPyConnect
 
 
 def test_the_reference_rejects_exactly_the_planted_orders_with_their_codes(tmp_path: Path) -> None:
-    """The independent Python reference of SPEC 4-6 agrees with what the generator says it planted."""
+    """The independent Python reference of docs/behaviour.md agrees with what the generator says it planted."""
     path = tmp_path / "r.duckdb"
     summary = generate(path, orders=3000, seed=21)
     with duckdb.connect(str(path), read_only=True) as c:

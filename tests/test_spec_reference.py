@@ -1,7 +1,7 @@
-"""The Python reading of SPEC 3-6 (tests/reference) on hand-written SPEC examples.
+"""The Python reading of docs/behaviour.md (tests/reference) on hand-written examples.
 
 The dbt models are checked against this reference, so the reference itself must be right: every case
-here quotes or follows a sentence of SPEC.md.
+here quotes or follows a sentence of docs/behaviour.md.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tests.reference.parsers import (
     parse_whole_number,
 )
 
-# --- SPEC 3: parsers --------------------------------------------------------------------------------
+# --- docs/behaviour.md#parsing: parsers -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -158,7 +158,7 @@ def test_map_status_is_case_insensitive(raw: str | None, expected: str | None) -
     assert map_status(raw) == expected
 
 
-# --- SPEC 4-6: marts ---------------------------------------------------------------------------------
+# --- docs/behaviour.md#current-state to #rejection-codes: marts --------------------------------------------
 
 T0 = datetime(2025, 1, 1)
 

@@ -7,49 +7,73 @@ from pathlib import Path
 
 import click
 
+from exporter import contract
+from exporter.settings import DEFAULT_DUCKDB_PATH, DEFAULT_MODEL_NAME, DEFAULT_STATE_SCHEMA
 
-@click.command("run")
-@click.option("--base-url", help="API base URL (PEAK_BASE_URL). Default: the resource page's host.")
-@click.option("--path-template", help="Path after the base URL with {object_name} (PEAK_PATH_TEMPLATE).")
-@click.option("--solution-name", help="Solution the object belongs to (PEAK_SOLUTION_NAME). Default INV_OOTB.")
-@click.option("--object-name", help="Destination object (PEAK_OBJECT_NAME). Default INV_MANUFACTURING_ORDERS_OOTB.")
+_EXIT_CODES = """\b
+Exit codes:
+  0   success: every row to send was acknowledged (or nothing had changed)
+  1   finished, but the API rejected some rows (see mo_export_state.rejections)
+  2   delivery failed (API unreachable, retry budget spent, stopped by SIGTERM/SIGINT, disk
+      full, DuckDB file locked): unacknowledged rows stay pending; re-run later
+  3   configuration, authentication, build, value or read-only-file error: the message names
+      the setting or file
+  70  internal error (a bug): report it with the log
+"""
+
+
+@click.command("run", epilog=_EXIT_CODES)
+@click.option("--base-url", help=f"API base URL (PEAK_BASE_URL). [default: {contract.DEFAULT_BASE_URL}]")
+@click.option("--path-template", help="Path after the base URL, with {object_name} (PEAK_PATH_TEMPLATE), e.g. "
+              f"{contract.ALTERNATE_PATH_TEMPLATE}. [default: {contract.DEFAULT_PATH_TEMPLATE}]")
+@click.option("--solution-name",
+              help=f"Solution the object belongs to (PEAK_SOLUTION_NAME). [default: {contract.DEFAULT_SOLUTION_NAME}]")
+@click.option("--object-name",
+              help=f"Destination object (PEAK_OBJECT_NAME). [default: {contract.DEFAULT_OBJECT_NAME}]")
 @click.option("--duckdb-path", type=click.Path(dir_okay=False, path_type=Path),
-              help="DuckDB file dbt built (MO_DUCKDB_PATH). Default mo_export.duckdb.")
+              help=f"DuckDB file dbt built (MO_DUCKDB_PATH). [default: {DEFAULT_DUCKDB_PATH}]")
 @click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="dbt project directory (MO_DBT_PROJECT_DIR). Default: current directory.")
+              help="dbt project directory (MO_DBT_PROJECT_DIR). [default: the current directory]")
 @click.option("--target-path", type=click.Path(file_okay=False, path_type=Path),
-              help="dbt target directory with manifest.json (MO_DBT_TARGET_PATH). Default <project-dir>/target.")
-@click.option("--model-name", help="dbt model to export. Default peak_manufacturing_orders.")
-@click.option("--state-schema", help="Schema of the export state in the DuckDB file. Default mo_export_state.")
-@click.option("--batch-size", type=int, help="Rows per request, at most 500 (MO_BATCH_SIZE). Default 500.")
-@click.option("--max-bytes", type=int, help="Bytes per request body (MO_MAX_BYTES). Default 1000000.")
-@click.option("--concurrency", type=int, help="Requests in flight (MO_CONCURRENCY). Default 4.")
-@click.option("--max-rps", type=float, help="Client-side requests per second (MO_MAX_RPS). Default 50.")
-@click.option("--timeout", "timeout_seconds", type=float, help="Seconds per request (MO_TIMEOUT_SECONDS). Default 30.")
-@click.option("--max-attempts", type=int, help="Failed attempts per batch before giving up (MO_MAX_ATTEMPTS). "
-              "Default 8.")
+              help="dbt target directory with manifest.json and run_results.json (MO_DBT_TARGET_PATH). "
+              "[default: <project-dir>/target]")
+@click.option("--model-name", help=f"dbt model to export. [default: {DEFAULT_MODEL_NAME}]")
+@click.option("--state-schema",
+              help=f"Schema of the export state in the DuckDB file. [default: {DEFAULT_STATE_SCHEMA}]")
+@click.option("--batch-size", type=int, help=f"Rows per request, at most {contract.MAX_ROWS_PER_REQUEST} "
+              f"(MO_BATCH_SIZE). [default: {contract.MAX_ROWS_PER_REQUEST}]")
+@click.option("--max-bytes", type=int,
+              help=f"Bytes per request body (MO_MAX_BYTES). [default: {contract.DEFAULT_MAX_BYTES}]")
+@click.option("--concurrency", type=int, help="Requests in flight, 1-64 (MO_CONCURRENCY). [default: 4]")
+@click.option("--max-rps", type=float, help="Client-side requests per second, shared by all requests (MO_MAX_RPS). "
+              f"[default: {contract.DOCUMENTED_RATE_LIMIT_RPS}]")
+@click.option("--timeout", "timeout_seconds", type=float,
+              help="Seconds per request (MO_TIMEOUT_SECONDS). [default: 30]")
+@click.option("--max-attempts", type=int, help="Failed attempts (5xx, timeout, dropped connection) per batch before "
+              "giving up (MO_MAX_ATTEMPTS). [default: 8]")
 @click.option("--retry-budget", "retry_budget_seconds", type=float,
-              help="Seconds a batch may spend retrying and waiting out 429s (MO_RETRY_BUDGET_SECONDS). Default 600.")
+              help="Seconds a batch may spend retrying and waiting out 429s (MO_RETRY_BUDGET_SECONDS). [default: 600]")
 @click.option("--ca-bundle", type=click.Path(dir_okay=False, path_type=Path),
-              help="CA certificates to trust for the API's TLS certificate (MO_CA_BUNDLE).")
+              help="CA certificates to trust for the API's TLS certificate (MO_CA_BUNDLE). [default: system CAs]")
 @click.option("--allow-insecure-http", is_flag=True, default=None,
-              help="Allow plain http to a non-loopback host (MO_ALLOW_INSECURE_HTTP).")
+              help="Allow plain http to a non-loopback host (MO_ALLOW_INSECURE_HTTP). [default: off]")
 @click.option("--full-refresh", is_flag=True, help="Send every row, not only new or changed ones.")
 @click.option("--retry-rejected", is_flag=True, help="Also re-send rows the API rejected before, unchanged.")
-@click.option("--dry-run", is_flag=True, help="Build and check the requests; send nothing, change no state.")
+@click.option("--dry-run", is_flag=True, help="Build and check the requests; send nothing, change no state. Counts "
+              "only new or changed rows: add --full-refresh for every row.")
 @click.option("--payload-dir", type=click.Path(file_okay=False, path_type=Path),
               help="With --dry-run: write each request body to this folder.")
 @click.option("--api-dry-run", is_flag=True, help="Send with dryRun: true (the API validates, stores nothing); "
               "no state changes.")
 @click.option("--results-path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the JSON summary. Default <target-path>/export_results.json.")
+              help="Where to write the JSON summary. [default: <target-path>/export_results.json]")
 @click.option("--progress/--no-progress", "show_progress", default=None,
-              help="Progress bar on stderr. Default: on when stderr is a terminal.")
+              help="Progress bar on stderr. [default: on when stderr is a terminal]")
 def run_command(**flags: object) -> int:
     """Send new and changed manufacturing orders to the ingestion API in batched UPSERT calls.
 
-    Exit codes: 0 success; 1 finished but the API rejected rows; 2 delivery failed, disk full or DuckDB
-    file locked (rows stay pending); 3 configuration, authentication, build, value or read-only-file error.
+    Flags win over environment variables (in brackets), which win over the defaults. The token comes
+    from PEAK_API_KEY only (a --dry-run needs none).
     """
     from exporter.logging_setup import json_lines, mask_in_logs, say_error
     from exporter.runner import run_export

@@ -1,8 +1,9 @@
 """Deterministic, realistic raw MES data for development, tests and benchmarks.
 
-``generate(path, orders=N, seed=S, raw_schema="raw")`` (re)writes the four raw tables of SPEC 2 in the
-DuckDB file at ``path`` (exact column names; all VARCHAR except ``_extracted_at`` TIMESTAMP) and returns a
-:class:`SampleDataSummary`. It is all DuckDB SQL over ``range()``: every choice is drawn from
+``generate(path, orders=N, seed=S, raw_schema="raw")`` (re)writes the four raw tables
+(docs/behaviour.md#raw-tables) in the DuckDB file at ``path`` (exact column names; all VARCHAR except
+``_extracted_at`` TIMESTAMP) and returns a :class:`SampleDataSummary`. It is all DuckDB SQL over
+``range()``: every choice is drawn from
 ``hash(seed, row id, purpose)``, never ``random()``, so the same (N, S) gives the same table contents
 whatever the thread count, and another seed gives other data. 1,000,000 orders (2.85 M order rows,
 2.94 M confirmation rows, a 243 MB file) take about 27 CPU-seconds and under 1 GB peak RSS
@@ -29,9 +30,9 @@ What is generated (all shares live in :mod:`exporter.sample_data.mix`):
   23:59, written as local time so the instant is unchanged); 4 % of values carry surrounding spaces,
   tabs or newlines.
 * Bad orders: 1.5 % of orders (at least one per rejection code from 1000 orders) each break exactly one
-  SPEC 6 rule. Bad order j hits code j % 11, with that code's variants in turn (each required column
-  missing, including blank strings and order rows without order_no; near-miss timestamps on order
-  columns and on confirmed_ts; '500.5', '0', '-3', 'abc', '1e3', '1,000' quantities; missing or
+  rule of docs/behaviour.md#rejection-codes. Bad order j hits code j % 11, with that code's variants in
+  turn (each required column missing, including blank strings and order rows without order_no; near-miss
+  timestamps on order columns and on confirmed_ts; '500.5', '0', '-3', 'abc', '1e3', '1,000' quantities; missing or
   fractional yields; negative produced sums; swapped planned dates; a back-dated final reversal;
   unknown product/plant codes, including case variants; non-factory plants; unknown status codes).
   The corruption is applied to the order's latest version (or its first/final confirmation), so earlier

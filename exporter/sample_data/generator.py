@@ -1,4 +1,4 @@
-"""Write the four raw MES tables of SPEC 2 with DuckDB SQL over ``range()``.
+"""Write the four raw MES tables of docs/behaviour.md#raw-tables with DuckDB SQL over ``range()``.
 
 Every draw is a hash of (seed, row id, purpose), never ``random()``, so the rows do not depend on the
 thread count or the order DuckDB evaluates them in. See the package docstring for what is generated.

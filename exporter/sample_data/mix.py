@@ -14,8 +14,8 @@ from typing import Literal
 
 # --- orders ----------------------------------------------------------------------------------------------
 
-#: Share of orders deliberately made bad (each breaks exactly one SPEC 6 rule). At least one bad order per
-#: rejection code is planted whenever orders >= MIN_ORDERS_FOR_EVERY_CODE.
+#: Share of orders deliberately made bad (each breaks exactly one rule of docs/behaviour.md#rejection-codes).
+#: At least one bad order per rejection code is planted whenever orders >= MIN_ORDERS_FOR_EVERY_CODE.
 BAD_ORDER_SHARE = 0.015
 MIN_ORDERS_FOR_EVERY_CODE = 1000
 
@@ -111,7 +111,7 @@ PLANTS: tuple[Plant, ...] = (
     Plant("WH10", "Spare parts warehouse", (" no ", "f")),
     Plant("HQ", "Head office", ("", None)),
 )
-#: Plant rows without a code (ignored by SPEC 4): (plant_code, plant_name, is_factory).
+#: Plant rows without a code (ignored by docs/behaviour.md#current-state): (plant_code, plant_name, is_factory).
 PLANT_ROWS_WITHOUT_CODE: tuple[tuple[str | None, str, str], ...] = (
     (None, "Unassigned plant", "Y"),
     ("  ", "Test plant", "N"),
@@ -125,7 +125,7 @@ MATERIAL_ROWS_WITHOUT_CODE: tuple[tuple[str | None, str], ...] = (
 
 # --- text forms ------------------------------------------------------------------------------------------
 
-#: Boolean spellings (SPEC 3): true ones, and false ones (anything else, missing included).
+#: Boolean spellings (docs/behaviour.md#parsing): true ones, and false ones (anything else, missing included).
 TRUE_SPELLINGS: tuple[str, ...] = ("Y", "true", "TRUE", " yes ", "1", "t", "y", "Yes")
 FALSE_SPELLINGS: tuple[str | None, ...] = ("N", "false", "0", "no", "F", "", " n ", None)
 #: Share of text values wrapped in whitespace (spaces, tabs, newlines).
@@ -150,7 +150,7 @@ ConfirmationTarget = Literal["first", "final"]
 
 @dataclass(frozen=True)
 class BadVariant:
-    """One way of breaking one SPEC 6 rule.
+    """One way of breaking one docs/behaviour.md#rejection-codes rule.
 
     ``order_columns`` replace raw columns of the order's latest version and ``confirmation_columns`` those
     of its first or final confirmation (``None`` writes NULL). Values are SQL expressions over the clean

@@ -85,8 +85,8 @@ def _macros() -> dict[str, str]:
             || v
             || case when h % 10000 < {ws} then {sql_text_list(tuple(suffixes))}[(h % 5)::integer + 1] else '' end
         )""",
-        # a UTC timestamp (whole seconds) written in one of the SPEC 3 forms; the instant is kept (local time
-        # and its zone), except by a date alone (midnight), only used where `date_ok`
+        # a UTC timestamp (whole seconds) written in one of the forms of docs/behaviour.md#parsing; the instant
+        # is kept (local time and its zone), except by a date alone (midnight), only used where `date_ok`
         "sd_ts_text": f"""(ts, h, date_ok) as (
             case
                 when date_ok and h % 10000 < {_permyriad(mix.DATE_ONLY_SHARE)} then ts::date::varchar

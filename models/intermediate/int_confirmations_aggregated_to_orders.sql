@@ -36,7 +36,7 @@ final as (
 
     select
         *,
-        -- SPEC 5 actual_end_date, confirmation side: the latest final confirmation when the order
+        -- docs/behaviour.md#contract actual_end_date, confirmation side: the latest final confirmation when the order
         -- has any final confirmation (even if none of them has a valid timestamp: then null),
         -- otherwise the latest confirmation; the order model keeps it only for completed orders
         case

@@ -14,7 +14,7 @@ ranked as (
             partition by confirmation_id
             order by
                 extracted_at desc,
-                -- not in SPEC: a full tie is broken on the raw text so rebuilds are deterministic
+                -- a choice of this project: a full tie is broken on the raw text so rebuilds are deterministic
                 order_number desc nulls last,
                 confirmed_ts desc nulls last,
                 yield_qty desc nulls last,

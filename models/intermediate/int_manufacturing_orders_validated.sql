@@ -8,7 +8,7 @@ current_orders as (
 
 unkeyed_order_rows as (
 
-    -- SPEC 4: raw order rows without an order_no cannot be keyed; every such row is kept
+    -- docs/behaviour.md#current-state: raw order rows without an order_no cannot be keyed; every such row is kept
     -- (one row each) so it is rejected with a null order number
     select * from {{ ref('stg_mes__production_orders') }}
     where order_number is null
@@ -71,20 +71,20 @@ attributes as (
     select
         *,
 
-        -- SPEC 5: earliest confirmed_ts among confirmations with yield_qty >= 0
+        -- docs/behaviour.md#contract: earliest confirmed_ts among confirmations with yield_qty >= 0
         first_non_reversal_confirmed_at as actual_start_date,
 
-        -- SPEC 5: only for completed orders (see int_confirmations_aggregated_to_orders)
+        -- docs/behaviour.md#contract: only for completed orders (see int_confirmations_aggregated_to_orders)
         case when status = 'completed' then completion_confirmed_at end as actual_end_date,
 
-        -- SPEC 5: null when the order has no confirmation; a sum beyond 64 bits stays null
+        -- docs/behaviour.md#contract: null when the order has no confirmation; a sum beyond 64 bits stays null
         -- (the order is rejected as invalid_confirmation)
         case
             when yield_units_sum between -9223372036854775808 and 9223372036854775807
                 then cast(yield_units_sum as bigint)
         end as produced_units,
 
-        -- SPEC 5: later of changed_ts and the latest confirmed_ts (greatest() skips nulls)
+        -- docs/behaviour.md#contract: later of changed_ts and the latest confirmed_ts (greatest() skips nulls)
         greatest(changed_at, last_confirmed_at) as updated_at
 
     from joined
@@ -158,7 +158,7 @@ final as (
         status,
         updated_at,
 
-        -- SPEC 6: every code that applies, alphabetical, comma-separated; null when valid
+        -- docs/behaviour.md#rejection-codes: every code that applies, alphabetical, comma-separated; null when valid
         nullif(
             concat_ws(
                 ',',

@@ -14,7 +14,7 @@ ranked as (
             partition by product_id
             order by
                 extracted_at desc,
-                -- not in SPEC: deterministic tie-break on the raw text
+                -- a choice of this project: deterministic tie-break on the raw text
                 description desc nulls last
         ) as version_rank
 

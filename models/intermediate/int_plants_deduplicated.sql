@@ -14,7 +14,7 @@ ranked as (
             partition by location_id
             order by
                 extracted_at desc,
-                -- not in SPEC: deterministic tie-break on the raw text
+                -- a choice of this project: deterministic tie-break on the raw text
                 is_factory_text desc nulls last,
                 plant_name desc nulls last
         ) as version_rank

@@ -14,9 +14,9 @@ ranked as (
             partition by order_number
             order by
                 extracted_at desc,
-                -- SPEC 4: on a tie the greater parsed changed_ts wins; missing/invalid loses
+                -- docs/behaviour.md#current-state: on a tie the greater parsed changed_ts wins; missing/invalid loses
                 changed_at desc nulls last,
-                -- not in SPEC: a full tie is broken on the raw text so rebuilds are deterministic
+                -- a choice of this project: a full tie is broken on the raw text so rebuilds are deterministic
                 changed_ts desc nulls last,
                 product_id desc nulls last,
                 location_id desc nulls last,

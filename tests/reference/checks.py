@@ -50,5 +50,5 @@ def placement_problems(con: duckdb.DuckDBPyConnection, expected: Marts) -> str:
 
 
 def ambiguous_order_numbers(expected: Marts) -> set[str]:
-    """Order numbers whose current version the SPEC leaves open (excluded from row comparisons)."""
+    """Order numbers whose current version docs/behaviour.md leaves open (excluded from row comparisons)."""
     return {key.split(":", 1)[1] for key in expected.ambiguous if key.startswith("orders:")}

@@ -1,12 +1,12 @@
-"""SPEC 4-6 in plain Python: raw MES rows in, the two marts out.
+"""docs/behaviour.md in plain Python: raw MES rows in, the two marts out.
 
 ``build_marts(raw)`` takes the four raw tables as lists of dicts (column name -> value, exactly as the
 loader wrote them) and returns the rows `peak_manufacturing_orders` and
-`peak_manufacturing_orders_rejected` must hold. Written from SPEC.md alone.
+`peak_manufacturing_orders_rejected` must hold. Written from the rules alone, independently of the models.
 
-Where the SPEC leaves the outcome open (two versions of one record extracted at the same instant and
-not told apart by the SPEC's tie-break), the result is not determined by the SPEC; ``build_marts``
-lists such keys in ``Marts.ambiguous`` so tests can avoid or skip them rather than guess.
+Where docs/behaviour.md leaves the outcome open (two versions of one record extracted at the same instant and
+not told apart by the tie-break of docs/behaviour.md#current-state), the result is not determined by it;
+``build_marts`` lists such keys in ``Marts.ambiguous`` so tests can avoid or skip them rather than guess.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from tests.reference.parsers import (
 
 RawRow = Mapping[str, Any]
 
-#: SPEC 6 `missing_required`: the order columns that must be present.
+#: docs/behaviour.md#rejection-codes `missing_required`: the order columns that must be present.
 REQUIRED_ORDER_COLUMNS: tuple[str, ...] = (
     "order_no",
     "material_code",
@@ -87,7 +87,7 @@ class Marts:
     rejected: list[tuple[str | None, str]] = field(default_factory=list)
     #: trimmed order numbers of every current (keyed) order
     current_order_numbers: set[str] = field(default_factory=set)
-    #: "table:key" for records whose current version the SPEC does not determine
+    #: "table:key" for records whose current version docs/behaviour.md does not determine
     ambiguous: list[str] = field(default_factory=list)
 
 
@@ -114,7 +114,8 @@ def _latest(rows: Iterable[RawRow], key_column: str, table: str, ambiguous: list
 
 
 def _current_orders(rows: Iterable[RawRow], ambiguous: list[str]) -> dict[str, RawRow]:
-    """SPEC 4: greatest `_extracted_at`, then greatest parsed `changed_ts` (missing/invalid loses)."""
+    """docs/behaviour.md#current-state: greatest `_extracted_at`, then greatest parsed `changed_ts` (missing or
+    invalid loses)."""
     groups: dict[str, list[RawRow]] = defaultdict(list)
     for row in rows:
         key = clean_text(row["order_no"])
@@ -240,7 +241,7 @@ def order_rows(
 
 
 def build_marts(raw: RawTables) -> Marts:
-    """The rows both marts must hold for these raw tables (SPEC 4-6)."""
+    """The rows both marts must hold for these raw tables (docs/behaviour.md)."""
     marts = Marts()
     orders = _current_orders(raw.orders, marts.ambiguous)
     marts.current_order_numbers = set(orders)
@@ -263,7 +264,8 @@ def build_marts(raw: RawTables) -> Marts:
         else:
             marts.contract.append(row)
 
-    # SPEC 4: raw order rows without an order_no cannot be keyed; each is rejected with a null number.
+    # docs/behaviour.md#current-state: raw order rows without an order_no cannot be keyed; each is rejected with a
+    # null number.
     for order in raw.orders:
         if clean_text(order["order_no"]) is None:
             _, reasons = order_rows(order, [], material_codes, plant_is_factory)

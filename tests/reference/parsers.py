@@ -1,7 +1,8 @@
-"""SPEC 3 parsing rules in plain Python: the yardstick the dbt macros are measured against.
+"""The parsing rules of docs/behaviour.md#parsing in plain Python: the yardstick the dbt macros are measured
+against.
 
-Written from SPEC.md alone, independently of the dbt macros. Every parser first trims the value (SPEC 3:
-"Every text value is first trimmed"), so ``parse_x(s) == parse_x(clean_text(s))``.
+Written from the rules alone, independently of the dbt macros. Every parser first trims the value (every text
+value loses its surrounding whitespace first), so ``parse_x(s) == parse_x(clean_text(s))``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def parse_timestamp(value: str | None) -> datetime | None:
     """Timestamp text -> naive UTC datetime truncated to the second, or None when missing or invalid.
 
     A value whose UTC conversion leaves years 0001-9999 is invalid: it cannot be written as
-    ``YYYY-MM-DD HH:MM:SS`` (SPEC 3, output timestamps).
+    ``YYYY-MM-DD HH:MM:SS`` (docs/behaviour.md#parsing, output timestamps).
     """
     text = clean_text(value)
     if text is None:
@@ -119,5 +120,5 @@ def map_status(value: str | None) -> str | None:
 
 
 def is_unknown_status(value: str | None) -> bool:
-    """A present status code that is not one of SPEC 5's codes."""
+    """A present status code that is not one of the status codes of docs/behaviour.md#contract."""
     return clean_text(value) is not None and map_status(value) is None

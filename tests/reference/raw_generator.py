@@ -2,12 +2,13 @@
 
 ``random_raw_tables(rng, orders=..., chaos=...)`` writes orders with several versions, confirmations
 delivered more than once, reversals, final flags, unknown materials and plants, bad timestamps and
-numbers in every SPEC 3 form. With ``chaos`` > 0 any text cell may be replaced by arbitrary text (from
-``junk`` or a built-in list of nasty values), yet codes repeat often enough that joins still happen.
+numbers in every form of docs/behaviour.md#parsing. With ``chaos`` > 0 any text cell may be replaced by
+arbitrary text (from ``junk`` or a built-in list of nasty values), yet codes repeat often enough that joins
+still happen.
 
 Every row gets its own `_extracted_at` (a counter), except two kinds of deliberate ties: exact duplicate
 confirmation deliveries, and order versions tied on `_extracted_at` that differ in `changed_ts` (the
-SPEC 4 tie-break). Chaos can make such a tie undecidable; the reference reports it in
+docs/behaviour.md#current-state tie-break). Chaos can make such a tie undecidable; the reference reports it in
 ``Marts.ambiguous``.
 """
 
@@ -32,7 +33,7 @@ NASTY: tuple[str, ...] = (
 
 
 def _timestamp_text(rng: random.Random, moment: datetime) -> str:
-    """``moment`` (UTC) written in one of the SPEC 3 forms, possibly with a zone and padding."""
+    """``moment`` (UTC) written in one of the docs/behaviour.md#parsing forms, possibly with a zone and padding."""
     form = rng.randrange(8)
     if form == 0:
         return moment.strftime("%Y-%m-%d")
@@ -76,7 +77,7 @@ class _OrderPlan:
     start: datetime
     end: datetime
     material_count: int
-    #: a plausible-looking order carrying one planted defect (a SPEC 6 rejection)
+    #: a plausible-looking order carrying one planted defect (a docs/behaviour.md#rejection-codes rejection)
     bad: bool
 
 
@@ -171,7 +172,7 @@ def random_raw_tables(
         for _ in range(rng.choice([1, 1, 2, 3])):
             extracted_at = clock.next()
             order_rows.append(maybe_chaos(_order_version(rng, plan, changed, extracted_at, status)))
-            if rng.random() < 0.1:  # SPEC 4 tie-break: same extraction instant, later changed_ts wins
+            if rng.random() < 0.1:  # tie-break (docs/behaviour.md#current-state): same instant, later changed_ts wins
                 order_rows.append(maybe_chaos(
                     _order_version(rng, plan, changed + timedelta(days=1), extracted_at, rng.choice(statuses))
                 ))

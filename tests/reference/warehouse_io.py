@@ -8,7 +8,7 @@ import duckdb
 
 from tests.reference.marts import CONTRACT_COLUMNS, RawTables
 
-#: SPEC 2: raw table -> its columns (all VARCHAR but `_extracted_at`, a TIMESTAMP).
+#: docs/behaviour.md#raw-tables: raw table -> its columns (all VARCHAR but `_extracted_at`, a TIMESTAMP).
 RAW_COLUMNS: dict[str, tuple[str, ...]] = {
     "mes_production_orders": (
         "order_no", "material_code", "plant_code", "line_code", "created_ts", "planned_qty",
@@ -32,7 +32,7 @@ REJECTED_MODEL = "peak_manufacturing_orders_rejected"
 
 
 def write_raw_tables(con: duckdb.DuckDBPyConnection, raw: RawTables, schema: str = "raw") -> None:
-    """(Re)create the four raw tables of SPEC 2 in ``schema`` holding exactly ``raw``'s rows."""
+    """(Re)create the four raw tables of docs/behaviour.md#raw-tables in ``schema`` holding exactly ``raw``'s rows."""
     con.execute(f'create schema if not exists "{schema}"')
     for table, columns in RAW_COLUMNS.items():
         ddl = ", ".join(

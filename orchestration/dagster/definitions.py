@@ -1,0 +1,248 @@
+"""Dagster code location: `dbt build` as assets, then the export to the ingestion API as one asset.
+
+Load it with ``dagster dev -f orchestration/dagster/definitions.py`` or materialize everything with
+``dagster asset materialize -f orchestration/dagster/definitions.py --select '*'``.
+
+* Every dbt model is an asset and every dbt test an asset check (dagster-dbt). One step runs ``dbt build``;
+  if any model or test fails, that step fails and the export, downstream of ``peak_manufacturing_orders``,
+  is skipped.
+* dagster-dbt gives each dbt invocation a target folder of its own. The dbt step records that folder on
+  the materialization of ``peak_manufacturing_orders``; the export reads it back, so it checks and exports
+  exactly what that invocation built (``manifest.json`` and ``run_results.json`` of the same run).
+* The export reads the same environment variables as ``mo-export run`` (``PEAK_API_KEY``,
+  ``PEAK_BASE_URL``, ``MO_DUCKDB_PATH``, ...), through ``exporter.settings``.
+* Exit codes become Dagster outcomes: 0 a materialization with the run's counts; 1 a materialization and a
+  failing asset check listing the rejection codes; 2 a failure retried under the asset's RetryPolicy;
+  3 and 70 a failure that is not retried (a person has to fix a setting, the token, the build or a bug).
+
+The export runs in-process (``exporter.runner.run_export``) rather than as a ``mo-export`` subprocess: the
+settings are validated by the same code before anything starts, the run's summary arrives as an object
+(its counts become metadata without parsing output), and no second interpreter has to import DuckDB and
+pyarrow. It runs in a worker thread of its own, so the exporter never installs its SIGTERM/SIGINT handlers
+(it only does so in the main thread) and Dagster's own interrupt handling stays in charge: a terminated
+Dagster run stops the export like a kill, which the exporter is built to survive (the next run sends only
+what was not acknowledged).
+
+No ``from __future__ import annotations`` here: Dagster reads the context annotations at definition time.
+"""
+
+import logging
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    Backoff,
+    Definitions,
+    Failure,
+    Jitter,
+    MaterializeResult,
+    MetadataValue,
+    Output,
+    RetryPolicy,
+    asset,
+)
+from dagster_dbt import DbtCliResource, DbtProject, dbt_assets, get_asset_key_for_model
+from dagster_dbt.dbt_project import using_dagster_dev
+
+from exporter import errors
+from exporter.logging_setup import mask_in_logs
+from exporter.report import RunSummary
+from exporter.runner import run_export
+from exporter.settings import ExportSettings, duckdb_path_from_environment, load_settings
+
+log = logging.getLogger(__name__)
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+#: dagster-dbt parses the project into this folder to learn the asset graph; runs use folders of their own.
+PARSE_TARGET = "target/dagster"
+CONTRACT_MODEL = "peak_manufacturing_orders"
+#: metadata key, on the contract model's materialization, of the dbt invocation's target folder
+TARGET_PATH_METADATA = "dbt_target_path"
+EXPORT_CHECK = "api_accepted_every_row"
+#: exit code 2 (API unreachable, retry budget spent, stopped): try again later, only pending rows are sent
+EXPORT_RETRY_POLICY = RetryPolicy(max_retries=3, delay=60, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+
+dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR, target_path=PARSE_TARGET)
+
+
+def _dbt_executable() -> str:
+    """The dbt of this interpreter's environment, also when that environment's bin/ is not on PATH."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+dbt_resource = DbtCliResource(project_dir=dbt_project, dbt_executable=_dbt_executable())
+
+
+def _manifest_is_stale(project: DbtProject) -> bool:
+    """True when the parsed manifest is missing or older than any file dbt reads to build it."""
+    if not project.manifest_path.exists():
+        return True
+    built = project.manifest_path.stat().st_mtime
+    inputs = [PROJECT_DIR / "dbt_project.yml"]
+    for folder in ("models", "macros", "data-tests"):
+        inputs += [p for p in (PROJECT_DIR / folder).rglob("*") if p.is_file()]
+    return any(p.stat().st_mtime > built for p in inputs)
+
+
+# `dbt parse` gives dagster-dbt the asset graph. dagster-dbt's own preparer looks for dbt on PATH only,
+# so parse here with this environment's dbt: under `dagster dev` on every load, elsewhere when stale.
+if using_dagster_dev() or _manifest_is_stale(dbt_project):
+    dbt_resource.cli(["parse", "--quiet"], target_path=Path(PARSE_TARGET), raise_on_error=True).wait()
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project)
+def mo_export_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    """`dbt build`: models, unit tests and data tests; each test result is an asset check."""
+    invocation = dbt.cli(["build"], context=context)
+    contract_key = get_asset_key_for_model([mo_export_dbt_assets], CONTRACT_MODEL)
+    for event in invocation.stream():
+        if isinstance(event, Output) and context.asset_key_for_output(event.output_name) == contract_key:
+            event = event.with_metadata(
+                {**event.metadata, TARGET_PATH_METADATA: MetadataValue.path(str(invocation.target_path))}
+            )
+        yield event
+
+
+EXPORT_UPSTREAM = get_asset_key_for_model([mo_export_dbt_assets], CONTRACT_MODEL)
+EXPORT_KEY = AssetKey("peak_ingestion_api_export")
+
+
+@asset(
+    key=EXPORT_KEY,
+    deps=[EXPORT_UPSTREAM],
+    retry_policy=EXPORT_RETRY_POLICY,
+    check_specs=[AssetCheckSpec(EXPORT_CHECK, asset=EXPORT_KEY,
+                                description="The ingestion API accepted every row the export sent.")],
+    group_name="export",
+    kinds={"python", "duckdb"},
+    description="mo-export run: new and changed manufacturing orders to the Peak ingestion API (UPSERT).",
+)
+def peak_ingestion_api_export(context: AssetExecutionContext) -> MaterializeResult:
+    target_path = _dbt_target_path(context)
+    settings = _export_settings(target_path)
+    context.log.info(f"exporting to {settings.endpoint} from {settings.duckdb_path}, dbt artifacts {target_path}")
+    summary = _run_in_worker_thread(settings)
+    return _outcome(summary)
+
+
+def _dbt_target_path(context: AssetExecutionContext) -> Path:
+    """The target folder of the dbt invocation that last materialized the contract model."""
+    event = context.instance.get_latest_materialization_event(EXPORT_UPSTREAM)
+    metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    entry = metadata.get(TARGET_PATH_METADATA)
+    if entry is None:
+        raise Failure(
+            f"no dbt build has materialized {EXPORT_UPSTREAM.to_user_string()} through this code location yet: "
+            "materialize the dbt assets first (e.g. --select '*')",
+            allow_retries=False,
+        )
+    if event.run_id != context.run.run_id:
+        context.log.info(f"using the dbt artifacts of run {event.run_id}")
+    return Path(str(entry.value))
+
+
+def _export_settings(target_path: Path) -> ExportSettings:
+    """The CLI's settings from the environment, with this run's dbt artifacts and the project's DuckDB file."""
+    duckdb_path = duckdb_path_from_environment()
+    if not duckdb_path.is_absolute():  # dbt resolves a relative MO_DUCKDB_PATH against the project directory
+        duckdb_path = PROJECT_DIR / duckdb_path
+    flags = {
+        "project_dir": PROJECT_DIR,
+        "target_path": target_path,
+        "duckdb_path": duckdb_path,
+        "show_progress": False,
+    }
+    try:
+        settings = load_settings(flags)
+    except errors.ExportError as exc:
+        raise _failure(exc.exit_code, str(exc)) from None
+    if settings.api_key is not None:
+        mask_in_logs(settings.api_key.reveal())
+    return settings
+
+
+def _run_in_worker_thread(settings: ExportSettings) -> RunSummary:
+    """``run_export`` outside the main thread (see the module docstring); exceptions become failures."""
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["summary"] = run_export(settings)
+        except BaseException as exc:  # handed to the asset's thread, which decides what it means
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="mo-export", daemon=True)
+    worker.start()
+    worker.join()
+    exc = outcome.get("error")
+    if isinstance(exc, errors.ExportError):
+        raise _failure(exc.exit_code, str(exc)) from None
+    if exc is not None:
+        log.error("internal error in the export", exc_info=exc)
+        raise _failure(errors.EXIT_INTERNAL_ERROR, f"internal error ({type(exc).__name__}): {exc}") from None
+    return outcome["summary"]
+
+
+def _outcome(summary: RunSummary) -> MaterializeResult:
+    code = summary.exit_code
+    if code not in (errors.EXIT_OK, errors.EXIT_REJECTED_ROWS):
+        raise _failure(code, summary.error or f"the export ended with status {summary.status}",
+                       _counts(summary))
+    by_code = summary.counters.rejected_by_code
+    check = AssetCheckResult(
+        check_name=EXPORT_CHECK,
+        passed=code == errors.EXIT_OK,
+        severity=AssetCheckSeverity.WARN,
+        description=(
+            "every row sent was acknowledged" if code == errors.EXIT_OK else
+            f"the API rejected {summary.counters.rejected:,} rows ({', '.join(sorted(by_code))}); "
+            "they are in mo_export_state.rejections"
+        ),
+        metadata={"rejected_rows": summary.counters.rejected,
+                  "rejection_codes": MetadataValue.json(dict(sorted(by_code.items())))},
+    )
+    return MaterializeResult(metadata=_counts(summary), check_results=[check])
+
+
+def _counts(summary: RunSummary) -> Mapping[str, Any]:
+    data = summary.as_dict()
+    rows = data["rows"]
+    return {
+        "run_id": summary.run_id,
+        "exit_code": summary.exit_code,
+        "status": summary.status,
+        "endpoint": MetadataValue.url(summary.endpoint),
+        "rows_considered": rows["considered"],
+        "rows_unchanged": rows["unchanged"],
+        "rows_to_send": rows["to_send"],
+        "rows_sent": rows["sent"],
+        "rows_acknowledged": rows["acknowledged"],
+        "rows_rejected": rows["rejected"],
+        "rows_pending": rows["pending"],
+        "requests": data["http"]["requests"],
+        "duration_seconds": data["duration_seconds"],
+    }
+
+
+def _failure(exit_code: int, message: str, metadata: Mapping[str, Any] | None = None) -> Failure:
+    """Exit code 2 is worth retrying later; 3 (setting, token, build) and 70 (a bug) need a person."""
+    return Failure(
+        description=f"mo-export exit code {exit_code}: {message}",
+        metadata={**(metadata or {}), "exit_code": exit_code},
+        allow_retries=exit_code == errors.EXIT_DELIVERY_FAILED,
+    )
+
+
+defs = Definitions(
+    assets=[mo_export_dbt_assets, peak_ingestion_api_export],
+    resources={"dbt": dbt_resource},
+)

@@ -1,0 +1,108 @@
+"""`mo-export <command> --help` tells the real defaults and the exit codes; the README lists every flag."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from exporter.cli import _register_commands, cli
+from exporter.model_reader import Plan
+from exporter.report import RunSummary
+from exporter.settings import load_settings
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def help_text(*command: str) -> str:
+    _register_commands()
+    result = CliRunner().invoke(cli, [*command, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.split())  # click wraps lines: compare on single spaces
+
+
+def test_run_help_shows_every_default_the_settings_apply() -> None:
+    text = help_text("run")
+    defaults = load_settings({"dry_run": True}, environ={})
+
+    for expected in (
+        f"PEAK_BASE_URL). [default: {defaults.base_url}]",
+        f"[default: {defaults.path_template}]",
+        f"[default: {defaults.solution_name}]",
+        f"[default: {defaults.object_name}]",
+        f"[default: {defaults.duckdb_path}]",
+        f"[default: {defaults.model_name}]",
+        f"[default: {defaults.state_schema}]",
+        f"(MO_BATCH_SIZE). [default: {defaults.batch_size}]",
+        f"(MO_MAX_BYTES). [default: {defaults.max_bytes}]",
+        f"(MO_CONCURRENCY). [default: {defaults.concurrency}]",
+        f"(MO_MAX_RPS). [default: {defaults.max_rps:g}]",
+        f"(MO_TIMEOUT_SECONDS). [default: {defaults.timeout_seconds:g}]",
+        f"(MO_MAX_ATTEMPTS). [default: {defaults.max_attempts}]",
+        f"(MO_RETRY_BUDGET_SECONDS). [default: {defaults.retry_budget_seconds:g}]",
+    ):
+        assert expected in text
+    assert "resource page" not in text
+
+
+def test_run_help_lists_every_exit_code() -> None:
+    text = help_text("run")
+
+    codes = re.findall(r"(?:^|\s)(0|1|2|3|70)\s{1,3}(?:success|finished|delivery failed|configuration|internal)", text)
+    assert codes == ["0", "1", "2", "3", "70"]
+
+
+@pytest.mark.parametrize("command", ["run", "status", "sample-data", "sandbox"])
+def test_readme_option_tables_list_every_flag_of_every_command(command: str) -> None:
+    _register_commands()
+    readme = README.read_text()
+    section = readme[readme.index(f"<!-- options: {command} -->"):]
+    section = section[: section.index("<!-- /options -->")]
+    flags = {
+        flag
+        for param in cli.commands[command].params
+        if isinstance(param, click.Option)
+        for flag in (*param.opts, *param.secondary_opts)
+        if flag.startswith("--") and flag != "--help"
+    }
+
+    missing = sorted(f for f in flags if f"`{f}`" not in section)
+    assert missing == []
+
+
+def dry_run_summary(*, to_send: int, unchanged: int, payload_dir: str | None, full_refresh: bool = False) -> str:
+    summary = RunSummary(
+        run_id="dry-run", mode="dry-run", endpoint="https://service.peak.ai/ingestion-api/api/v2/x", model="m",
+        plan=Plan(considered=to_send + unchanged, to_send=to_send, unchanged=unchanged, skipped_rejected=0),
+        started_at="2026-01-01T00:00:00+00:00", settings={"payload_dir": payload_dir, "full_refresh": full_refresh},
+    )
+    summary.counters.would_send = to_send
+    summary.counters.batches = (to_send + 499) // 500
+    summary.finish(0)
+    return summary.render_text()
+
+
+def test_dry_run_summary_says_what_would_go_and_shows_no_request_counters() -> None:
+    text = dry_run_summary(to_send=19_700, unchanged=0, payload_dir="/tmp/payloads")
+
+    assert text.splitlines()[0] == "dry run: nothing was sent and the export state was not changed (exit code 0)"
+    assert re.search(r"rows a run would send\s+19,700\s+in 40 batches", text)
+    assert "request bodies                  40  written to /tmp/payloads" in text
+    for wording in ("dry-run (dry-run)", "requests ", "still pending", "--full-refresh"):
+        assert wording not in text
+
+
+def test_dry_run_with_nothing_changed_points_at_full_refresh() -> None:
+    text = dry_run_summary(to_send=0, unchanged=19_700, payload_dir="/tmp/payloads")
+
+    assert re.search(r"rows a run would send\s+0\s+in 0 batches", text)
+    assert "nothing changed since the last run, so there is nothing to send or write: add --full-refresh" in text
+
+
+def test_dry_run_with_full_refresh_does_not_suggest_it_again() -> None:
+    text = dry_run_summary(to_send=0, unchanged=0, payload_dir=None, full_refresh=True)
+
+    assert "--full-refresh" not in text

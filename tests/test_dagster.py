@@ -1,0 +1,169 @@
+"""The Dagster code location (orchestration/dagster/definitions.py) materialized in-process.
+
+Each scenario runs the whole asset graph on a DuckDB file of its own: the real `dbt build` (dagster-dbt
+runs dbt as a subprocess), then the export over real HTTP to the sandbox on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import duckdb
+import pytest
+
+dagster = pytest.importorskip(
+    "dagster", reason="the dagster extra is not installed (make install syncs it: uv sync --extra dagster)"
+)
+pytest.importorskip("dagster_dbt", reason="the dagster extra is not installed (uv sync --extra dagster)")
+
+from exporter import errors  # noqa: E402
+from exporter.model_reader import Plan  # noqa: E402
+from exporter.report import RunSummary  # noqa: E402
+from exporter.sample_data import generate  # noqa: E402
+from exporter.sandbox import SandboxConfig, running_sandbox  # noqa: E402
+from tests.dbt_support import PROJECT_DIR  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "pat-dagster-SECRET-41c7"
+ORDERS = 600
+
+
+@pytest.fixture(scope="module")
+def definitions() -> ModuleType:
+    """The code location, loaded from its file the way `dagster -f` loads it (parses the dbt project)."""
+    path = PROJECT_DIR / "orchestration" / "dagster" / "definitions.py"
+    spec = importlib.util.spec_from_file_location("mo_export_dagster_definitions", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Any]:
+    with running_sandbox(SandboxConfig(token=TOKEN, store_path=tmp_path / "sandbox.sqlite", rate_limit_rps=0)) as h:
+        yield h
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: Any) -> Path:
+    """Sample raw tables in a DuckDB file of the test's own; the environment the CLI would read."""
+    path = tmp_path / "warehouse.duckdb"
+    generate(path, orders=ORDERS, seed=5)
+    monkeypatch.setenv("MO_DUCKDB_PATH", str(path))
+    monkeypatch.setenv("PEAK_API_KEY", TOKEN)
+    monkeypatch.setenv("PEAK_BASE_URL", sandbox.base_url)
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt-target"))  # each invocation gets a folder below
+    for name in ("MO_DBT_TARGET_PATH", "MO_DBT_PROJECT_DIR", "PEAK_PATH_TEMPLATE", "PEAK_OBJECT_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
+def materialize_all(definitions: ModuleType) -> Any:
+    return dagster.materialize(
+        [definitions.mo_export_dbt_assets, definitions.peak_ingestion_api_export],
+        resources={"dbt": definitions.dbt_resource},
+        instance=dagster.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def step_events(result: Any, step: str, kind: str) -> list[Any]:
+    return [e for e in result.all_events if e.step_key == step and e.event_type_value == kind]
+
+
+def test_whole_graph_builds_then_delivers_every_contract_row(definitions, warehouse, sandbox) -> None:
+    result = materialize_all(definitions)
+
+    assert result.success
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        contract_rows = con.sql("select count(*) from main.peak_manufacturing_orders").fetchall()[0][0]
+        runs = con.sql("select exit_code, rows_acknowledged from mo_export_state.runs").fetchall()
+    assert contract_rows > 0.9 * ORDERS
+    assert sandbox.stats()["rows_stored"] == contract_rows
+    assert runs == [(0, contract_rows)]
+    export = result.asset_materializations_for_node("peak_ingestion_api_export")[0].metadata
+    assert export["exit_code"].value == 0
+    assert export["rows_acknowledged"].value == contract_rows
+    assert export["rows_pending"].value == 0
+    checks = {e.check_name: e.passed
+              for e in result.get_asset_check_evaluations()}
+    assert checks["api_accepted_every_row"] is True
+    # the dbt tests are asset checks of their models, and the export used that invocation's artifacts
+    assert checks["unique_peak_manufacturing_orders_order_number"] is True
+    contract = result.asset_materializations_for_node("mo_export_dbt_assets")
+    target = next(m.metadata["dbt_target_path"].value for m in contract if "dbt_target_path" in m.metadata)
+    assert Path(target).parent == Path(str(warehouse.parent / "dbt-target"))
+    assert (Path(target) / "run_results.json").exists()
+
+
+def test_a_failing_dbt_test_stops_the_export(definitions, warehouse, sandbox) -> None:
+    # a fifth of the orders get an unreadable quantity: the rejected-share data test fails
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update raw.mes_production_orders set planned_qty = 'lots' where hash(order_no) % 5 = 0")
+
+    result = materialize_all(definitions)
+
+    assert not result.success
+    assert step_events(result, "mo_export_dbt_assets", "STEP_FAILURE")
+    export_events = {e.event_type_value for e in result.all_events if e.step_key == "peak_ingestion_api_export"}
+    assert not export_events & {"STEP_START", "STEP_SUCCESS", "ASSET_MATERIALIZATION"}, export_events
+    assert sandbox.stats()["requests"] == 0
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.sql("select count(*) from information_schema.schemata "
+                       "where schema_name = 'mo_export_state'").fetchall()[0][0] == 0
+
+
+def test_a_wrong_token_fails_the_export_with_exit_code_3_and_is_not_retried(
+    definitions, warehouse, sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PEAK_API_KEY", "pat-not-the-sandbox-token")
+
+    result = materialize_all(definitions)
+
+    assert not result.success
+    assert step_events(result, "mo_export_dbt_assets", "STEP_SUCCESS")
+    [failure] = step_events(result, "peak_ingestion_api_export", "STEP_FAILURE")
+    assert failure.step_failure_data.user_failure_data.metadata["exit_code"].value == errors.EXIT_CONFIG_ERROR
+    assert "401" in failure.step_failure_data.user_failure_data.description
+    assert step_events(result, "peak_ingestion_api_export", "STEP_UP_FOR_RETRY") == []
+    assert sandbox.stats()["rows_stored"] == 0
+
+
+def summary_with(definitions: ModuleType, exit_code: int, rejected_by_code: dict[str, int]) -> RunSummary:
+    summary = RunSummary(run_id="r1", mode="incremental", endpoint="http://127.0.0.1:1/api", model="m",
+                         plan=Plan(considered=10, to_send=10, unchanged=0, skipped_rejected=0),
+                         started_at="2026-01-01T00:00:00+00:00", settings={})
+    for code, n in rejected_by_code.items():
+        summary.counters.rejected_by_code[code] = n
+        summary.counters.rejected += n
+    summary.counters.sent = summary.counters.acknowledged = 10
+    summary.finish(exit_code)
+    if exit_code == errors.EXIT_DELIVERY_FAILED:
+        summary.error = "the API did not answer"
+    return summary
+
+
+def test_exit_code_1_is_a_materialization_with_a_failing_check_that_lists_the_codes(definitions) -> None:
+    result = definitions._outcome(summary_with(definitions, 1, {"INVALID_VALUE": 2, "MISSING_FIELD": 1}))
+
+    [check] = result.check_results
+    assert check.passed is False
+    assert check.metadata["rejection_codes"].value == {"INVALID_VALUE": 2, "MISSING_FIELD": 1}
+    assert "INVALID_VALUE, MISSING_FIELD" in check.description
+    assert result.metadata["rows_rejected"] == 3
+
+
+@pytest.mark.parametrize(("exit_code", "retried"), [(2, True), (3, False), (70, False)])
+def test_exit_codes_2_3_70_are_failures_and_only_2_is_retried(definitions, exit_code: int, retried: bool) -> None:
+    with pytest.raises(dagster.Failure) as raised:
+        definitions._outcome(summary_with(definitions, exit_code, {}))
+
+    assert raised.value.allow_retries is retried
+    assert raised.value.metadata["exit_code"].value == exit_code
+    assert definitions.peak_ingestion_api_export.op.retry_policy.max_retries == 3
