@@ -563,12 +563,12 @@ def _acknowledgement(
     except orjson.JSONDecodeError:
         return unconfirmed("a body that is not JSON")
     if not isinstance(payload, dict):
-        return unconfirmed(f"a JSON {type(payload).__name__}, not an object")
+        return unconfirmed(f"a JSON {_json_kind(payload)}, not an object")
     failed = payload.get("failed")
     if failed is None:
         failed = []
     if not isinstance(failed, list):
-        return unconfirmed(f"'failed' is a {type(failed).__name__}, not a list")
+        return unconfirmed(f"'failed' is a JSON {_json_kind(failed)}, not an array")
     seen: set[int] = set()
     rejections: list[RowRejection] = []
     for position, entry in enumerate(failed):
@@ -584,6 +584,11 @@ def _acknowledgement(
         return unconfirmed(f"'accepted' is {accepted!r} for {n_rows} rows sent and {len(seen)} failed")
     request_id = payload.get("requestId")
     return Acknowledged(request_id=mask(str(request_id)) if request_id is not None else None, rejections=rejections)
+
+
+def _json_kind(value: object) -> str:
+    kinds = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 def _row_rejections(index: int, errors: Any, status: int, mask: Callable[[str], str]) -> list[RowRejection]:
