@@ -520,7 +520,7 @@ def classify(
             "redirect (the token would go along) and sent nothing more. Set PEAK_BASE_URL (--base-url) to "
             "the address the API answers at; every row stays pending"
         ))
-    detail = mask(_detail(body))
+    detail = _detail(body, mask)
     if status in (400, 413):
         return Refused(status, detail)
     object_name, solution = settings.object_name, settings.solution_name
@@ -615,7 +615,7 @@ def _came_back(status: int, headers: httpx.Headers, body: bytes, mask: Callable[
     kind = headers.get("Content-Type") or "no content type"
     if not body:
         return f"HTTP {status} ({kind}, empty body)"
-    first = mask(body[: QUOTED_BODY_CHARS * 2].decode("utf-8", "replace"))[:QUOTED_BODY_CHARS]
+    first = mask(body[:4096].decode("utf-8", "replace"))[:QUOTED_BODY_CHARS]  # masked before it is cut
     more = "..." if len(body) > QUOTED_BODY_CHARS else ""
     return f"HTTP {status} ({kind}, {len(body)} bytes: {first!r}{more})"
 
@@ -640,14 +640,16 @@ def _retry_after(headers: httpx.Headers) -> float | None:
     return seconds
 
 
-def _detail(body: bytes) -> str:
+def _detail(body: bytes, mask: Callable[[str], str]) -> str:
+    """The API's ``detail`` or the body's first characters; masked before it is cut, so no piece of the
+    token survives at the cut."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return body[:200].decode("utf-8", "replace") or "no body"
+        payload = None
     if isinstance(payload, dict) and "detail" in payload:
-        return str(payload["detail"])[:500]
-    return body[:200].decode("utf-8", "replace")
+        return mask(str(payload["detail"]))[:500]
+    return mask(body[:4096].decode("utf-8", "replace"))[:200] or "no body"
 
 
 def _ssl_reason(text: str) -> str:

@@ -309,3 +309,11 @@ def test_a_stop_interrupts_a_backoff_wait_at_once() -> None:
     with pytest.raises(Stopped, match="stopped by a signal"):
         client.send(BODY, 3)
     assert time.monotonic() - began < 5  # not the 15-30 s backoff
+
+
+def test_a_refusal_detail_is_masked_before_it_is_cut_so_no_piece_of_the_token_survives() -> None:
+    body = ("x" * 190 + TOKEN).encode()  # the cut at 200 characters falls inside the token
+    client, _, http = make_client(scripted(httpx.Response(400, content=body)))
+    with pytest.raises(BatchRefused) as caught:
+        send(client, http)
+    assert caught.value.detail == "x" * 190 + "********"[:10] and TOKEN[:6] not in caught.value.detail
