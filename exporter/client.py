@@ -630,7 +630,7 @@ def _retry_after(headers: httpx.Headers) -> float | None:
     except ValueError:
         try:
             when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when.tzinfo is None:  # RFC 5322 "-0000": UTC
             when = when.replace(tzinfo=datetime.UTC)

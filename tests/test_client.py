@@ -7,9 +7,26 @@ import time
 from collections.abc import Callable
 
 import httpx
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from exporter.client import BatchRefused, HttpStats, IngestionClient, RateLimiter, Stopped, _retry_after, mask_secret
+from exporter.client import (
+    Acknowledged,
+    BatchRefused,
+    Fatal,
+    HttpStats,
+    IngestionClient,
+    RateLimiter,
+    Refused,
+    Stopped,
+    Unconfirmed,
+    _retry_after,
+    classify,
+    mask_secret,
+)
 from exporter.errors import AuthError, ConfigError, DeliveryError
 from exporter.settings import load_settings
 
@@ -317,3 +334,28 @@ def test_a_refusal_detail_is_masked_before_it_is_cut_so_no_piece_of_the_token_su
     with pytest.raises(BatchRefused) as caught:
         send(client, http)
     assert caught.value.detail == "x" * 190 + "********"[:10] and TOKEN[:6] not in caught.value.detail
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 5) | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["index", "errors", "code"]), inner),
+    max_leaves=12,
+)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    accepted=st.none() | _JSON,
+    failed=st.none() | st.lists(st.dictionaries(st.sampled_from(["index", "errors"]), _JSON), max_size=4) | _JSON,
+    retry_after=st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12),
+    status=st.sampled_from([200, 201, 202, 204, 302, 400, 405, 429, 503]),
+)
+def test_no_response_shape_makes_the_classification_raise(accepted, failed, retry_after, status) -> None:
+    settings = load_settings({"base_url": "http://127.0.0.1:9"}, {"PEAK_API_KEY": TOKEN})
+    body = orjson.dumps({"accepted": accepted, "failed": failed})
+    outcome = classify(status, httpx.Headers({"Retry-After": retry_after}), body, 3, settings)
+    assert isinstance(outcome, Acknowledged | Unconfirmed | Refused | Fatal)
+    if isinstance(outcome, Acknowledged):  # only a consistent answer acknowledges
+        assert 200 <= status < 300 and isinstance(failed, list | None)
+        indices = [r.row_index for r in outcome.rejections]
+        assert all(0 <= i < 3 for i in indices) and accepted in (None, 3 - len(set(indices)))
