@@ -25,7 +25,7 @@ from tests.dbt_support import PROJECT_DIR
 from tests.export_support import CliResult, Project, build_sample_project, run_cli, sandbox_rows
 from tests.hostile_server import REDIRECT_TARGET, hostile_server
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120, func_only=True)]  # the dbt build is not counted
 
 #: a token with a '/' and a '+', so JSON-escaped and URL-encoded echoes differ from the raw one
 TOKEN = "pat/hostile-E2E+7c1d-5b"
