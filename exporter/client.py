@@ -367,7 +367,7 @@ class IngestionClient:
             if outcome.throttled:
                 throttles += 1
                 wait = outcome.retry_after
-                if wait is None:
+                if not wait:  # none, or "0": back off rather than hammer the limit
                     wait = min(BACKOFF_CAP_SECONDS, self._backoff_base * 2**throttles)
                 self._check_budget(started, outcome, wait)
                 self._stats.add_throttle(wait)
