@@ -153,7 +153,7 @@ def test_an_unusable_retry_after_backs_off_rather_than_hammering(
 ) -> None:
     with hostile_server(mode) as server:
         began = time.monotonic()
-        result = export(project, server.base_url, monkeypatch, capsys, "--retry-budget", "4", "--max-attempts", "3")
+        result = export(project, server.base_url, monkeypatch, capsys, "--retry-budget", "2.5", "--max-attempts", "3")
         elapsed = time.monotonic() - began
         requests = sum(server.requests.values())
     assert result.exit_code == 2, result.stderr
