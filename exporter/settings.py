@@ -321,8 +321,8 @@ def _check_token(api_key: Secret) -> None:
         )
     if len(value) < MIN_TOKEN_LENGTH:
         raise ConfigError(
-            f"{var} holds {len(value)} characters, fewer than the {MIN_TOKEN_LENGTH} of any personal access "
-            "token: copy the whole token again"
+            f"{var} holds only {len(value)} characters; a personal access token has at least {MIN_TOKEN_LENGTH}: "
+            "copy the whole token again"
         )
 
 
