@@ -1,16 +1,39 @@
 """The one place that talks HTTP: POST a batch to the ingestion API and classify what came back.
 
-Outcomes of one batch:
+Every exchange ends as one typed outcome (:func:`classify`), and only one of them moves the ledger:
 
-* 2xx -> :class:`Delivered` with the rows the API refused (its ``failed`` array; tolerant of missing or
-  extra fields). Every other row of the batch is acknowledged.
-* 429, 5xx, timeouts, dropped or refused connections -> retried here with exponential backoff and
-  jitter, honouring ``Retry-After``. A 429 pauses every request of the run (the rate limit is the
-  tenant's, not the request's) and does not count as a failed attempt. When ``max_attempts`` failures or
-  the time budget run out: :class:`~exporter.errors.DeliveryError`.
-* 400, 413 and other 4xx for the whole request -> :class:`BatchRefused`; the runner splits the batch to
-  find the rows responsible.
-* 401, 403, 404 -> :class:`~exporter.errors.AuthError` at once, saying what to check.
+* :class:`Acknowledged` - a 2xx whose body is the API's success object and agrees with the request:
+  a JSON object; ``failed`` absent, null or a list of objects, each with an integer ``index`` (not a bool,
+  float or string) inside the batch and no index twice; ``accepted``, when present, an integer equal to the
+  rows sent minus the failed ones. The failed rows become row rejections, every other row is acknowledged.
+* :class:`Unconfirmed` - anything that does not prove delivery: 5xx, 429 (throttled), 408/425, a timeout, a
+  dropped connection, a bad ``Content-Encoding``, a body over :data:`MAX_RESPONSE_BYTES`, and any 2xx that
+  is not the success object (HTML from a proxy, invalid JSON, an empty body, a 202/204 without a body,
+  counts that do not add up, a malformed ``failed``). Retried here with exponential backoff and jitter; a
+  429 pauses every request of the run (the rate limit is the tenant's) and does not count as a failed
+  attempt. When ``max_attempts`` failures or the retry budget run out:
+  :class:`~exporter.errors.DeliveryError` (exit 2) saying what came back; the rows stay pending.
+* :class:`Refused` - 400 or 413 for the whole request: :class:`BatchRefused` is raised and the runner
+  splits the batch to find the rows responsible.
+* :class:`Fatal` - 401, 403, 404, any redirect and every other 4xx: a
+  :class:`~exporter.errors.ConfigError` (exit 3) at once. A redirect is never followed (the token would go
+  along to wherever it points) and is not a verdict on the rows: the message names the ``Location`` so the
+  user corrects ``PEAK_BASE_URL``. The other 4xx (405, 409, 410, 415, 422, ...) answer the request as a
+  whole, not its rows: the API reports bad rows in a 200's ``failed`` and a bad envelope or size as
+  400/413, so bisecting would only record every row as rejected. They stop the run with the rows pending.
+
+Waiting is bounded by the batch's retry budget: ``Retry-After`` is honoured in seconds or as an HTTP date
+(missing, negative, non-finite or unparsable values fall back to the backoff), and a wait that would pass
+the budget is not started - the batch gives up at once, saying how long the API asked to wait.
+
+``--timeout`` bounds the whole request (connect, send, wait for headers, read the body) through a deadline
+that every socket operation of the request checks (:class:`_DeadlineBackend`), so a server that trickles
+one byte a second, before or after its headers, is abandoned at the deadline and the request retried.
+The socket waits are cut into short slices that also watch the run's stop event, so SIGTERM/SIGINT end a
+run within about ``--timeout`` whatever the server does.
+
+The token is masked in every text taken from a response (raw, JSON-escaped, URL-encoded, and in decoded
+JSON strings) before it is stored, logged or reported (:func:`mask_secret`).
 
 Why not a retry library: the policy needs the response (Retry-After, a shared pause on 429, throttles that
 do not count as attempts), which is a dozen lines here and contorted configuration in one.
@@ -23,20 +46,26 @@ backoff, Retry-After) is on the run's stop event, so SIGTERM interrupts it at on
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import logging
+import math
 import random
+import re
 import ssl
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, quote_plus
 
+import httpcore
 import httpx
 import orjson
 
-from exporter.errors import AuthError, ConfigError, DeliveryError
-from exporter.settings import ExportSettings
+from exporter.errors import AuthError, ConfigError, DeliveryError, ExportError
+from exporter.settings import ExportSettings, redacted_url
 from exporter.state import RowRejection
 
 log = logging.getLogger(__name__)
@@ -44,7 +73,13 @@ log = logging.getLogger(__name__)
 USER_AGENT = "mo-export/0.1"
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 30.0
-RETRY_AFTER_CAP_SECONDS = 300.0
+#: a response body is read up to this many bytes; a longer one is not an acknowledgement
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+#: how much of a body an error message quotes
+QUOTED_BODY_CHARS = 120
+#: socket waits are cut into slices this long, so a stop or the request's deadline is seen promptly
+SOCKET_SLICE_SECONDS = 0.25
+MASK = "********"
 
 
 @dataclass
@@ -76,14 +111,48 @@ class HttpStats:
             self.throttled_seconds += seconds
 
 
+# -- the outcomes of one exchange ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Delivered:
+class Acknowledged:
+    """The API confirmed the batch: every row but the rejected ones is acknowledged."""
+
     request_id: str | None
     rejections: list[RowRejection]
 
 
+#: the name the runner knows an acknowledged batch by
+Delivered = Acknowledged
+
+
+@dataclass(frozen=True)
+class Unconfirmed:
+    """Nothing proves delivery; retry. ``reason`` says what came back (token masked)."""
+
+    reason: str
+    retry_after: float | None = None
+    throttled: bool = False
+
+
+@dataclass(frozen=True)
+class Refused:
+    """400/413: the whole request was refused; the runner bisects it."""
+
+    status: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class Fatal:
+    """Stop the run: retrying or bisecting cannot help."""
+
+    error: ExportError
+
+
+Outcome = Acknowledged | Unconfirmed | Refused | Fatal
+
+
 class BatchRefused(Exception):
-    """The API refused the request as a whole (400, 413, other 4xx): split it to find the bad rows."""
+    """The API refused the request as a whole (400, 413): split it to find the bad rows."""
 
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(f"HTTP {status}: {detail}")
@@ -127,14 +196,126 @@ def sleep(stop: threading.Event, seconds: float) -> None:
         raise Stopped("stopped by a signal while waiting to send a batch; its rows stay pending")
 
 
+# -- a deadline for the whole request -----------------------------------------------------------------------------
+class _RequestDeadline(threading.local):
+    """The deadline and stop event of the request this sender thread is making (one at a time per thread)."""
+
+    at: float = math.inf
+    timeout: float = math.inf
+    stop: threading.Event | None = None
+
+
+_DEADLINE = _RequestDeadline()
+
+
+def _phase_end(timeout: float | None) -> float:
+    """When a socket call must give up: httpx's per-phase timeout or the request's deadline, if sooner."""
+    return min(_DEADLINE.at, time.monotonic() + timeout if timeout is not None else math.inf)
+
+
+def _check_deadline(error: type[Exception]) -> None:
+    if _DEADLINE.stop is not None and _DEADLINE.stop.is_set():
+        raise httpcore.ReadError("stopped by a signal during the request")
+    if time.monotonic() >= _DEADLINE.at:
+        raise error(f"the request did not complete within --timeout ({_DEADLINE.timeout:g} s)")
+
+
+def _remaining(ends: float, error: type[Exception]) -> float:
+    """Seconds left before ``ends`` (raising ``error`` if none, or on a stop); ``inf`` without any bound."""
+    _check_deadline(error)
+    left = ends - time.monotonic()
+    if left <= 0:
+        raise error("timed out")
+    return left
+
+
+def _socket_timeout(left: float) -> float | None:
+    return None if math.isinf(left) else left
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose reads and writes end at the request's deadline or when the run stops."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        ends = _phase_end(timeout)
+        while True:  # short slices: a trickle or a silent server is seen at the deadline, a stop at once
+            left = _remaining(ends, httpcore.ReadTimeout)
+            try:
+                return self._inner.read(max_bytes, min(SOCKET_SLICE_SECONDS, left))
+            except httpcore.ReadTimeout:
+                continue
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _socket_timeout(_remaining(_phase_end(timeout), httpcore.WriteTimeout)))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        left = _remaining(_phase_end(timeout), httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _socket_timeout(left)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's socket backend with every stream bounded by the request's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _remaining(_phase_end(timeout), httpcore.ConnectTimeout)
+        stream = self._inner.connect_tcp(host, port, _socket_timeout(left), local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
 def build_http_client(settings: ExportSettings) -> httpx.HTTPTransport:
     """httpx's connection pool, used directly: one POST per batch needs none of the ``httpx.Client`` layer
-    (cookies, auth flows, redirects, event hooks), which cost a fifth of the CPU of each request here."""
+    (cookies, auth flows, redirects, event hooks), which cost a fifth of the CPU of each request here.
+
+    Its socket backend is wrapped so that every socket call of a request respects the request's deadline:
+    httpx's own timeouts bound each phase and each gap between bytes, never the request as a whole.
+    """
     verify: Any = True
     if settings.ca_bundle is not None:
         verify = ssl.create_default_context(cafile=str(settings.ca_bundle))
     limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
-    return httpx.HTTPTransport(verify=verify, limits=limits)
+    transport = httpx.HTTPTransport(verify=verify, limits=limits)
+    pool = transport._pool
+    pool._network_backend = _DeadlineBackend(pool._network_backend)
+    return transport
+
+
+# -- the client ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Exchange:
+    """What came back for one request, body read up to the cap."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
 
 
 class IngestionClient:
@@ -153,14 +334,14 @@ class IngestionClient:
             raise ConfigError("no API token configured")
         self._http = http
         self._settings = settings
-        self._url = settings.endpoint
+        self._url = redacted_url(settings.endpoint)
+        self._token = settings.api_key.reveal()
         self._headers = {
-            "Authorization": settings.api_key.reveal(),
+            "Authorization": self._token,
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
         }
-        self._endpoint = httpx.URL(self._url)
-        self._timeout = httpx.Timeout(settings.timeout_seconds).as_dict()
+        self._endpoint = httpx.URL(settings.endpoint)
         self._limiter = limiter
         self._stats = stats
         self._rng = rng or random.Random()
@@ -168,176 +349,351 @@ class IngestionClient:
         self._stop = stop or threading.Event()
         self._rng_lock = threading.Lock()
 
-    def send(self, body: bytes, n_rows: int) -> Delivered:
-        """POST one batch, retrying transient failures; see the module docstring for the outcomes."""
+    def send(self, body: bytes, n_rows: int) -> Acknowledged:
+        """POST one batch until it is acknowledged, refused or fatal; see the module docstring."""
         failures = 0
+        throttles = 0
         started = time.monotonic()
         while True:
             self._limiter.acquire()
             self._stats.add_request()
-            try:
-                response = self._post(body)
-            except httpx.TransportError as exc:
-                self._raise_if_permanent(exc)
-                self._stats.count(type(exc).__name__)
-                failures += 1
-                reason = self._redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-                self._back_off(failures, started, reason, retry_after=None)
-                continue
-            status = response.status_code
-            self._stats.count(str(status))
-            if 200 <= status < 300:
-                return _parse_success(self._redact_bytes(response.content), status, n_rows)
-            if status == 429:
-                wait = _retry_after(response) or min(BACKOFF_CAP_SECONDS, self._backoff_base * 2)
+            outcome = self._attempt(body, n_rows)
+            if isinstance(outcome, Acknowledged):
+                return outcome
+            if isinstance(outcome, Refused):
+                raise BatchRefused(outcome.status, outcome.detail)
+            if isinstance(outcome, Fatal):
+                raise outcome.error
+            if outcome.throttled:
+                throttles += 1
+                wait = outcome.retry_after
+                if not wait:  # none, or "0": back off rather than hammer the limit
+                    wait = min(BACKOFF_CAP_SECONDS, self._backoff_base * 2**throttles)
+                self._check_budget(started, outcome, wait)
                 self._stats.add_throttle(wait)
                 self._limiter.pause(wait)
                 log.info("throttled (429): every request waits %.1f s", wait, extra={"event": "throttled"})
-                self._check_budget(started, f"HTTP 429 for {time.monotonic() - started:.0f} s")
                 continue
-            if status >= 500:
-                failures += 1
-                self._back_off(failures, started, f"HTTP {status}", retry_after=_retry_after(response))
-                continue
-            detail = self._redact(_detail(response))
-            if status == 401:
-                raise AuthError(
-                    f"the ingestion API answered 401 ({detail}): check that PEAK_API_KEY holds a valid "
-                    "personal access token for this tenant, sent bare (no 'Bearer ' prefix), with access to "
-                    f"solution {self._settings.solution_name!r}"
-                )
-            if status == 403:
-                raise AuthError(
-                    f"the ingestion API answered 403 ({detail}): the token in PEAK_API_KEY was recognised but may "
-                    f"not write to {self._settings.object_name!r} in solution {self._settings.solution_name!r}. "
-                    "Use a personal access token with write access to that solution (sent bare, no 'Bearer ' "
-                    "prefix), or check the solution name (PEAK_SOLUTION_NAME)"
-                )
-            if status == 404:
-                raise AuthError(
-                    f"the ingestion API answered 404 for {self._url} ({detail}): check the object name "
-                    f"({self._settings.object_name!r}), the base URL (PEAK_BASE_URL) and the path template"
-                )
-            raise BatchRefused(status, detail)
+            failures += 1
+            self._back_off(failures, started, outcome)
 
-    def _post(self, body: bytes) -> httpx.Response:
-        request = httpx.Request(
-            "POST", self._endpoint, content=body, headers=self._headers, extensions={"timeout": self._timeout}
-        )
-        began = time.monotonic()
-        response = self._http.handle_request(request)
+    def _attempt(self, body: bytes, n_rows: int) -> Outcome:
         try:
-            response.read()
+            exchange = self._post(body)
+        except httpx.TransportError as exc:
+            if self._stop.is_set():
+                raise Stopped("stopped by a signal during a request; the batch's rows stay pending") from None
+            self._raise_if_permanent(exc)
+            self._stats.count(type(exc).__name__)
+            detail = self._mask(str(exc))
+            return Unconfirmed(f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)
+        except httpx.DecodingError as exc:
+            self._stats.count("DecodingError")
+            return Unconfirmed(f"a response body that cannot be decoded ({self._mask(str(exc))[:200]})")
+        except _TooLarge as exc:
+            self._stats.count(str(exc.status))
+            return Unconfirmed(
+                f"HTTP {exc.status} with a body over {MAX_RESPONSE_BYTES // (1024 * 1024)} MB, not the API's "
+                "acknowledgement"
+            )
+        self._stats.count(str(exchange.status))
+        return classify(exchange.status, exchange.headers, exchange.body, n_rows, self._settings, self._mask)
+
+    def _post(self, body: bytes) -> _Exchange:
+        """One request under one deadline (connect + send + wait + read); the body is read up to the cap."""
+        timeout = self._settings.timeout_seconds
+        began = time.monotonic()
+        _DEADLINE.at, _DEADLINE.timeout, _DEADLINE.stop = began + timeout, timeout, self._stop
+        try:
+            request = httpx.Request(
+                "POST", self._endpoint, content=body, headers=self._headers,
+                extensions={"timeout": httpx.Timeout(timeout).as_dict()},
+            )
+            response = self._http.handle_request(request)
+            try:
+                content = _read_capped(response, began + timeout, timeout, self._stop)
+            finally:
+                response.close()
         finally:
-            response.close()
+            _DEADLINE.at, _DEADLINE.timeout, _DEADLINE.stop = math.inf, math.inf, None
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "POST %s -> %d (%d bytes, %.0f ms)", self._url, response.status_code, len(body),
                 (time.monotonic() - began) * 1000,
             )
-        return response
+        return _Exchange(response.status_code, response.headers, content)
 
-    def _back_off(self, failures: int, started: float, reason: str, *, retry_after: float | None) -> None:
+    def _back_off(self, failures: int, started: float, outcome: Unconfirmed) -> None:
         if failures >= self._settings.max_attempts:
             raise DeliveryError(
-                f"giving up on a batch after {failures} failed attempts (last: {reason}) to {self._url}; "
+                f"giving up on a batch after {failures} failed attempts (last: {outcome.reason}) to {self._url}; "
                 "its rows stay pending. Check that the API is reachable at this address (PEAK_BASE_URL), "
                 "then re-run: the next run sends only what was not acknowledged"
             )
         ceiling = min(BACKOFF_CAP_SECONDS, self._backoff_base * 2 ** (failures - 1))
         with self._rng_lock:
             wait = ceiling / 2 + self._rng.uniform(0, ceiling / 2)
-        if retry_after is not None:
-            wait = max(wait, retry_after)
-        self._check_budget(started, reason, upcoming_wait=wait)
+        if outcome.retry_after is not None:
+            wait = max(wait, outcome.retry_after)
+        self._check_budget(started, outcome, wait)
         self._stats.add_retry()
-        log.info("attempt %d failed (%s); retrying in %.2f s", failures, reason, wait, extra={"event": "retry"})
+        log.info(
+            "attempt %d failed (%s); retrying in %.2f s", failures, outcome.reason, wait, extra={"event": "retry"}
+        )
         sleep(self._stop, wait)
 
-    def _check_budget(self, started: float, reason: str, upcoming_wait: float = 0.0) -> None:
-        if time.monotonic() - started + upcoming_wait > self._settings.retry_budget_seconds:
-            raise DeliveryError(
-                f"retry budget of {self._settings.retry_budget_seconds:g} s spent on a batch (last: {reason}) "
-                f"sending to {self._url}; its rows stay pending and the next run sends them"
-            )
+    def _check_budget(self, started: float, outcome: Unconfirmed, upcoming_wait: float) -> None:
+        """A wait that would end past the batch's retry budget is not started: give up now."""
+        budget = self._settings.retry_budget_seconds
+        if time.monotonic() - started + upcoming_wait <= budget:
+            return
+        asked = ""
+        if outcome.retry_after is not None:
+            asked = f"; the API asked to wait {outcome.retry_after:.0f} s (Retry-After)"
+        raise DeliveryError(
+            f"retry budget of {budget:g} s spent on a batch (last: {outcome.reason}{asked}) sending to "
+            f"{self._url}; its rows stay pending and the next run sends them"
+        )
 
-    def _redact(self, text: str) -> str:
-        """Mask the token wherever a server or a library quotes it back (an error body, a header error)."""
-        return text.replace(self._headers["Authorization"], "********")
-
-    def _redact_bytes(self, content: bytes) -> bytes:
-        """The same for a 2xx body, whose row errors and request id go into the state's rejections."""
-        return content.replace(self._headers["Authorization"].encode(), b"********")
+    def _mask(self, text: str) -> str:
+        return mask_secret(text, self._token)
 
     def _raise_if_permanent(self, exc: httpx.TransportError) -> None:
-        text = self._redact(str(exc))
+        text = self._mask(str(exc))
+        host = self._endpoint.host
         if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in text:
             raise ConfigError(
-                f"the TLS certificate of {httpx.URL(self._url).host} is not trusted ({_ssl_reason(text)}): "
+                f"the TLS certificate of {host} is not trusted ({_ssl_reason(text)}): "
                 "point --ca-bundle (MO_CA_BUNDLE) at the CA that signed it, or fix the base URL"
             ) from None
         if isinstance(exc, httpx.ConnectError) and ("SSL" in text or "TLS" in text):
-            raise ConfigError(f"TLS handshake with {httpx.URL(self._url).host} failed: {_ssl_reason(text)}") from None
+            raise ConfigError(f"TLS handshake with {host} failed: {_ssl_reason(text)}") from None
         if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-            raise ConfigError(f"cannot send to {self._url}: {exc}") from None
+            raise ConfigError(f"cannot send to {self._url}: {text}") from None
 
 
-def _parse_success(content: bytes, status: int, n_rows: int) -> Delivered:
+class _TooLarge(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _read_capped(response: httpx.Response, deadline: float, timeout: float, stop: threading.Event) -> bytes:
+    """Read (and decode) the body chunk by chunk, stopping past the cap, the deadline or a stop."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+        raise _TooLarge(response.status_code)
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise _TooLarge(response.status_code)
+        chunks.append(chunk)
+        if stop.is_set():
+            raise httpx.ReadError("stopped by a signal while reading the response")
+        if time.monotonic() >= deadline:
+            raise httpx.ReadTimeout(f"the response did not complete within --timeout ({timeout:g} s)")
+    return b"".join(chunks)
+
+
+# -- what an exchange means ---------------------------------------------------------------------------------------
+def classify(
+    status: int,
+    headers: httpx.Headers,
+    body: bytes,
+    n_rows: int,
+    settings: ExportSettings,
+    mask: Callable[[str], str] = lambda text: text,
+) -> Outcome:
+    """Turn one HTTP exchange into its outcome (see the module docstring). Never raises on a body's shape."""
+    if 200 <= status < 300:
+        return _acknowledgement(status, headers, body, n_rows, mask)
+    if status == 429:
+        return Unconfirmed(_came_back(status, headers, body, mask), _retry_after(headers), throttled=True)
+    if status >= 500 or status in (408, 425):
+        return Unconfirmed(_came_back(status, headers, body, mask), _retry_after(headers))
+    if 300 <= status < 400:
+        location = mask(redacted_url(headers.get("Location", "")))[:300] or "nowhere (no Location header)"
+        return Fatal(ConfigError(
+            f"the ingestion API answered {status}, a redirect to {location}: the exporter never follows a "
+            "redirect (the token would go along) and sent nothing more. Set PEAK_BASE_URL (--base-url) to "
+            "the address the API answers at; every row stays pending"
+        ))
+    detail = _detail(body, mask)
+    if status in (400, 413):
+        return Refused(status, detail)
+    object_name, solution = settings.object_name, settings.solution_name
+    if status == 401:
+        return Fatal(AuthError(
+            f"the ingestion API answered 401 ({detail}): check that PEAK_API_KEY holds a valid "
+            "personal access token for this tenant, sent bare (no 'Bearer ' prefix), with access to "
+            f"solution {solution!r}"
+        ))
+    if status == 403:
+        return Fatal(AuthError(
+            f"the ingestion API answered 403 ({detail}): the token in PEAK_API_KEY was recognised but may "
+            f"not write to {object_name!r} in solution {solution!r}. "
+            "Use a personal access token with write access to that solution (sent bare, no 'Bearer ' "
+            "prefix), or check the solution name (PEAK_SOLUTION_NAME)"
+        ))
+    endpoint = redacted_url(settings.endpoint)
+    if status == 404:
+        return Fatal(AuthError(
+            f"the ingestion API answered 404 for {endpoint} ({detail}): check the object name "
+            f"({object_name!r}), the base URL (PEAK_BASE_URL) and the path template"
+        ))
+    return Fatal(ConfigError(
+        f"the ingestion API answered {status} for {endpoint} ({detail}): a refusal of the request as a "
+        "whole, not of its rows, so nothing is recorded as rejected and every row stays pending. Check the "
+        "base URL (PEAK_BASE_URL), the path template (PEAK_PATH_TEMPLATE) and the object name"
+    ))
+
+
+def _acknowledgement(
+    status: int, headers: httpx.Headers, body: bytes, n_rows: int, mask: Callable[[str], str]
+) -> Outcome:
+    def unconfirmed(why: str) -> Unconfirmed:
+        return Unconfirmed(f"{_came_back(status, headers, body, mask)}: {why}, not the API's acknowledgement")
+
+    if not body.strip():
+        return unconfirmed("an empty body")
     try:
-        payload = orjson.loads(content) if content else {}
+        payload = orjson.loads(body)
     except orjson.JSONDecodeError:
-        log.warning("2xx response without a JSON body; treating every row as accepted")
-        payload = {}
+        return unconfirmed("a body that is not JSON")
     if not isinstance(payload, dict):
-        payload = {}
+        return unconfirmed(f"a JSON {_json_kind(payload)}, not an object")
+    failed = payload.get("failed")
+    if failed is None:
+        failed = []
+    if not isinstance(failed, list):
+        return unconfirmed(f"'failed' is a JSON {_json_kind(failed)}, not an array")
+    seen: set[int] = set()
     rejections: list[RowRejection] = []
-    for entry in payload.get("failed") or []:
-        if not isinstance(entry, dict):
-            continue
-        index = entry.get("index")
-        if not isinstance(index, int) or not 0 <= index < n_rows:
-            log.warning("ignoring a failed entry with an index outside the batch: %r", index)
-            continue
-        errors = entry.get("errors") or [{}]
-        for error in errors if isinstance(errors, list) else [errors]:
-            error = error if isinstance(error, dict) else {"message": str(error)}
-            rejections.append(
-                RowRejection(
-                    row_index=index,
-                    error_code=str(error.get("code") or "UNKNOWN"),
-                    message=str(error.get("message") or ""),
-                    category=error.get("category"),
-                    column_name=error.get("column"),
-                    http_status=status,
-                )
-            )
+    for position, entry in enumerate(failed):
+        index = entry.get("index") if isinstance(entry, dict) else None
+        if type(index) is not int or not 0 <= index < n_rows:
+            return unconfirmed(f"'failed'[{position}] has no integer index within the {n_rows} rows sent")
+        if index in seen:
+            return unconfirmed(f"'failed' names row {index} twice")
+        seen.add(index)
+        rejections.extend(_row_rejections(index, entry.get("errors"), status, mask))
+    accepted = payload.get("accepted")
+    if accepted is not None and (type(accepted) is not int or accepted != n_rows - len(seen)):
+        return unconfirmed(f"'accepted' is {accepted!r} for {n_rows} rows sent and {len(seen)} failed")
     request_id = payload.get("requestId")
-    return Delivered(request_id=str(request_id) if request_id is not None else None, rejections=rejections)
+    return Acknowledged(request_id=mask(str(request_id)) if request_id is not None else None, rejections=rejections)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+def _json_kind(value: object) -> str:
+    kinds = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _row_rejections(index: int, errors: Any, status: int, mask: Callable[[str], str]) -> list[RowRejection]:
+    """The row's errors as the API listed them; tolerant of missing or odd fields (the row is rejected anyway)."""
+    listed = errors if isinstance(errors, list) and errors else [errors if errors is not None else {}]
+    out = []
+    for listed_error in listed:
+        error: dict[str, Any] = listed_error if isinstance(listed_error, dict) else {"message": str(listed_error)}
+        texts = {key: mask(str(error[key])) for key in ("code", "message", "category", "column")
+                 if error.get(key) not in (None, "")}
+        out.append(RowRejection(
+            row_index=index,
+            error_code=texts.get("code", "UNKNOWN"),
+            message=texts.get("message", ""),
+            category=texts.get("category"),
+            column_name=texts.get("column"),
+            http_status=status,
+        ))
+    return out
+
+
+def _came_back(status: int, headers: httpx.Headers, body: bytes, mask: Callable[[str], str]) -> str:
+    """What came back, for a message: status, content type, size and the first bytes (token masked)."""
+    kind = headers.get("Content-Type") or "no content type"
+    if not body:
+        return f"HTTP {status} ({kind}, empty body)"
+    first = mask(body[:4096].decode("utf-8", "replace"))[:QUOTED_BODY_CHARS]  # masked before it is cut
+    more = "..." if len(body) > QUOTED_BODY_CHARS else ""
+    return f"HTTP {status} ({kind}, {len(body)} bytes: {first!r}{more})"
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds or an HTTP date); None if missing or unusable."""
+    value = (headers.get("Retry-After") or "").strip()
     if not value:
         return None
     try:
         seconds = float(value)
     except ValueError:
         try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
-    return min(max(seconds, 0.0), RETRY_AFTER_CAP_SECONDS)
+        if when.tzinfo is None:  # RFC 5322 "-0000": UTC
+            when = when.replace(tzinfo=datetime.UTC)
+        seconds = when.timestamp() - time.time()
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds
 
 
-def _detail(response: httpx.Response) -> str:
+def _detail(body: bytes, mask: Callable[[str], str]) -> str:
+    """The API's ``detail`` or the body's first characters; masked before it is cut, so no piece of the
+    token survives at the cut."""
     try:
-        payload = orjson.loads(response.content)
+        payload = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return response.text[:200] or response.reason_phrase
+        payload = None
     if isinstance(payload, dict) and "detail" in payload:
-        return str(payload["detail"])[:500]
-    return response.text[:200]
+        return mask(str(payload["detail"]))[:500]
+    return mask(body[:4096].decode("utf-8", "replace"))[:200] or "no body"
 
 
 def _ssl_reason(text: str) -> str:
     return text.split("] ", 1)[-1].split(" (_ssl")[0][:200]
+
+
+# -- masking ------------------------------------------------------------------------------------------------------
+_JSON_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|[\"\\/bfnrt])")
+_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def mask_secret(text: str, secret: str) -> str:
+    """``text`` with ``secret`` replaced by ``********`` in every form a response can carry it.
+
+    Forms: as is, JSON-escaped (``\\/`` and ``\\uXXXX``, as a server writing JSON may emit), URL-encoded
+    (either case of the hex digits, ``+`` or ``%20``). Text without the secret is returned unchanged, so
+    masking never garbles a message; that relies on the token being long enough not to occur by chance,
+    which the settings check (a token has at least 12 characters).
+    """
+    if not secret or not text:
+        return text
+    for form in _forms(secret):
+        text = text.replace(form, MASK)
+    if "\\" in text:
+        decoded = _JSON_ESCAPE.sub(_unescape, text)
+        if secret in decoded:  # only then is the decoded form shown: it differs from what came back
+            text = decoded.replace(secret, MASK)
+    return text
+
+
+def _forms(secret: str) -> list[str]:
+    encoded = {quote(secret, safe=""), quote_plus(secret)}
+    forms = {secret, secret.replace("/", "\\/"), orjson.dumps(secret).decode()[1:-1]}
+    for form in encoded:
+        forms.update({form, _lower_hex(form)})
+    return sorted(forms, key=len, reverse=True)
+
+
+def _lower_hex(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
+
+
+def _unescape(match: re.Match[str]) -> str:
+    escape = match.group(1)
+    if escape[0] == "u":
+        return chr(int(escape[1:], 16))
+    return _SIMPLE_ESCAPES[escape]

@@ -15,7 +15,7 @@ from exporter import errors
 from exporter.client import HttpStats
 from exporter.dbt_artifacts import ModelRelation
 from exporter.model_reader import Plan
-from exporter.settings import ExportSettings
+from exporter.settings import ExportSettings, redacted_url
 from exporter.state import RowRejection
 
 STATUS_BY_EXIT_CODE = {
@@ -74,7 +74,7 @@ class RunSummary:
         return cls(
             run_id=run_id,
             mode=mode,
-            endpoint=settings.endpoint,
+            endpoint=redacted_url(settings.endpoint),
             model=f"{relation.unique_id} ({relation.schema}.{relation.identifier})",
             plan=plan,
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),

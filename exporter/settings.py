@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from exporter import contract
 from exporter.errors import ConfigError
@@ -45,6 +45,23 @@ ENVIRONMENT: dict[str, str] = {
 DEFAULT_DUCKDB_PATH = "mo_export.duckdb"
 DEFAULT_MODEL_NAME = "peak_manufacturing_orders"
 DEFAULT_STATE_SCHEMA = "mo_export_state"
+#: shorter tokens are refused: masking replaces the token wherever it occurs, which is only safe for a
+#: value that does not turn up in ordinary text by chance (Peak's personal access tokens are far longer)
+MIN_TOKEN_LENGTH = 12
+
+
+def redacted_url(url: str) -> str:
+    """``url`` without its userinfo (``user:pass@``): the form in which a URL may be printed or stored."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is not None and "@" in parts.netloc:
+        return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+    if parts is None and "@" in url:  # too malformed to parse: drop everything up to the last '@'
+        scheme, sep, rest = url.partition("://")
+        return f"{scheme}{sep}***@{rest.rpartition('@')[2]}" if sep else "***@" + url.rpartition("@")[2]
+    return url
 
 
 class Secret:
@@ -113,6 +130,7 @@ class ExportSettings:
         """The settings as recorded in results and the runs table: everything but the token."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_key"}
         data["api_key_set"] = bool(self.api_key)
+        data["base_url"] = redacted_url(self.base_url)
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
 
 
@@ -220,22 +238,28 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
 
 
 def _base_url(value: str, allow_insecure_http: bool) -> str:
+    shown = redacted_url(value)  # a password in the URL is never printed
     try:
         parts = urlsplit(value)
         host = parts.hostname
         _ = parts.port  # raises on a malformed port
     except ValueError as exc:
-        raise ConfigError(f"base URL {value!r} (--base-url / PEAK_BASE_URL) is malformed: {exc}") from None
+        raise ConfigError(f"base URL {shown!r} (--base-url / PEAK_BASE_URL) is malformed: {exc}") from None
     if parts.scheme not in ("http", "https") or not host:
         raise ConfigError(
-            f"base URL {value!r} (--base-url / PEAK_BASE_URL) must be an absolute http(s) URL such as "
+            f"base URL {shown!r} (--base-url / PEAK_BASE_URL) must be an absolute http(s) URL such as "
             f"{contract.DEFAULT_BASE_URL!r}"
         )
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigError(f"base URL {value!r} must not carry a query, fragment or credentials")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"base URL {shown!r} (--base-url / PEAK_BASE_URL) must not carry credentials (user:password@): "
+            "the API takes the token from PEAK_API_KEY; remove them from the URL"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"base URL {shown!r} must not carry a query or fragment")
     if parts.scheme == "http" and not _is_loopback(host) and not allow_insecure_http:
         raise ConfigError(
-            f"base URL {value!r} uses plain http to a non-loopback host: the token would travel unencrypted. "
+            f"base URL {shown!r} uses plain http to a non-loopback host: the token would travel unencrypted. "
             "Use https, or pass --allow-insecure-http (MO_ALLOW_INSECURE_HTTP=1) if you really mean it."
         )
     return value.rstrip("/")
@@ -294,6 +318,11 @@ def _check_token(api_key: Secret) -> None:
             f"{var} holds a character a token cannot have at position {bad + 1} of {len(value)} (a space, "
             "line break, control or non-ASCII character): copy the personal access token again, without "
             "quotes or line breaks"
+        )
+    if len(value) < MIN_TOKEN_LENGTH:
+        raise ConfigError(
+            f"{var} holds only {len(value)} characters; a personal access token has at least {MIN_TOKEN_LENGTH}: "
+            "copy the whole token again"
         )
 
 

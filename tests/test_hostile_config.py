@@ -26,6 +26,7 @@ import pytest
 import uvicorn
 
 from exporter.sandbox import SandboxConfig, create_app, running_sandbox
+from exporter.settings import redacted_url
 from exporter.state import SCHEMA_VERSION
 from tests.dbt_support import PROJECT_DIR
 from tests.export_support import TOKEN, CliResult, Project, build_sample_project, run_cli
@@ -158,7 +159,8 @@ def test_404_unknown_object_names_object_url_and_template(project, sandbox, monk
 )
 def test_malformed_base_url_is_refused_naming_the_setting(project, monkeypatch, capsys, base_url, fragment) -> None:
     result = export(project, base_url, monkeypatch, capsys)
-    assert_refused(result, 3, fragment, repr(base_url))
+    assert_refused(result, 3, fragment, repr(redacted_url(base_url)))  # a password in the URL is never shown
+    assert ":pw@" not in result.stdout + result.stderr
     assert not state_exists(project)
 
 

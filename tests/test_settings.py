@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from exporter.errors import ConfigError
-from exporter.settings import Secret, load_settings
+from exporter.settings import Secret, load_settings, redacted_url
 
 TOKEN = "pat-very-secret-123"
 
@@ -96,3 +96,30 @@ def test_secret_cannot_be_pickled_into_other_processes_or_caches() -> None:
 
     with pytest.raises(TypeError):
         pickle.dumps(Secret(TOKEN))
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:hunter2@example.com/x", "https://***@example.com/x"),
+        ("https://hunter2@example.com:8443", "https://***@example.com:8443"),
+        ("https://a:b@c@example.com", "https://***@example.com"),
+        ("http://[::1:80@x", "http://***@x"),  # too malformed to parse: still no userinfo
+        ("https://example.com/a@b", "https://example.com/a@b"),  # an '@' in the path is not userinfo
+        ("https://example.com", "https://example.com"),
+    ],
+)
+def test_redacted_url_drops_the_userinfo_and_nothing_else(url: str, shown: str) -> None:
+    assert redacted_url(url) == shown
+
+
+def test_a_base_url_with_credentials_is_refused_without_showing_them() -> None:
+    with pytest.raises(ConfigError, match="must not carry credentials") as caught:
+        settings({"base_url": "https://user:hunter2@example.com"})
+    assert "hunter2" not in str(caught.value) and "'https://***@example.com'" in str(caught.value)
+
+
+def test_a_token_too_short_to_mask_safely_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"PEAK_API_KEY holds only 3 characters; .* has at least 12"):
+        load_settings({}, {"PEAK_API_KEY": "abc"})
+    assert load_settings({}, {"PEAK_API_KEY": "a" * 12}).api_key is not None
