@@ -57,6 +57,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]
         readonly_tokens=frozenset({READONLY}),
         store_path=tmp_path_factory.mktemp("sandbox") / "store.sqlite",
         rate_limit_rps=0,
+        max_rows=500,
         max_bytes=200_000,
     )
     with running_sandbox(config) as handle:

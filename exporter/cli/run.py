@@ -21,7 +21,8 @@ import click
               help="dbt target directory with manifest.json (MO_DBT_TARGET_PATH). Default <project-dir>/target.")
 @click.option("--model-name", help="dbt model to export. Default peak_manufacturing_orders.")
 @click.option("--state-schema", help="Schema of the export state in the DuckDB file. Default mo_export_state.")
-@click.option("--batch-size", type=int, help="Rows per request, at most 500 (MO_BATCH_SIZE). Default 500.")
+@click.option("--batch-size", type=int, help="Rows per request, at most 2000 where the tenant allows it; the byte "
+              "cap still applies (MO_BATCH_SIZE). Default 500, the resource page's limit.")
 @click.option("--max-bytes", type=int, help="Bytes per request body (MO_MAX_BYTES). Default 1000000.")
 @click.option("--concurrency", type=int, help="Requests in flight (MO_CONCURRENCY). Default 4.")
 @click.option("--max-rps", type=float, help="Client-side requests per second (MO_MAX_RPS). Default 50.")

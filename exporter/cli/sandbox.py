@@ -11,7 +11,7 @@ from exporter.contract import (
     DEFAULT_OBJECT_NAME,
     DEFAULT_SOLUTION_NAME,
     DOCUMENTED_RATE_LIMIT_RPS,
-    MAX_ROWS_PER_REQUEST,
+    LARGEST_ROWS_PER_REQUEST,
 )
 
 _RATE = click.FloatRange(0.0, 1.0)
@@ -33,7 +33,8 @@ _NON_NEGATIVE = click.FloatRange(min=0.0)
 @click.option("--solution-name", default=DEFAULT_SOLUTION_NAME, show_default=True,
               help="The solutionName requests must carry ('' accepts any).")
 @click.option("--prefix", default="", help="Path prefix before /api/v2/..., e.g. /ingestion-api.")
-@click.option("--max-rows", type=click.IntRange(min=1), default=MAX_ROWS_PER_REQUEST, show_default=True)
+@click.option("--max-rows", type=click.IntRange(min=1), default=LARGEST_ROWS_PER_REQUEST, show_default=True,
+              help="Rows one request may carry (newer guides: 2000; the resource page: 500).")
 @click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES, show_default=True)
 @click.option("--rate-limit", "rate_limit_rps", type=_NON_NEGATIVE, default=DOCUMENTED_RATE_LIMIT_RPS,
               show_default=True, help="Requests per second (0 = off).")

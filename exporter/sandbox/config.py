@@ -12,7 +12,7 @@ from exporter.contract import (
     DEFAULT_OBJECT_NAME,
     DEFAULT_SOLUTION_NAME,
     DOCUMENTED_RATE_LIMIT_RPS,
-    MAX_ROWS_PER_REQUEST,
+    LARGEST_ROWS_PER_REQUEST,
 )
 from exporter.errors import ConfigError
 
@@ -39,7 +39,7 @@ class SandboxConfig:
     solution_name: str | None = DEFAULT_SOLUTION_NAME
     prefix: str = ""
     store_path: Path | None = None
-    max_rows: int = MAX_ROWS_PER_REQUEST
+    max_rows: int = LARGEST_ROWS_PER_REQUEST
     max_bytes: int = DEFAULT_MAX_BYTES
     rate_limit_rps: float = DOCUMENTED_RATE_LIMIT_RPS
     rate_limit_burst: int | None = None
