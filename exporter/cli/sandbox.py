@@ -51,12 +51,23 @@ _NON_NEGATIVE = click.FloatRange(min=0.0)
               help="Chance per request of opening a window in which every request gets 429.")
 @click.option("--burst-429-seconds", type=_NON_NEGATIVE, default=5.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fault RNG.")
+@click.option("--schema-endpoint/--no-schema-endpoint", default=True, show_default=True,
+              help="Serve GET /api/v2/schema/solutions[/<solution>/tables] (off: 404, as on a tenant without it).")
+@click.option("--schema-type", "schema_types", multiple=True, metavar="COLUMN=TYPE",
+              help="Describe COLUMN with another type than the contract's in the schema endpoint (repeatable).")
 def sandbox_command(readonly_tokens: tuple[str, ...], objects: tuple[str, ...], solution_name: str,
-                    **settings: object) -> None:
+                    schema_types: tuple[str, ...], **settings: object) -> None:
     """Run a local Peak-compatible ingestion API; prints 'sandbox ready at URL' once it answers."""
     from exporter.sandbox import SandboxConfig, serve
     from exporter.sandbox.process import READY_LINE
 
+    pairs = []
+    for item in schema_types:
+        column, sep, api_type = item.partition("=")
+        if not sep or not column or not api_type:
+            raise click.BadParameter(f"{item!r} is not COLUMN=TYPE", param_hint="--schema-type")
+        pairs.append((column, api_type))
     config = SandboxConfig(readonly_tokens=frozenset(readonly_tokens), objects=frozenset(objects),
-                           solution_name=solution_name or None, **settings)  # type: ignore[arg-type]
+                           solution_name=solution_name or None, schema_types=tuple(pairs),
+                           **settings)  # type: ignore[arg-type]
     serve(config, on_ready=lambda url: click.echo(READY_LINE.format(url=url)))

@@ -76,6 +76,10 @@ def sandbox_arguments(config: SandboxConfig) -> list[str]:
         args += ["--store", str(config.store_path)]
     if config.allow_remote:
         args.append("--allow-remote")
+    if not config.schema_endpoint:
+        args.append("--no-schema-endpoint")
+    for column, api_type in config.schema_types:
+        args += ["--schema-type", f"{column}={api_type}"]
     return args
 
 
