@@ -40,6 +40,7 @@ from exporter.sandbox.stats import SandboxStats
 from exporter.sandbox.store import RowStore
 from exporter.sandbox.throttle import TokenBucket
 from exporter.sandbox.validation import KEY_ALREADY_STORED, KEY_COLUMN, error, failed_rows, validate_rows
+from exporter.schema_compare import SOLUTIONS_PATH, TABLES_PATH_TEMPLATE
 
 log = logging.getLogger("exporter.sandbox")
 
@@ -143,8 +144,8 @@ def create_app(config: SandboxConfig) -> Starlette:
     routes = [Route(prefix + path, ingest, methods=["POST"]) for path in INGEST_PATHS]
     if config.schema_endpoint:
         routes += [
-            Route(prefix + schema.SOLUTIONS_PATH, solutions, methods=["GET"]),
-            Route(prefix + schema.TABLES_PATH, tables, methods=["GET"]),
+            Route(prefix + SOLUTIONS_PATH, solutions, methods=["GET"]),
+            Route(prefix + TABLES_PATH_TEMPLATE, tables, methods=["GET"]),
         ]
     routes += [
         Route("/_sandbox/stats", _admin(state, _stats), methods=["GET"]),

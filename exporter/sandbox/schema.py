@@ -2,8 +2,9 @@
 primary keys, all derived from :mod:`exporter.contract`.
 
 The public guide names ``GET /api/v2/schema/solutions`` (solution name, prefix, suffix, target schema,
-table count) and a per-table description, without the exact path or shape; the sandbox serves the shape
-:mod:`exporter.schema_compare` assumes, so that module and this one change together if Peak's differs:
+table count) and a per-table description, without the exact path or shape; the sandbox serves the paths
+and the shape :mod:`exporter.schema_compare` assumes (it takes the paths from there), so that module and
+this one change together if Peak's differ:
 
 * ``GET /api/v2/schema/solutions`` ->
   ``{"solutions": [{"solutionName", "prefix", "suffix", "targetSchema", "tableCount"}]}``
@@ -21,9 +22,6 @@ from typing import Any
 from exporter import contract
 from exporter.contract import DEFAULT_SOLUTION_NAME
 from exporter.sandbox.config import SandboxConfig
-
-SOLUTIONS_PATH = "/api/v2/schema/solutions"
-TABLES_PATH = "/api/v2/schema/solutions/{solution_name}/tables"
 
 REQUIRED = "required"
 TIMESTAMP_FORMAT_VALIDATION = "format:YYYY-MM-DD HH:MM:SS"
