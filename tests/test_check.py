@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +180,52 @@ def test_missing_duckdb_file_fails_its_check(project, sandbox, monkeypatch, caps
     assert checks["duckdb file"]["status"] == "fail" and "does not exist" in checks["duckdb file"]["detail"]
     assert not (tmp_path / "nope.duckdb").exists()
     assert statuses(checks)["destination"] == "ok"
+
+
+@contextmanager
+def answering(status: int, body: bytes, headers: dict[str, str]) -> Iterator[str]:
+    """A server on 127.0.0.1 that gives every request the same answer (not the ingestion API)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(status)
+            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "failing", "exit_code", "fragment"),
+    [
+        pytest.param(302, b"", {"Location": "https://login.example.com/"}, "destination", 3,
+                     "a redirect to https://login.example.com/", id="redirect"),
+        pytest.param(200, b"<html>portal</html>", {"Content-Type": "text/html"}, "object", 3,
+                     "not the API's acknowledgement", id="200-not-an-ack"),
+        pytest.param(503, b'{"detail": "down"}', {}, "destination", 2, "answered 503 (down)", id="503"),
+    ],
+)
+def test_a_destination_that_is_not_the_api_fails_with_the_code_run_would_use(
+    project, monkeypatch, capsys, status, body, headers, failing, exit_code, fragment
+) -> None:
+    with answering(status, body, headers) as base_url:
+        result, checks = check(project, base_url, monkeypatch, capsys)
+    assert result.exit_code == exit_code
+    assert checks[failing]["status"] == "fail" and fragment in checks[failing]["detail"]
+    assert checks["schema"]["status"] == "skip"
