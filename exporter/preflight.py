@@ -201,6 +201,12 @@ def _destination_checks(settings: ExportSettings, body: bytes | None, report: Ch
         return
     report.add("destination", "ok", f"{first.method} {first.url} answered {first.status} "
                f"in {first.elapsed_ms:.0f} ms")
+    if post is None and first.status in (401, 403):  # no row to send, but the schema read tested the token
+        report.add("token", "fail", f"HTTP {first.status} ({_detail(first)}) for {first.url}: the token in "
+                   "PEAK_API_KEY was refused", "set PEAK_API_KEY to a personal access token for this tenant, sent "
+                   "bare (no 'Bearer ' prefix)", errors.EXIT_CONFIG_ERROR)
+        report.skip(("object", "sample row", "schema"), "the token was refused")
+        return
     if post is None:
         report.skip(("token", "object", "sample row"), "no model row to send in a dryRun request (see above)")
     elif not _ingest_checks(settings, post, report):
@@ -253,7 +259,10 @@ def _schema_check(settings: ExportSettings, gets: list[ProbeAnswer], report: Che
     if solutions is None or solutions.status != 200:
         status = "no answer" if solutions is None or solutions.status is None else f"HTTP {solutions.status}"
         url = solutions.url if solutions is not None else "the schema endpoint"
-        report.add("schema", "skip", f"the destination offers no schema endpoint ({url}: {status})")
+        if solutions is not None and solutions.status in (401, 403):
+            report.add("schema", "skip", f"the schema endpoint refused the token ({url}: {status})")
+        else:
+            report.add("schema", "skip", f"the destination offers no schema endpoint ({url}: {status})")
         return
     try:
         names = solution_names(solutions.body)

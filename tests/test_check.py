@@ -180,6 +180,18 @@ def test_missing_duckdb_file_fails_its_check(project, sandbox, monkeypatch, caps
     assert checks["duckdb file"]["status"] == "fail" and "does not exist" in checks["duckdb file"]["detail"]
     assert not (tmp_path / "nope.duckdb").exists()
     assert statuses(checks)["destination"] == "ok"
+    assert [statuses(checks)[n] for n in ("token", "object", "sample row")] == ["skip"] * 3
+    assert statuses(checks)["schema"] == "ok"
+
+
+def test_without_a_model_row_the_schema_read_still_tests_the_token(project, sandbox, monkeypatch, capsys,
+                                                                  tmp_path) -> None:
+    result, checks = check(project, sandbox.base_url, monkeypatch, capsys, "--duckdb-path",
+                           str(tmp_path / "nope.duckdb"), token="pat-wrong-SECRET-0000")
+    assert result.exit_code == 3
+    assert checks["token"]["status"] == "fail" and "HTTP 401" in checks["token"]["detail"]
+    assert [statuses(checks)[n] for n in ("object", "sample row", "schema")] == ["skip"] * 3
+    assert sandbox.stats()["schema_reads"] == {"401": 1}
 
 
 @contextmanager
