@@ -697,3 +697,76 @@ def _unescape(match: re.Match[str]) -> str:
     if escape[0] == "u":
         return chr(int(escape[1:], 16))
     return _SIMPLE_ESCAPES[escape]
+
+
+# ---- the preflight probe of `mo-export check` --------------------------------------------------------
+
+#: A check waits out at most this much of a 429's Retry-After, once, before reporting the destination busy.
+PROBE_RETRY_AFTER_CAP_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class ProbeAnswer:
+    """One answer to a check request: its status and JSON body, or why there was none (``error``)."""
+
+    method: str
+    url: str
+    status: int | None
+    body: Any = None
+    elapsed_ms: float = 0.0
+    error: str | None = None
+    location: str | None = None
+
+
+def probe_destination(
+    settings: ExportSettings, dry_run_body: bytes | None, schema_paths: tuple[str, ...]
+) -> list[ProbeAnswer]:
+    """POST ``dry_run_body`` (a one-row ``"dryRun": true`` request) to the endpoint, then GET each of
+    ``schema_paths`` under the base URL, stopping at the first that does not answer 200.
+
+    One attempt each (a 429 is waited out once, briefly): a check reports, it does not insist. Redirects are
+    not followed, and the token is masked in every error text. A failed connection ends the probe there.
+    """
+    if settings.api_key is None:
+        raise ConfigError("no API token configured")
+    token = settings.api_key.reveal()
+    verify: Any = True
+    if settings.ca_bundle is not None:
+        verify = ssl.create_default_context(cafile=str(settings.ca_bundle))
+    headers = {"Authorization": token, "Content-Type": "application/json", "User-Agent": USER_AGENT}
+    requests: list[tuple[str, str, bytes | None]] = []
+    if dry_run_body is not None:
+        requests.append(("POST", settings.endpoint, dry_run_body))
+    requests += [("GET", settings.base_url.rstrip("/") + path, None) for path in schema_paths]
+    answers: list[ProbeAnswer] = []
+    with httpx.Client(verify=verify, timeout=settings.timeout_seconds, follow_redirects=False) as http:
+        for method, url, content in requests:
+            answer = _probe_once(http, method, url, content, headers, token)
+            answers.append(answer)
+            if answer.status is None or (method == "GET" and answer.status != 200):
+                break
+    return answers
+
+
+def _probe_once(
+    http: httpx.Client, method: str, url: str, content: bytes | None, headers: dict[str, str], token: str
+) -> ProbeAnswer:
+    began = time.monotonic()
+    try:
+        response = http.request(method, url, content=content, headers=headers)
+        if response.status_code == 429:
+            time.sleep(min(_retry_after(response.headers) or 1.0, PROBE_RETRY_AFTER_CAP_SECONDS))
+            began = time.monotonic()
+            response = http.request(method, url, content=content, headers=headers)
+    except httpx.HTTPError as exc:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return ProbeAnswer(method, url, None, error=mask_secret(text, token),
+                           elapsed_ms=(time.monotonic() - began) * 1000)
+    elapsed_ms = (time.monotonic() - began) * 1000
+    redacted = mask_secret(response.content.decode(errors="replace"), token).encode()
+    try:
+        body: Any = orjson.loads(redacted) if redacted else None
+    except orjson.JSONDecodeError:
+        body = redacted[:200].decode(errors="replace")
+    return ProbeAnswer(method, url, response.status_code, body=body, elapsed_ms=elapsed_ms,
+                       location=response.headers.get("location"))

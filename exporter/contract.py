@@ -21,7 +21,10 @@ DEFAULT_BASE_URL = "https://service.peak.ai/ingestion-api"
 DEFAULT_PATH_TEMPLATE = "/api/v2/ingest/object/{object_name}"
 #: The newer guides' path, selectable with --path-template.
 ALTERNATE_PATH_TEMPLATE = "/api/v2/objects/{object_name}"
-MAX_ROWS_PER_REQUEST = 500
+#: Rows per request: the resource page's cap is the default; newer guides let a tenant take up to 2,000
+#: (the byte cap, DEFAULT_MAX_BYTES, still applies to every request).
+DEFAULT_ROWS_PER_REQUEST = 500
+LARGEST_ROWS_PER_REQUEST = 2000
 DEFAULT_MAX_BYTES = 1_000_000
 DOCUMENTED_RATE_LIMIT_RPS = 50
 

@@ -185,7 +185,9 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
 
     project_dir = Path(pick("project_dir", ".")).expanduser()
     target_path = Path(pick("target_path", project_dir / "target")).expanduser()
-    batch_size = _int(pick("batch_size", contract.MAX_ROWS_PER_REQUEST), "batch_size", 1, contract.MAX_ROWS_PER_REQUEST)
+    batch_size = _int(
+        pick("batch_size", contract.DEFAULT_ROWS_PER_REQUEST), "batch_size", 1, contract.LARGEST_ROWS_PER_REQUEST
+    )
     max_bytes = _int(pick("max_bytes", contract.DEFAULT_MAX_BYTES), "max_bytes", 1024, contract.DEFAULT_MAX_BYTES * 10)
     concurrency = _int(pick("concurrency", 4), "concurrency", 1, 64)
     max_rps = _float(pick("max_rps", contract.DOCUMENTED_RATE_LIMIT_RPS), "max_rps", 0.1, 10_000)
@@ -384,5 +386,8 @@ def _label(name: str) -> str:
 
 def _limit_hint(name: str) -> str:
     if name == "batch_size":
-        return f": the ingestion API takes at most {contract.MAX_ROWS_PER_REQUEST} rows per request"
+        return (
+            f": the ingestion API takes at most {contract.LARGEST_ROWS_PER_REQUEST} rows per request (the resource "
+            f"page says {contract.DEFAULT_ROWS_PER_REQUEST}, the default; more only where the tenant allows it)"
+        )
     return ""

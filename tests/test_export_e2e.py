@@ -299,3 +299,14 @@ def test_a_row_too_large_for_any_request_is_recorded_rejected_and_never_sent(
     assert summary["rows"]["sent"] == len(expected) - 1 and summary["rows"]["pending"] == 0
     assert project.query("select order_number, error_code from mo_export_state.rejections") == [
         (victim, "ROW_TOO_LARGE")]
+
+
+def test_batch_size_2000_fills_requests_of_2000_rows(project, sandbox, monkeypatch, capsys) -> None:
+    result = export(project, sandbox, monkeypatch, capsys, "--batch-size", "2000")
+    assert result.exit_code == 0, result.stderr
+    expected = project.contract_rows()
+    assert len(expected) > 2000
+    assert sandbox_rows(sandbox) == expected
+    summary = orjson.loads((project.target_path / "export_results.json").read_bytes())
+    assert summary["http"]["requests"] == -(-len(expected) // 2000)
+    assert summary["rows"]["acknowledged"] == len(expected)

@@ -284,9 +284,9 @@ def test_ca_bundle_without_a_certificate_is_refused_up_front(project, sandbox, m
 @pytest.mark.parametrize(
     ("args", "env", "fragment"),
     [
-        (["--batch-size", "501"], {}, "--batch-size (MO_BATCH_SIZE) must be between 1 and 500, got 501: the "
-                                      "ingestion API takes at most 500 rows per request"),
-        ([], {"MO_BATCH_SIZE": "5000"}, "at most 500 rows per request"),
+        (["--batch-size", "2001"], {}, "--batch-size (MO_BATCH_SIZE) must be between 1 and 2000, got 2001: the "
+                                       "ingestion API takes at most 2000 rows per request"),
+        ([], {"MO_BATCH_SIZE": "5000"}, "at most 2000 rows per request (the resource page says 500, the default"),
         ([], {"MO_BATCH_SIZE": "lots"}, "--batch-size (MO_BATCH_SIZE) must be a whole number, got 'lots'"),
         (["--timeout", "0"], {}, "--timeout (MO_TIMEOUT_SECONDS) must be between"),
         ([], {"MO_RETRY_BUDGET_SECONDS": "nan"}, "--retry-budget (MO_RETRY_BUDGET_SECONDS) must be between"),

@@ -57,6 +57,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]
         readonly_tokens=frozenset({READONLY}),
         store_path=tmp_path_factory.mktemp("sandbox") / "store.sqlite",
         rate_limit_rps=0,
+        max_rows=500,
         max_bytes=200_000,
     )
     with running_sandbox(config) as handle:
@@ -469,3 +470,58 @@ def test_sandbox_process_serves_and_stops(tmp_path: Path) -> None:
 def test_sandbox_process_that_cannot_start_reports_why(tmp_path: Path) -> None:
     with pytest.raises(SandboxError, match="not a loopback address"):
         start_sandbox_process(SandboxConfig(host="0.0.0.0", token=TOKEN), tmp_path / "bad.log", ready_timeout=20)
+
+
+# ---- schema endpoints ----------------------------------------------------------------------------
+
+def test_schema_endpoint_lists_the_solution_and_describes_the_contract(
+    api: SandboxHandle, client: httpx.Client
+) -> None:
+    solutions = client.get("/api/v2/schema/solutions").json()["solutions"]
+    assert solutions == [{"solutionName": "INV_OOTB", "prefix": "INV_", "suffix": "_OOTB",
+                          "targetSchema": "inv_ootb", "tableCount": 1}]
+    (table,) = client.get("/api/v2/schema/solutions/INV_OOTB/tables").json()["tables"]
+    assert table["name"] == DEFAULT_OBJECT_NAME
+    assert [c["name"] for c in table["columns"]] == list(ATTRIBUTE_NAMES)
+    columns = {c["name"]: c for c in table["columns"]}
+    assert columns["ordered_units"]["type"] == "integer"
+    assert columns["status"] == {"name": "status", "type": "string", "validations": []}
+    assert "required" in columns["updated_at"]["validations"]
+    assert table["primaryKeys"] == ["product_id", "location_id", "order_number", "updated_at"]
+    assert api.stats()["schema_reads"] == {"200": 2}
+    assert api.stats()["requests"] == 0
+
+
+def test_schema_endpoint_checks_the_token_and_the_solution(api: SandboxHandle, client: httpx.Client) -> None:
+    assert httpx.get(api.base_url + "/api/v2/schema/solutions", headers={"Authorization": "nope"}).status_code == 401
+    assert httpx.get(api.base_url + "/api/v2/schema/solutions",
+                     headers={"Authorization": READONLY}).status_code == 200
+    assert client.get("/api/v2/schema/solutions/OTHER/tables").status_code == 404
+
+
+def test_schema_endpoint_can_be_off_or_serve_another_type(tmp_path: Path) -> None:
+    off = SandboxConfig(token=TOKEN, store_path=tmp_path / "off.sqlite", schema_endpoint=False)
+    with running_sandbox(off) as handle:
+        answer = httpx.get(handle.base_url + "/api/v2/schema/solutions", headers={"Authorization": TOKEN})
+        assert answer.status_code == 404
+    drifted = SandboxConfig(token=TOKEN, store_path=tmp_path / "drift.sqlite",
+                            schema_types=(("ordered_units", "string"),))
+    with running_sandbox(drifted) as handle:
+        tables = httpx.get(handle.base_url + "/api/v2/schema/solutions/INV_OOTB/tables",
+                           headers={"Authorization": TOKEN}).json()["tables"]
+        types = {c["name"]: c["type"] for c in tables[0]["columns"]}
+        assert types["ordered_units"] == "string" and types["produced_units"] == "integer"
+    with pytest.raises(ConfigError, match="unknown column 'qty'"):
+        SandboxConfig(schema_types=(("qty", "string"),))
+
+
+def test_sandbox_process_takes_the_schema_settings_from_its_command_line(tmp_path: Path) -> None:
+    config = SandboxConfig(token=TOKEN, rate_limit_rps=0, schema_types=(("status", "integer"),))
+    with start_sandbox_process(config, tmp_path / "sandbox.log") as process:
+        tables = httpx.get(process.base_url + "/api/v2/schema/solutions/INV_OOTB/tables",
+                           headers={"Authorization": TOKEN}).json()["tables"]
+    assert {c["name"]: c["type"] for c in tables[0]["columns"]}["status"] == "integer"
+    off = SandboxConfig(token=TOKEN, rate_limit_rps=0, schema_endpoint=False)
+    with start_sandbox_process(off, tmp_path / "off.log") as process:
+        answer = httpx.get(process.base_url + "/api/v2/schema/solutions", headers={"Authorization": TOKEN})
+    assert answer.status_code == 404

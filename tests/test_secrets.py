@@ -170,7 +170,7 @@ SCENARIOS: dict[str, Scenario] = {
     "connection refused": Scenario(2, args=["--max-attempts", "2", "--retry-budget", "5"], base_url="closed"),
     "malformed base url": Scenario(3, base_url="http://[::1:80"),
     "plain http remote": Scenario(3, base_url="http://ingestion.example.com"),
-    "batch size over the limit": Scenario(3, args=["--batch-size", "501"]),
+    "batch size over the limit": Scenario(3, args=["--batch-size", "2001"]),
     "payload dir without dry run": Scenario(3, args=["--payload-dir", "{tmp}/payloads"]),
     "no dbt build": Scenario(3, prepare=lambda p, t: (p.target_path / "manifest.json").unlink()),
     "table missing": Scenario(3, prepare=lambda p, t: execute(p, f"drop table {MODEL}")),

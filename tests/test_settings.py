@@ -54,8 +54,13 @@ def test_dry_run_needs_no_token() -> None:
 
 
 def test_batch_size_over_the_api_limit_is_refused_with_the_limit_named() -> None:
-    with pytest.raises(ConfigError, match=r"--batch-size \(MO_BATCH_SIZE\) must be between 1 and 500.*at most 500"):
-        settings({"batch_size": 501})
+    with pytest.raises(ConfigError, match=r"--batch-size \(MO_BATCH_SIZE\) must be between 1 and 2000.*at most 2000"):
+        settings({"batch_size": 2001})
+
+
+def test_batch_size_defaults_to_500_and_takes_up_to_2000() -> None:
+    assert settings({}).batch_size == 500
+    assert settings({"batch_size": 2000}).batch_size == 2000
 
 
 @pytest.mark.parametrize(

@@ -35,13 +35,14 @@ Exit codes:
 @click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path),
               help="dbt project directory (MO_DBT_PROJECT_DIR). [default: the current directory]")
 @click.option("--target-path", type=click.Path(file_okay=False, path_type=Path),
-              help="dbt target directory with manifest.json and run_results.json (MO_DBT_TARGET_PATH). "
+              help="dbt target directory with manifest.json (MO_DBT_TARGET_PATH). "
               "[default: <project-dir>/target]")
 @click.option("--model-name", help=f"dbt model to export. [default: {DEFAULT_MODEL_NAME}]")
 @click.option("--state-schema",
               help=f"Schema of the export state in the DuckDB file. [default: {DEFAULT_STATE_SCHEMA}]")
-@click.option("--batch-size", type=int, help=f"Rows per request, at most {contract.MAX_ROWS_PER_REQUEST} "
-              f"(MO_BATCH_SIZE). [default: {contract.MAX_ROWS_PER_REQUEST}]")
+@click.option("--batch-size", type=int, help=f"Rows per request, at most {contract.LARGEST_ROWS_PER_REQUEST} where the "
+              "tenant allows it; the byte cap still applies (MO_BATCH_SIZE). "
+              f"[default: {contract.DEFAULT_ROWS_PER_REQUEST}, the resource page's limit]")
 @click.option("--max-bytes", type=int,
               help=f"Bytes per request body (MO_MAX_BYTES). [default: {contract.DEFAULT_MAX_BYTES}]")
 @click.option("--concurrency", type=int, help="Requests in flight, 1-64 (MO_CONCURRENCY). [default: 4]")

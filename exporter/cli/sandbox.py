@@ -11,7 +11,7 @@ from exporter.contract import (
     DEFAULT_OBJECT_NAME,
     DEFAULT_SOLUTION_NAME,
     DOCUMENTED_RATE_LIMIT_RPS,
-    MAX_ROWS_PER_REQUEST,
+    LARGEST_ROWS_PER_REQUEST,
 )
 
 _RATE = click.FloatRange(0.0, 1.0)
@@ -33,7 +33,8 @@ _NON_NEGATIVE = click.FloatRange(min=0.0)
 @click.option("--solution-name", default=DEFAULT_SOLUTION_NAME, show_default=True,
               help="The solutionName requests must carry ('' accepts any).")
 @click.option("--prefix", default="", help="Path prefix before /api/v2/..., e.g. /ingestion-api.")
-@click.option("--max-rows", type=click.IntRange(min=1), default=MAX_ROWS_PER_REQUEST, show_default=True)
+@click.option("--max-rows", type=click.IntRange(min=1), default=LARGEST_ROWS_PER_REQUEST, show_default=True,
+              help="Rows one request may carry (newer guides: 2000; the resource page: 500).")
 @click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES, show_default=True)
 @click.option("--rate-limit", "rate_limit_rps", type=_NON_NEGATIVE, default=DOCUMENTED_RATE_LIMIT_RPS,
               show_default=True, help="Requests per second (0 = off).")
@@ -52,13 +53,25 @@ _NON_NEGATIVE = click.FloatRange(min=0.0)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fault RNG.")
 @click.option("--refuse-order-number", "refused_order_numbers", multiple=True,
               help="Refuse rows with this order number (DI_E_00012), as the API refuses rows for its own reasons.")
+@click.option("--schema-endpoint/--no-schema-endpoint", default=True, show_default=True,
+              help="Serve GET /api/v2/schema/solutions[/<solution>/tables] (off: 404, as on a tenant without it).")
+@click.option("--schema-type", "schema_types", multiple=True, metavar="COLUMN=TYPE",
+              help="Describe COLUMN with another type than the contract's in the schema endpoint (repeatable).")
 def sandbox_command(readonly_tokens: tuple[str, ...], objects: tuple[str, ...], solution_name: str,
-                    refused_order_numbers: tuple[str, ...], **settings: object) -> None:
+                    refused_order_numbers: tuple[str, ...], schema_types: tuple[str, ...],
+                    **settings: object) -> None:
     """Run a local Peak-compatible ingestion API; prints 'sandbox ready at URL' once it answers."""
     from exporter.sandbox import SandboxConfig, serve
     from exporter.sandbox.process import READY_LINE
 
+    pairs = []
+    for item in schema_types:
+        column, sep, api_type = item.partition("=")
+        if not sep or not column or not api_type:
+            raise click.BadParameter(f"{item!r} is not COLUMN=TYPE", param_hint="--schema-type")
+        pairs.append((column, api_type))
     config = SandboxConfig(readonly_tokens=frozenset(readonly_tokens), objects=frozenset(objects),
-                           solution_name=solution_name or None,
-                           refused_order_numbers=frozenset(refused_order_numbers), **settings)  # type: ignore[arg-type]
+                           solution_name=solution_name or None, schema_types=tuple(pairs),
+                           refused_order_numbers=frozenset(refused_order_numbers),
+                           **settings)  # type: ignore[arg-type]
     serve(config, on_ready=lambda url: click.echo(READY_LINE.format(url=url)))

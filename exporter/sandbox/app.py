@@ -5,6 +5,9 @@ throttling (what a gateway in front of the API would do), then ``Authorization``
 object name (404), the body size (413), the JSON and the envelope (400, or 404 for a solution name
 other than the configured one: like an unknown object, that is a wrong address rather than a bad
 batch, and a client must stop rather than split the batch), then the rows, one by one (``failed``).
+
+The schema endpoints (:mod:`exporter.sandbox.schema`) answer GET with the token checked the same way
+(a read-only token may read them); they are counted apart from ingestion requests.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from exporter.errors import ConfigError
+from exporter.sandbox import schema
 from exporter.sandbox.config import SandboxConfig, is_loopback
 from exporter.sandbox.faults import STALL_STATUS, FaultInjector, FaultPlan, FaultSettings
 from exporter.sandbox.stats import SandboxStats
@@ -43,6 +47,7 @@ from exporter.sandbox.validation import (
     refuse_order_numbers,
     validate_rows,
 )
+from exporter.schema_compare import SOLUTIONS_PATH, TABLES_PATH_TEMPLATE
 
 log = logging.getLogger("exporter.sandbox")
 
@@ -134,8 +139,21 @@ def create_app(config: SandboxConfig) -> Starlette:
         message = exc.detail if isinstance(exc, HTTPException) else "internal error"
         return detail(status, message)
 
+    async def solutions(request: Request) -> Response:
+        return _schema(state, request, schema.solutions_document(config))
+
+    async def tables(request: Request) -> Response:
+        if request.path_params["solution_name"] != schema.served_solution(config):
+            return detail(404, f"unknown solution '{request.path_params['solution_name']}'")
+        return _schema(state, request, schema.tables_document(config))
+
     prefix = config.normalized_prefix
     routes = [Route(prefix + path, ingest, methods=["POST"]) for path in INGEST_PATHS]
+    if config.schema_endpoint:
+        routes += [
+            Route(prefix + SOLUTIONS_PATH, solutions, methods=["GET"]),
+            Route(prefix + TABLES_PATH_TEMPLATE, tables, methods=["GET"]),
+        ]
     routes += [
         Route("/_sandbox/stats", _admin(state, _stats), methods=["GET"]),
         Route("/_sandbox/rows", _admin(state, _rows), methods=["GET"]),
@@ -200,6 +218,17 @@ async def _ingest(state: SandboxState, request: Request) -> Response:
             return DroppedConnection()
         return detail(plan.after_store_status, "injected failure after the rows were stored")
     return JsonResponse({"requestId": request_id, "accepted": accepted, "failed": failed})
+
+
+def _schema(state: SandboxState, request: Request, document: dict[str, Any]) -> Response:
+    """A schema document for a caller with a valid token (read-only tokens may read it)."""
+    header = request.headers.get("authorization")
+    refused = _check_token(state.config, header)
+    if refused is not None and not (header and header in state.config.readonly_tokens):
+        state.stats.schema_reads[str(refused.status_code)] += 1
+        return refused
+    state.stats.schema_reads["200"] += 1
+    return JsonResponse(document)
 
 
 async def _faults_before_processing(state: SandboxState, plan: FaultPlan) -> Response | None:

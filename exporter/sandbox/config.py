@@ -8,11 +8,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from exporter.contract import (
+    ATTRIBUTE_NAMES,
     DEFAULT_MAX_BYTES,
     DEFAULT_OBJECT_NAME,
     DEFAULT_SOLUTION_NAME,
     DOCUMENTED_RATE_LIMIT_RPS,
-    MAX_ROWS_PER_REQUEST,
+    LARGEST_ROWS_PER_REQUEST,
 )
 from exporter.errors import ConfigError
 
@@ -27,6 +28,8 @@ class SandboxConfig:
     ``port=0`` picks a free port. ``solution_name=None`` accepts any non-empty solution name.
     ``store_path=None`` keeps the store in a fresh temporary directory. ``rate_limit_rps=0`` turns the
     rate limit off; ``rate_limit_burst=None`` means a burst as large as one second's worth of requests.
+    ``schema_endpoint=False`` answers the schema paths with 404; ``schema_types`` (column, type) pairs serve
+    another type than the contract's for those columns (see :mod:`exporter.sandbox.schema`).
     The fault settings (latency and the ``*_rate`` probabilities, 0..1) are only the starting values:
     ``POST /_sandbox/faults`` changes them at run time.
     """
@@ -39,7 +42,7 @@ class SandboxConfig:
     solution_name: str | None = DEFAULT_SOLUTION_NAME
     prefix: str = ""
     store_path: Path | None = None
-    max_rows: int = MAX_ROWS_PER_REQUEST
+    max_rows: int = LARGEST_ROWS_PER_REQUEST
     max_bytes: int = DEFAULT_MAX_BYTES
     rate_limit_rps: float = DOCUMENTED_RATE_LIMIT_RPS
     rate_limit_burst: int | None = None
@@ -56,6 +59,8 @@ class SandboxConfig:
     #: rows with these order numbers are refused (DI_E_00012), as the real API refuses rows for reasons
     #: of its own that the exporter cannot check beforehand (tests of row rejections use it)
     refused_order_numbers: frozenset[str] = frozenset()
+    schema_endpoint: bool = True
+    schema_types: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.token:
@@ -73,6 +78,11 @@ class SandboxConfig:
             raise ConfigError(f"sandbox: rate_limit_rps must be >= 0 (0 = off), got {self.rate_limit_rps}")
         if self.rate_limit_burst is not None and self.rate_limit_burst < 1:
             raise ConfigError(f"sandbox: rate_limit_burst must be >= 1, got {self.rate_limit_burst}")
+        unknown = [column for column, _ in self.schema_types if column not in ATTRIBUTE_NAMES]
+        if unknown:
+            raise ConfigError(
+                f"sandbox: schema type for unknown column {unknown[0]!r}; the columns are {', '.join(ATTRIBUTE_NAMES)}"
+            )
         # the fault settings share their checks with the run-time admin endpoint
         from exporter.sandbox.faults import FaultSettings
 

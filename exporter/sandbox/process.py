@@ -78,6 +78,10 @@ def sandbox_arguments(config: SandboxConfig) -> list[str]:
         args.append("--allow-remote")
     for number in sorted(config.refused_order_numbers):
         args += ["--refuse-order-number", number]
+    if not config.schema_endpoint:
+        args.append("--no-schema-endpoint")
+    for column, api_type in config.schema_types:
+        args += ["--schema-type", f"{column}={api_type}"]
     return args
 
 

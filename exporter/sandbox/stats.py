@@ -17,6 +17,8 @@ class SandboxStats:
     rows_failed: int = 0
     throttled: int = 0
     faults: Counter[str] = field(default_factory=Counter)
+    #: answers to the schema endpoints, by status (kept apart: they are not ingestion requests)
+    schema_reads: Counter[str] = field(default_factory=Counter)
 
     def count_response(self, status: int | None) -> None:
         """Count one answer to an ingestion request; ``None`` for a dropped connection."""
@@ -31,4 +33,5 @@ class SandboxStats:
             "rows_stored": rows_stored,
             "throttled": self.throttled,
             "faults": dict(sorted(self.faults.items())),
+            "schema_reads": dict(sorted(self.schema_reads.items())),
         }

@@ -1,0 +1,323 @@
+"""What `mo-export check` verifies before a run, in order, without writing anything anywhere.
+
+1. settings: the same validation as `run`;
+2. DuckDB file: opens read-only;
+3. dbt build: the model is in dbt's manifest and its last build (and the data tests on it) passed;
+4. model table: the built table matches the contract (columns, types, whole seconds, unique keys);
+5. destination, token, object, sample row: one request with ``"dryRun": true`` carrying one real row of
+   the model (the API validates and answers, stores nothing): reachable, token accepted, object known, the
+   row valid;
+6. schema: where the destination offers its schema endpoint (:mod:`exporter.schema_compare`), the
+   contract's columns, types, requiredness and key compared with the destination's table; skipped if not.
+
+A check that cannot run because an earlier one failed is skipped. Each failure carries what to do and the
+exit code `run` would end with for the same cause: 3 configuration, authentication, build or schema; 2
+destination unreachable or not answering; 1 the API refused the sample row. The report's exit code is
+the highest of its failures (0 when none failed; skips do not count).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import closing
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import duckdb
+import orjson
+
+from exporter import errors
+from exporter.batching import Envelope
+from exporter.build_verdict import check_build_verdict
+from exporter.client import ProbeAnswer, probe_destination
+from exporter.dbt_artifacts import ModelRelation, resolve_model
+from exporter.logging_setup import mask_in_logs
+from exporter.model_reader import ContractModelReader
+from exporter.schema_compare import (
+    SchemaShapeError,
+    compare_with_contract,
+    find_table,
+    schema_paths,
+    solution_names,
+)
+from exporter.settings import ExportSettings, load_settings
+from exporter.warehouse import connect, scalar
+
+log = logging.getLogger(__name__)
+
+Status = Literal["ok", "fail", "skip"]
+#: The DuckDB buffer pool of a check: it reads one row and runs the contract checks.
+CHECK_MEMORY_LIMIT = "64MB"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    action: str = ""
+    exit_code: int = errors.EXIT_OK
+
+
+@dataclass
+class CheckReport:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return max((c.exit_code for c in self.checks if c.status == "fail"), default=errors.EXIT_OK)
+
+    def add(self, name: str, status: Status, detail: str, action: str = "",
+            exit_code: int = errors.EXIT_OK) -> Check:
+        check = Check(name, status, detail, action, exit_code if status == "fail" else errors.EXIT_OK)
+        self.checks.append(check)
+        log.info("check %s: %s (%s)", name, status, detail, extra={"event": "check", "check": name})
+        return check
+
+    def skip(self, names: tuple[str, ...], because: str) -> None:
+        for name in names:
+            self.add(name, "skip", because)
+
+    def to_json(self) -> str:
+        return orjson.dumps(
+            {"exit_code": self.exit_code, "ok": self.exit_code == errors.EXIT_OK,
+             "checks": [asdict(c) for c in self.checks]},
+            option=orjson.OPT_INDENT_2,
+        ).decode()
+
+    def render_text(self) -> str:
+        width = max(len(c.name) for c in self.checks)
+        lines = []
+        for c in self.checks:
+            lines.append(f"{c.status.upper() if c.status == 'fail' else c.status:<5} {c.name:<{width}}  {c.detail}")
+            if c.status == "fail" and c.action:
+                lines.append(f"{'':<5} {'':<{width}}  -> {c.action}")
+        counts = {s: sum(c.status == s for c in self.checks) for s in ("ok", "fail", "skip")}
+        lines.append(
+            f"{counts['ok']} ok, {counts['fail']} failed, {counts['skip']} skipped: exit code {self.exit_code}"
+        )
+        return "\n".join(lines)
+
+
+DESTINATION_CHECKS = ("destination", "token", "object", "sample row", "schema")
+LOCAL_CHECKS = ("duckdb file", "dbt build", "model table")
+
+
+def run_checks(flags: Mapping[str, Any]) -> CheckReport:
+    """Every check, in order; never raises for a problem it checks (that becomes a failed line)."""
+    report = CheckReport()
+    try:
+        settings = load_settings({**flags, "dry_run": False, "api_dry_run": False})
+    except errors.ConfigError as exc:
+        report.add("settings", "fail", str(exc), "fix the flag or environment variable named above",
+                   errors.EXIT_CONFIG_ERROR)
+        report.skip(LOCAL_CHECKS + DESTINATION_CHECKS, "the settings are not valid")
+        return report
+    if settings.api_key is not None:
+        mask_in_logs(settings.api_key.reveal())
+    report.add("settings", "ok", f"{settings.endpoint} (solution {settings.solution_name}), batch size "
+               f"{settings.batch_size}, at most {settings.max_bytes:,} bytes per request")
+    body = _local_checks(settings, report)
+    _destination_checks(settings, body, report)
+    return report
+
+
+def _local_checks(settings: ExportSettings, report: CheckReport) -> bytes | None:
+    """Checks 2-4; returns the body of the dry-run request (one real model row), or None."""
+    try:
+        con = connect(settings.duckdb_path, read_only=True, memory_limit=CHECK_MEMORY_LIMIT)
+    except errors.WarehouseError as exc:
+        report.add("duckdb file", "fail", str(exc), "point MO_DUCKDB_PATH (--duckdb-path) at the file dbt built",
+                   errors.EXIT_CONFIG_ERROR)
+        report.skip(LOCAL_CHECKS[1:], "the DuckDB file cannot be opened")
+        return None
+    with closing(con):
+        report.add("duckdb file", "ok", f"{settings.duckdb_path} (opened read-only)")
+        try:
+            relation = resolve_model(settings.target_path, settings.model_name)
+            check_build_verdict(con, relation)
+        except errors.BuildError as exc:
+            report.add("dbt build", "fail", str(exc), "run `dbt build` and fix what it reports",
+                       errors.EXIT_CONFIG_ERROR)
+            report.skip(LOCAL_CHECKS[2:], "no passing dbt build of the model")
+            return None
+        report.add("dbt build", "ok", f"{relation.unique_id} and the data tests on it passed the latest build "
+                   "recorded in this DuckDB file")
+        return _model_table(con, settings, relation, report)
+
+
+def _model_table(con: duckdb.DuckDBPyConnection, settings: ExportSettings, relation: ModelRelation,
+                 report: CheckReport) -> bytes | None:
+    reader = ContractModelReader(con, relation, settings.state_schema)
+    try:
+        reader.check_contract()
+        reader.check_values()
+    except errors.BuildError as exc:
+        report.add("model table", "fail", str(exc), "fix the model and run `dbt build`", errors.EXIT_CONFIG_ERROR)
+        return None
+    rows = int(scalar(con, f"select count(*) from {relation.qualified_name}") or 0)
+    report.add("model table", "ok", f"{relation.schema}.{relation.identifier} matches the contract ({rows:,} rows)")
+    if rows == 0:
+        return None
+    with closing(_first_rows(reader)) as stream:
+        first = next(stream, None)
+    if first is None or first.num_rows == 0:
+        return None
+    row_json = str(first.column("row_json")[0].as_py())
+    return Envelope(settings.solution_name, "UPSERT", dry_run=True).body([row_json])
+
+
+def _first_rows(reader: ContractModelReader) -> Iterator[Any]:
+    reader.plan(destination_id=None, full_refresh=True, retry_rejected=False)
+    return reader.stream_rows_to_send(chunk_rows=1)
+
+
+def _destination_checks(settings: ExportSettings, body: bytes | None, report: CheckReport) -> None:
+    answers = probe_destination(settings, body, schema_paths(settings.solution_name))
+    post = answers[0] if body is not None else None
+    gets = answers[1:] if body is not None else answers
+    first = answers[0]
+    if first.status is None and "CERTIFICATE_VERIFY_FAILED" in (first.error or ""):
+        report.add("destination", "fail", f"the TLS certificate of {first.url} is not trusted ({first.error})",
+                   "point --ca-bundle (MO_CA_BUNDLE) at the CA that signed it, or fix the base URL",
+                   errors.EXIT_CONFIG_ERROR)
+        report.skip(DESTINATION_CHECKS[1:], "the destination's certificate is not trusted")
+        return
+    if first.status is None:
+        report.add("destination", "fail", f"no answer from {first.url}: {first.error}",
+                   "check the base URL (PEAK_BASE_URL), the network and that the API is up, then check again",
+                   errors.EXIT_DELIVERY_FAILED)
+        report.skip(DESTINATION_CHECKS[1:], "the destination did not answer")
+        return
+    if 300 <= first.status < 400:
+        report.add("destination", "fail", f"{first.url} answered {first.status}, a redirect to {first.location}",
+                   "set PEAK_BASE_URL / --path-template to the API's own address: the exporter follows no "
+                   "redirect (it would resend the token and the rows elsewhere)", errors.EXIT_CONFIG_ERROR)
+        report.skip(DESTINATION_CHECKS[1:], "the destination redirects")
+        return
+    if first.status == 429 or first.status >= 500:
+        report.add("destination", "fail", f"{first.url} answered {first.status} ({_detail(first)})",
+                   "the API is busy or failing: check again later", errors.EXIT_DELIVERY_FAILED)
+        report.skip(DESTINATION_CHECKS[1:], "the destination is not answering normally")
+        return
+    report.add("destination", "ok", f"{first.method} {first.url} answered {first.status} "
+               f"in {first.elapsed_ms:.0f} ms")
+    if post is None and first.status in (401, 403):  # no row to send, but the schema read tested the token
+        report.add("token", "fail", f"HTTP {first.status} ({_detail(first)}) for {first.url}: the token in "
+                   "PEAK_API_KEY was refused", "set PEAK_API_KEY to a personal access token for this tenant, sent "
+                   "bare (no 'Bearer ' prefix)", errors.EXIT_CONFIG_ERROR)
+        report.skip(("object", "sample row", "schema"), "the token was refused")
+        return
+    if post is None:
+        report.skip(("token", "object", "sample row"), "no model row to send in a dryRun request (see above)")
+    elif not _ingest_checks(settings, post, report):
+        report.skip(("schema",), "the dryRun request was refused")
+        return
+    _schema_check(settings, gets, report)
+
+
+def _ingest_checks(settings: ExportSettings, post: ProbeAnswer, report: CheckReport) -> bool:
+    """Token, object and sample row from the dryRun answer; False when the token or the object failed."""
+    status = post.status or 0
+    if status in (401, 403):
+        what = ("is not valid for this tenant" if status == 401
+                else f"may not write to {settings.object_name} in solution {settings.solution_name}")
+        report.add("token", "fail", f"HTTP {status} ({_detail(post)}): the token in PEAK_API_KEY {what}",
+                   "set PEAK_API_KEY to a personal access token with write access to the solution, sent bare "
+                   "(no 'Bearer ' prefix)", errors.EXIT_CONFIG_ERROR)
+        report.skip(("object", "sample row"), "the token was refused")
+        return False
+    report.add("token", "ok", "accepted")
+    if not 200 <= status < 300:
+        hint = ("check the object name (PEAK_OBJECT_NAME), the solution name (PEAK_SOLUTION_NAME) and the path "
+                "template" if status == 404 else "check the settings above against the API's documentation")
+        report.add("object", "fail", f"HTTP {status} for {post.url} ({_detail(post)})", hint,
+                   errors.EXIT_CONFIG_ERROR)
+        report.skip(("sample row",), "the object is not known")
+        return False
+    body = post.body if isinstance(post.body, dict) else {}
+    failed = body.get("failed")
+    accepted = body.get("accepted")
+    if not isinstance(failed, list) or (isinstance(accepted, int) and accepted + len(failed) != 1):
+        report.add("object", "fail", f"HTTP {status}, but the answer is not the API's acknowledgement "
+                   f"({_short(post.body)})", "the base URL (PEAK_BASE_URL) likely points at something else than "
+                   "the ingestion API, such as a portal or a proxy", errors.EXIT_CONFIG_ERROR)
+        report.skip(("sample row",), "the answer is not an acknowledgement")
+        return False
+    report.add("object", "ok", f"{settings.object_name} in solution {settings.solution_name}: a one-row dryRun "
+               "request was validated and acknowledged (nothing stored)")
+    if failed:
+        report.add("sample row", "fail", f"the API refused the model's first row: {_row_errors(failed)}",
+                   "fix the model or its source data: `run` would record such rows as rejected",
+                   errors.EXIT_REJECTED_ROWS)
+    else:
+        report.add("sample row", "ok", "the model's first row passed the API's validation")
+    return True
+
+
+def _schema_check(settings: ExportSettings, gets: list[ProbeAnswer], report: CheckReport) -> None:
+    solutions = gets[0] if gets else None
+    if solutions is None or solutions.status != 200:
+        status = "no answer" if solutions is None or solutions.status is None else f"HTTP {solutions.status}"
+        url = solutions.url if solutions is not None else "the schema endpoint"
+        if solutions is not None and solutions.status in (401, 403):
+            report.add("schema", "skip", f"the schema endpoint refused the token ({url}: {status})")
+        else:
+            report.add("schema", "skip", f"the destination offers no schema endpoint ({url}: {status})")
+        return
+    try:
+        names = solution_names(solutions.body)
+    except SchemaShapeError as exc:
+        report.add("schema", "skip", f"{solutions.url} answered in a shape this version cannot read ({exc})")
+        return
+    if settings.solution_name not in names:
+        report.add("schema", "fail", f"solution {settings.solution_name} is not among the destination's "
+                   f"({', '.join(names) or 'none'})", "check the solution name (PEAK_SOLUTION_NAME)",
+                   errors.EXIT_CONFIG_ERROR)
+        return
+    tables = gets[1] if len(gets) > 1 else None
+    if tables is None or tables.status != 200:
+        status = "no answer" if tables is None or tables.status is None else f"HTTP {tables.status}"
+        report.add("schema", "skip", f"solution {settings.solution_name} is listed, but its tables are not "
+                   f"described ({status})")
+        return
+    try:
+        table = find_table(tables.body, settings.object_name)
+    except SchemaShapeError as exc:
+        report.add("schema", "skip", f"{tables.url} answered in a shape this version cannot read ({exc})")
+        return
+    if table is None:
+        report.add("schema", "fail", f"{settings.object_name} is not a table of solution {settings.solution_name}",
+                   "check the object name (PEAK_OBJECT_NAME)", errors.EXIT_CONFIG_ERROR)
+        return
+    comparison = compare_with_contract(table)
+    if comparison.problems:
+        report.add("schema", "fail", f"{table.name} differs from the contract: {'; '.join(comparison.problems)}",
+                   "align the model's contract with the destination's table (or ask Peak which is right) before "
+                   "running: rows would be refused or land differently", errors.EXIT_CONFIG_ERROR)
+        return
+    notes = f"; {'; '.join(comparison.notes)}" if comparison.notes else ""
+    report.add("schema", "ok", f"{table.name}: {len(table.columns)} columns, their types and the primary key "
+               f"as the contract{notes}")
+
+
+def _detail(answer: ProbeAnswer) -> str:
+    if isinstance(answer.body, dict) and "detail" in answer.body:
+        return str(answer.body["detail"])[:300]
+    return _short(answer.body)
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else orjson.dumps(value).decode() if value is not None else "no body"
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _row_errors(failed: list[Any]) -> str:
+    parts = []
+    for entry in failed:
+        for error in (entry.get("errors") or []) if isinstance(entry, dict) else []:
+            if isinstance(error, dict):
+                column = f" ({error['column']})" if error.get("column") else ""
+                parts.append(f"{error.get('code', 'UNKNOWN')}{column}: {error.get('message', '')}")
+    return "; ".join(parts) or _short(failed)
