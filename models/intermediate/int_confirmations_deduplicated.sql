@@ -2,7 +2,7 @@ with
 
 confirmations as (
 
-    select * from {{ ref('stg_mes__confirmations') }}
+    select * from {{ ref('int_confirmation_versions') }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 production_orders as (
 
-    select * from {{ ref('stg_mes__production_orders') }}
+    select * from {{ ref('int_production_order_versions') }}
 
 ),
 
