@@ -68,10 +68,10 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]
 
 
 def _current_order(con: duckdb.DuckDBPyConnection, order_number: str) -> dict[str, Any]:
-    """The current version of an order as raw text (its trimmed values, from the built dedup model)."""
+    """The current version of an order as raw text (its trimmed values, from the built models)."""
     row = con.execute(
         "select order_number, product_id, location_id, source_id, created_ts, planned_qty, planned_start_ts,"
-        " planned_end_ts, status_code, changed_ts from main.int_production_orders_deduplicated"
+        " planned_end_ts, status_code, changed_ts from main.int_manufacturing_orders_current"
         " where order_number = ?",
         [order_number],
     ).fetchall()[0]
@@ -158,7 +158,7 @@ def round_master_data_and_watermark_redelivery(con: duckdb.DuckDBPyConnection, p
     at = _next_extraction(con)
     con.execute("insert into raw.mes_plants values ('P1000 ', 'Hamburg assembly', 'N', ?)", [at])
     unknown = con.execute(
-        "select product_id from main.int_manufacturing_orders_validated"
+        "select product_id from main.int_manufacturing_orders_current"
         " where rejection_reasons = 'unknown_product' order by order_number limit 1"
     ).fetchall()[0][0]
     con.execute("insert into raw.mes_materials values (?, 'Now in the master', ?)", [unknown, at])
@@ -253,6 +253,9 @@ def test_every_incremental_build_equals_a_full_rebuild_and_the_reference(workdir
         appended = _scalar(path, "select count(*) from main.int_production_order_versions"
                                  f" where load_sequence = {number + 1}")
         assert 0 < appended < raw_rows_before / 4, f"{label}: {appended} rows appended of {raw_rows_before}"
+        # and recomputed only the orders the extraction can change
+        rebuilt = _scalar(path, "select count(*) from main.int_orders_to_rebuild")
+        assert 0 < rebuilt < ORDERS / 2, f"{label}: {rebuilt} of {ORDERS} orders recomputed"
         problems += _differences_from_full_rebuild(path, workdir, f"round{number}")
         problems += _differences_from_reference(path, label)
         if edit is round_master_data_and_watermark_redelivery:

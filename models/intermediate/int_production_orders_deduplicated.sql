@@ -6,6 +6,12 @@ production_orders as (
 
 ),
 
+orders_to_rebuild as (
+
+    select order_number from {{ ref('int_orders_to_rebuild') }}
+
+),
+
 ranked as (
 
     select
@@ -29,7 +35,8 @@ ranked as (
         ) as version_rank
 
     from production_orders
-    where order_number is not null
+    -- only the orders this build recomputes (all of them on a full build), from all their versions
+    where order_number in (select order_number from orders_to_rebuild)
 
 ),
 
