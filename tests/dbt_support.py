@@ -68,7 +68,24 @@ def run_dbt(args: Sequence[str], *, duckdb_path: Path, target_path: Path, vars_:
         cli_args += ["--vars", vars_]
     with _env(MO_DUCKDB_PATH=str(duckdb_path), DBT_SEND_ANONYMOUS_USAGE_STATS="false"):
         result = dbtRunner().invoke(cli_args)
+    release_dbt_duckdb()
     return DbtRun(result=result, target_path=target_path)
+
+
+def release_dbt_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in this process after dbtRunner returns.
+
+    dbt-duckdb opens the file with the profile's configuration (memory limit, temp directory), and DuckDB
+    refuses a second connection to an open file with another configuration; closed, the file can be opened
+    by the test with its own settings, or by the next dbt invocation.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        environment = DuckDBConnectionManager._ENV
+        if environment is not None:
+            environment.close()
+            DuckDBConnectionManager._ENV = None
 
 
 def run_dbt_subprocess(

@@ -2,7 +2,23 @@ with
 
 confirmations as (
 
-    select * from {{ ref('stg_mes__confirmations') }}
+    select * from {{ ref('int_confirmation_versions') }}
+
+),
+
+orders_to_rebuild as (
+
+    select order_number from {{ ref('int_orders_to_rebuild') }}
+
+),
+
+confirmations_of_rebuilt_orders as (
+
+    -- every confirmation any version of which was posted against an order this build recomputes;
+    -- its current version decides which order it belongs to now
+    select distinct confirmation_id
+    from confirmations
+    where order_number in (select order_number from orders_to_rebuild)
 
 ),
 
@@ -23,7 +39,7 @@ ranked as (
         ) as version_rank
 
     from confirmations
-    where confirmation_id is not null
+    where confirmation_id in (select confirmation_id from confirmations_of_rebuilt_orders)
 
 ),
 

@@ -6,11 +6,9 @@ current_orders as (
 
 ),
 
-unkeyed_order_rows as (
+unkeyed_order_versions as (
 
-    -- docs/behaviour.md#current-state: raw order rows without an order_no cannot be keyed; every such row is kept
-    -- (one row each) so it is rejected with a null order number
-    select * from {{ ref('stg_mes__production_orders') }}
+    select * from {{ ref('int_production_order_versions') }}
     where order_number is null
 
 ),
@@ -30,6 +28,26 @@ materials as (
 plants as (
 
     select * from {{ ref('int_plants_deduplicated') }}
+
+),
+
+unkeyed_order_loads as (
+
+    -- the versions store may hold the rows of one extracted_at from more than one build (the
+    -- incremental watermark is inclusive); the latest build that stored that extracted_at has all of them
+    select
+        *,
+        max(load_sequence) over (partition by extracted_at) as latest_load_sequence
+    from unkeyed_order_versions
+
+),
+
+unkeyed_order_rows as (
+
+    -- raw order rows without an order_no cannot be keyed; every such row is kept (one row each) so
+    -- it is rejected with a null order number
+    select * from unkeyed_order_loads
+    where load_sequence = latest_load_sequence
 
 ),
 

@@ -2,7 +2,13 @@ with
 
 production_orders as (
 
-    select * from {{ ref('stg_mes__production_orders') }}
+    select * from {{ ref('int_production_order_versions') }}
+
+),
+
+orders_to_rebuild as (
+
+    select order_number from {{ ref('int_orders_to_rebuild') }}
 
 ),
 
@@ -29,7 +35,8 @@ ranked as (
         ) as version_rank
 
     from production_orders
-    where order_number is not null
+    -- only the orders this build recomputes (all of them on a full build), from all their versions
+    where order_number in (select order_number from orders_to_rebuild)
 
 ),
 

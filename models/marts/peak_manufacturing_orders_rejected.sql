@@ -2,7 +2,7 @@ with
 
 validated_orders as (
 
-    select * from {{ ref('int_manufacturing_orders_validated') }}
+    select * from {{ ref('int_manufacturing_orders_current') }}
 
 ),
 
