@@ -337,7 +337,9 @@ def test_a_refusal_detail_is_masked_before_it_is_cut_so_no_piece_of_the_token_su
 
 
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 5) | st.floats(allow_nan=False) | st.text(max_size=5),
+    # orjson writes a non-finite float as null, so generating one would test a body other than the one sent
+    st.none() | st.booleans() | st.integers(-3, 5) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["index", "errors", "code"]), inner),
     max_leaves=12,
 )

@@ -214,7 +214,7 @@ def _differences_from_reference(path: Path, label: str) -> list[str]:
     with duckdb.connect(str(path), read_only=True) as con:
         expected = build_marts(read_raw_tables(con))
         skip = ambiguous_order_numbers(expected)
-        assert len(skip) <= 2, f"after {label}: too many orders the documented rules (docs/behaviour.md) leave open: {sorted(skip)}"
+        assert len(skip) <= 2, f"after {label}: too many orders docs/behaviour.md leaves open: {sorted(skip)}"
         found = [contract_differences(con, expected, skip), rejected_differences(con, expected, skip),
                  placement_problems(con, expected)]
     return [f"reference after {label}: {f}" for f in found if f]

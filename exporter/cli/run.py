@@ -40,9 +40,10 @@ Exit codes:
 @click.option("--model-name", help=f"dbt model to export. [default: {DEFAULT_MODEL_NAME}]")
 @click.option("--state-schema",
               help=f"Schema of the export state in the DuckDB file. [default: {DEFAULT_STATE_SCHEMA}]")
-@click.option("--batch-size", type=int, help=f"Rows per request, at most {contract.LARGEST_ROWS_PER_REQUEST} where the "
-              "tenant allows it; the byte cap still applies (MO_BATCH_SIZE). "
-              f"[default: {contract.DEFAULT_ROWS_PER_REQUEST}, the resource page's limit]")
+@click.option("--batch-size", type=int,
+              help=f"Rows per request, at most {contract.LARGEST_ROWS_PER_REQUEST} where the tenant allows it (the "
+              "resource page's limit is the default); the byte cap still applies (MO_BATCH_SIZE). "
+              f"[default: {contract.DEFAULT_ROWS_PER_REQUEST}]")
 @click.option("--max-bytes", type=int,
               help=f"Bytes per request body (MO_MAX_BYTES). [default: {contract.DEFAULT_MAX_BYTES}]")
 @click.option("--concurrency", type=int, help="Requests in flight, 1-64 (MO_CONCURRENCY). [default: 4]")
