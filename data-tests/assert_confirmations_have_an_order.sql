@@ -43,9 +43,11 @@ unattached as (
 
     select 'confirmation of an order that does not exist' as problem, count(*) as confirmations
     from current_confirmations
-    anti join current_orders
-        on current_confirmations.order_number = current_orders.order_number
     where current_confirmations.order_number is not null
+        and not exists (
+            select 1 from current_orders
+            where current_orders.order_number = current_confirmations.order_number
+        )
 
 ),
 
