@@ -9,7 +9,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export MO_DUCKDB_PATH ?= $(CURDIR)/mo_export.duckdb
 DEMO_ORDERS ?= 20000
 
-.PHONY: help install demo test lint build docs docs-serve bench chaos clean
+.PHONY: help install install-spark demo test test-fast test-spark lint build docs docs-serve bench chaos clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -22,12 +22,26 @@ $(BIN)/.installed: pyproject.toml uv.lock
 
 install: $(BIN)/.installed  ## create .venv with the locked dependencies (uv, from uv.lock)
 
+# after .installed: a plain `uv sync` removes the extra's packages, so this stamp must be newer
+$(BIN)/.installed-spark: pyproject.toml uv.lock $(BIN)/.installed
+	$(UV) sync --frozen --extra dagster --extra spark
+	touch $@
+
+install-spark: $(BIN)/.installed-spark  ## add the spark extra (pyspark, dbt-spark) to .venv; needs Java 17
+
 demo: install  ## in .demo/ only: sample data -> dbt build -> sandbox API -> export, then an export that sends nothing
 	DEMO_ORDERS=$(DEMO_ORDERS) bash scripts/demo.sh
 
-test: install  ## the whole suite: lint, dbt unit/data tests (inside pytest), pytest
+test: install-spark  ## the whole suite: lint, dbt unit/data tests (inside pytest), pytest, the Spark build
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+test-fast: install  ## the suite without the Spark tests (no Java needed)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m "not spark"
+
+test-spark: install-spark  ## the dbt project on Spark (local-cluster): unit/data tests and parity with DuckDB
+	$(BIN)/pytest -m spark
 
 lint: install  ## ruff only
 	$(BIN)/ruff check .
@@ -49,4 +63,4 @@ chaos: install  ## export 200,000 orders through every injected fault and 8 SIGK
 	$(BIN)/python -m tests.chaos --orders 200000 --kills 5 --early-kills 2
 
 clean:  ## remove build output and local data (keeps .venv)
-	rm -rf target logs .demo mo_export.duckdb mo_export.duckdb.wal
+	rm -rf target logs .demo mo_export.duckdb mo_export.duckdb.wal spark-warehouse

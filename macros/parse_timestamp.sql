@@ -1,5 +1,5 @@
 {#
-    parse_timestamp(expr) -> timestamp (UTC, whole seconds)
+    parse_timestamp(expr) -> timestamp (UTC, whole seconds; on Spark in its UTC session time zone)
 
     docs/behaviour.md#parsing timestamp text, parsed by grammar + calendar check, never by DuckDB's own permissive
     varchar -> timestamp cast (which accepts forms the spec rejects, e.g. `2025-1-5`, mishandles
@@ -25,10 +25,10 @@
     Returns null when the text is missing OR invalid; callers tell the two apart by checking the
     trimmed text.
 
-    Performance: the trimmed text is computed once and bound to a lambda parameter
-    (`list_transform([text], lambda ts_text: ...)[1]`), because DuckDB would otherwise re-evaluate
-    the trim for each of the ~20 references below; then one anchored RE2 match without nested
-    quantifiers (linear time), then fixed-position substr() arithmetic. The zone is found by position: with a zone, the sign sits 6 characters
+    Performance: the trimmed text is computed once and bound to a name (bind_value), because the
+    engine could otherwise re-evaluate the trim for each of the ~20 references below; then one
+    anchored regex match without nested quantifiers (linear time in RE2), then fixed-position
+    substr() arithmetic. The zone is found by position: with a zone, the sign sits 6 characters
     from the end (`+HH:MM`) or 5 (`+HHMM`); the length guard keeps a date's own hyphens out.
 #}
 {% macro parse_timestamp(expr) -%}
@@ -59,14 +59,14 @@
             end
         )
     {%- endset -%}
-    {%- set utc_value = "(cast(" ~ local_date ~ " as timestamp) + to_seconds(" ~ local_seconds ~ " - " ~ offset_seconds ~ "))" -%}
-    list_transform([{{ clean_text(expr) }}], lambda ts_text:
+    {%- set utc_value = add_seconds("cast(" ~ local_date ~ " as timestamp)", local_seconds ~ " - " ~ offset_seconds) -%}
+    {%- set grammar -%}
+        [0-9]{4}-[0-9]{2}-[0-9]{2}([T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])?)?
+    {%- endset -%}
+    {%- set body -%}
         case
-            when regexp_full_match(
-                    {{ text }},
-                    '[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])?)?'
-                )
-                and not starts_with({{ text }}, '0000')
+            when {{ regex_full_match(text, grammar) }}
+                and substr({{ text }}, 1, 4) <> '0000'
                 and {{ local_date }} is not null
                 {#- only the first and last day of the range can leave it through a zone offset #}
                 and (
@@ -75,5 +75,6 @@
                 )
                 then {{ utc_value }}
         end
-    )[1]
+    {%- endset -%}
+    {{ bind_value(clean_text(expr), text, body) }}
 {%- endmacro %}

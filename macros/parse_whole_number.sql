@@ -10,13 +10,14 @@
     Returns null when missing, not decimal text, not whole, or out of range; callers tell
     "missing" from "invalid" by checking the trimmed text.
     The regex is anchored and has no nested quantifiers, so it runs in linear time (RE2). The
-    trimmed text is bound once to a lambda parameter so the trim is not evaluated twice.
+    trimmed text is bound once (bind_value) so the trim is not evaluated twice.
 #}
 {% macro parse_whole_number(expr) -%}
-    list_transform([{{ clean_text(expr) }}], lambda number_text:
+    {%- set body -%}
         case
-            when regexp_full_match(number_text, '[+-]?[0-9]+(\.0+)?')
+            when {{ regex_full_match('number_text', '[+-]?[0-9]+(\\.0+)?') }}
                 then try_cast(split_part(number_text, '.', 1) as bigint)
         end
-    )[1]
+    {%- endset -%}
+    {{ bind_value(clean_text(expr), 'number_text', body) }}
 {%- endmacro %}

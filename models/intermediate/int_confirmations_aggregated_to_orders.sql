@@ -18,8 +18,8 @@ aggregated as (
         coalesce(bool_or(yield_units is null), false) as has_invalid_yield,
         coalesce(bool_or(confirmed_ts is not null and confirmed_at is null), false) as has_invalid_timestamp,
 
-        -- quantities: sum over whole-number yields only (hugeint, range-checked downstream)
-        sum(yield_units::hugeint) as yield_units_sum,
+        -- quantities: sum over whole-number yields only (wider than 64 bits, range-checked downstream)
+        sum(cast(yield_units as {{ wide_integer_type() }})) as yield_units_sum,
 
         -- timestamps (missing/invalid confirmed_ts never count toward a date)
         min(confirmed_at) filter (where yield_units >= 0) as first_non_reversal_confirmed_at,

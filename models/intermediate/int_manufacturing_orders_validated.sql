@@ -1,3 +1,11 @@
+{#- the order columns this model reads, selected by name from both kinds of order rows -#}
+{%- set order_columns = [
+    'order_number', 'product_id', 'location_id', 'source_id',
+    'created_ts', 'planned_qty', 'planned_start_ts', 'planned_end_ts', 'status_code', 'changed_ts',
+    'ordered_at', 'ordered_units', 'expected_start_date', 'expected_end_date', 'status', 'changed_at',
+    'extracted_at',
+] -%}
+
 with
 
 current_orders as (
@@ -53,9 +61,10 @@ unkeyed_order_rows as (
 
 orders as (
 
-    select * from current_orders
-    union all by name
-    select * from unkeyed_order_rows
+    -- both branches by name, so a column added to either model cannot shift the other's
+    select {{ order_columns | join(', ') }} from current_orders
+    union all
+    select {{ order_columns | join(', ') }} from unkeyed_order_rows
 
 ),
 

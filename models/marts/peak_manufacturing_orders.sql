@@ -10,10 +10,10 @@ final as (
 
     select
         -- ids
-        cast(order_number as varchar) as order_number,
-        cast(product_id as varchar) as product_id,
-        cast(location_id as varchar) as location_id,
-        cast(source_id as varchar) as source_id,
+        cast(order_number as string) as order_number,
+        cast(product_id as string) as product_id,
+        cast(location_id as string) as location_id,
+        cast(source_id as string) as source_id,
 
         -- ordered
         cast(ordered_at as timestamp) as ordered_at,
@@ -25,7 +25,7 @@ final as (
         cast(expected_end_date as timestamp) as expected_end_date,
         cast(actual_end_date as timestamp) as actual_end_date,
         cast(produced_units as bigint) as produced_units,
-        cast(status as varchar) as status,
+        cast(status as string) as status,
 
         -- change tracking
         cast(updated_at as timestamp) as updated_at
