@@ -32,6 +32,7 @@ def cli(log_format: str, verbose: int) -> None:
 
 
 def _register_commands() -> None:
+    from exporter.cli.plan import plan_command
     from exporter.cli.run import run_command
     from exporter.cli.sample_data import sample_data_command
     from exporter.cli.sandbox import sandbox_command
@@ -40,6 +41,7 @@ def _register_commands() -> None:
     cli.add_command(sample_data_command)
     cli.add_command(sandbox_command)
     cli.add_command(run_command)
+    cli.add_command(plan_command)
     cli.add_command(status_command)
 
 
