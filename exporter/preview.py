@@ -121,7 +121,7 @@ def render_plan(view: PlanView) -> str:
         ("acknowledged before", p.acknowledged_orders, "orders whose last content the ledger holds"),
         ("  no longer in the model", p.lost_orders, ""),
     ]
-    lines += table(["", "rows", ""], [[label, f"{n:,}", note] for label, n, note in counts], right=frozenset({1}))
+    lines += table(["", "", ""], [[label, f"{n:,}", note] for label, n, note in counts], right=frozenset({1}))
     if not view.content_known:
         lines += ["", "the ledger keeps no acknowledged content yet (the next run upgrades it): attributes unknown"]
     if view.changes:
@@ -147,8 +147,9 @@ def _guard_line(guard: GuardVerdict) -> str:
     if not guard.limited:
         return "guard: not limited (nothing acknowledged at this destination yet)"
     figures = (
-        f"{guard.change_share:.1%} of acknowledged orders change (limit {guard.max_change_share:.0%}), "
-        f"{guard.loss_share:.1%} left the model (limit {guard.max_loss_share:.0%})"
+        f"{guard.changed_orders:,} of {guard.acknowledged_orders:,} acknowledged orders change "
+        f"({guard.change_share:.2%}, limit {guard.max_change_share:.0%}), {guard.lost_orders:,} left the model "
+        f"({guard.loss_share:.2%}, limit {guard.max_loss_share:.0%})"
     )
     if guard.refuses:
         return f"guard: `run` would REFUSE: {figures}; --allow-large-change allows it once"
