@@ -2,8 +2,10 @@
 
 The export path is one-way: :meth:`ContractModelReader.plan` decides once per run what to send (it owns
 that decision), and :meth:`ContractModelReader.stream_rows_to_send` streams exactly those rows.
-The diff is computed in SQL, not Python. Each model row gets two fingerprints inside DuckDB
-(:mod:`exporter.fingerprints`), compared with the latest delivery event of its key in the state schema.
+The diff is computed in SQL, not Python. Each model row gets its fingerprints inside DuckDB
+(:mod:`exporter.fingerprints`), compared with the latest delivery event of its key in the state schema
+and with the last content the destination acknowledged for its order (new, changed, unchanged: what
+`mo-export plan` shows and the change guard judges, from the same decisions the run streams).
 Only rows to send are rendered to their JSON payload (`to_json` of a struct in the contract's attribute
 order, timestamps as `YYYY-MM-DD HH:MM:SS`) and come back, as Arrow record batches, so memory stays flat
 and the no-change path never renders or moves a row.
