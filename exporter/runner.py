@@ -26,6 +26,7 @@ import duckdb
 from exporter import errors
 from exporter.batching import Batch, Envelope, make_batches
 from exporter.build_verdict import check_build_verdict
+from exporter.change_guard import GuardVerdict, judge
 from exporter.client import (
     BatchRefused,
     Delivered,
@@ -34,9 +35,10 @@ from exporter.client import (
     Stopped,
     build_http_client,
 )
-from exporter.dbt_artifacts import resolve_model
+from exporter.dbt_artifacts import ModelRelation, resolve_model
 from exporter.destination import Destination
-from exporter.model_reader import ContractModelReader, Plan
+from exporter.model_reader import ContractModelReader, PinnedRows, Plan
+from exporter.plan_file import PlanFile, read_plan
 from exporter.progress import Progress
 from exporter.report import RunSummary, write_results
 from exporter.settings import ExportSettings
@@ -64,6 +66,81 @@ class _Outcome:
     not_sent: bool = False
 
 
+@dataclass
+class Decision:
+    """What a run (or `mo-export plan`) decided: the rows to send and how they compare with the past."""
+
+    reader: ContractModelReader
+    state: ExportState
+    destination: Destination
+    plan: Plan
+    had_deliveries: bool
+    guard: GuardVerdict
+
+
+def decide(
+    con: duckdb.DuckDBPyConnection,
+    settings: ExportSettings,
+    relation: ModelRelation,
+    *,
+    read_only: bool,
+    pinned: PinnedRows | None = None,
+) -> Decision:
+    """Check the build and the model, then decide what to send: the one path `run` and `plan` share.
+
+    Read-only (``--dry-run``, `plan`), nothing is written, not even an upgrade of an older state.
+    """
+    check_build_verdict(con, relation)  # about this file: the verdict travels with the data
+    reader = ContractModelReader(con, relation, settings.state_schema)
+    reader.check_contract()  # first: nothing, not even the state, is touched for a model that is off
+    reader.check_values()
+    state = ExportState(con, settings.state_schema, relation.qualified_name)
+    if not read_only:
+        state.ensure()
+    destination = Destination.from_settings(settings)
+    state.use_destination(destination, register=not read_only)
+    # with nothing delivered to this destination yet every row is new: comparing a million rows
+    # with an empty log is skipped (a dry run with no state yet counts every row as new too)
+    had_deliveries = state.has_deliveries()
+    plan = reader.plan(
+        destination_id=state.destination_id if had_deliveries else None,
+        full_refresh=settings.full_refresh,
+        retry_rejected=settings.retry_rejected,
+        pinned=pinned,
+    )
+    guard = judge(
+        plan,
+        max_change_share=settings.max_change_share,
+        max_loss_share=settings.max_loss_share,
+        allowed=settings.allow_large_change,
+    )
+    return Decision(reader, state, destination, plan, had_deliveries, guard)
+
+
+def relation_label(relation: ModelRelation) -> str:
+    """How a plan names the model's table: ``schema.identifier``."""
+    return f"{relation.schema}.{relation.identifier}"
+
+
+def _pinned_plan(settings: ExportSettings, relation: ModelRelation) -> PlanFile | None:
+    """The reviewed plan `run --plan` sends, refused (exit 3) if it was made for another model or destination."""
+    if settings.plan_path is None:
+        return None
+    pinned = read_plan(settings.plan_path)
+    if pinned.model_relation != relation_label(relation):
+        raise errors.ConfigError(
+            f"plan file {pinned.path} was made for the model {pinned.model_relation}, this run exports "
+            f"{relation_label(relation)}; nothing was sent"
+        )
+    destination = Destination.from_settings(settings)
+    if pinned.destination != destination:
+        raise errors.ConfigError(
+            f"plan file {pinned.path} was made for the destination {pinned.destination.label}, this run "
+            f"sends to {destination.label}; nothing was sent. Make a plan for this destination."
+        )
+    return pinned
+
+
 def run_export(settings: ExportSettings) -> RunSummary:
     """Run one export and return its summary (whose ``exit_code`` the CLI exits with).
 
@@ -74,27 +151,20 @@ def run_export(settings: ExportSettings) -> RunSummary:
     started = time.monotonic()
     relation = resolve_model(settings.target_path, settings.model_name)
     read_only = settings.dry_run
+    pinned = _pinned_plan(settings, relation)
     con = connect(settings.duckdb_path, read_only=read_only, memory_limit=DUCKDB_MEMORY_LIMIT)
     try:
         try:
-            check_build_verdict(con, relation)  # about this file: the verdict travels with the data
-            reader = ContractModelReader(con, relation, settings.state_schema)
-            reader.check_contract()  # first: nothing, not even the state, is touched for a model that is off
-            reader.check_values()
-            state = ExportState(con, settings.state_schema, relation.qualified_name)
-            if not read_only:
-                state.ensure()
-            destination = Destination.from_settings(settings)
-            state.use_destination(destination, register=not read_only)
-            # with nothing delivered to this destination yet every row is new: comparing a million rows
-            # with an empty log is skipped (a dry run with no state yet counts every row as new too)
-            had_deliveries = state.has_deliveries()
-            compare_with_state = had_deliveries and not settings.full_refresh
-            plan = reader.plan(
-                destination_id=state.destination_id if compare_with_state else None,
-                full_refresh=not compare_with_state,
-                retry_rejected=settings.retry_rejected,
+            decision = decide(
+                con, settings, relation, read_only=read_only, pinned=None if pinned is None else pinned.pinned
             )
+            reader, state, destination, plan = decision.reader, decision.state, decision.destination, decision.plan
+            had_deliveries = decision.had_deliveries
+            if settings.dry_run or settings.api_dry_run:  # nothing would change at the destination
+                if decision.guard.reasons:
+                    log.warning("the change guard would refuse a real run: %s", "; ".join(decision.guard.reasons))
+            else:
+                decision.guard.check()  # before the run is registered: a refused run sends and records nothing
             mode = _mode(settings)
             run_id = state.begin_run(mode) if not read_only else "dry-run"
         except (duckdb.Error, OSError) as exc:
@@ -192,6 +262,8 @@ def _mode(settings: ExportSettings) -> str:
         return "dry-run"
     if settings.api_dry_run:
         return "api-dry-run"
+    if settings.plan_path is not None:
+        return "pinned-plan"
     return "full-refresh" if settings.full_refresh else "incremental"
 
 

@@ -40,6 +40,8 @@ ENVIRONMENT: dict[str, str] = {
     "retry_budget_seconds": "MO_RETRY_BUDGET_SECONDS",
     "allow_insecure_http": "MO_ALLOW_INSECURE_HTTP",
     "ca_bundle": "MO_CA_BUNDLE",
+    "max_change_share": "MO_MAX_CHANGE_SHARE",
+    "max_loss_share": "MO_MAX_LOSS_SHARE",
 }
 
 DEFAULT_DUCKDB_PATH = "mo_export.duckdb"
@@ -62,6 +64,11 @@ def redacted_url(url: str) -> str:
         scheme, sep, rest = url.partition("://")
         return f"{scheme}{sep}***@{rest.rpartition('@')[2]}" if sep else "***@" + url.rpartition("@")[2]
     return url
+
+#: the change guard's limits (exporter.change_guard). The model keeps every order's latest version, so
+#: losing orders is rare: a fifth of them gone is a vanished plant, not a normal day.
+DEFAULT_MAX_CHANGE_SHARE = 0.5
+DEFAULT_MAX_LOSS_SHARE = 0.2
 
 
 class Secret:
@@ -121,6 +128,12 @@ class ExportSettings:
     payload_dir: Path | None
     results_path: Path
     show_progress: bool
+    #: the change guard (exporter.change_guard): shares of the orders acknowledged before
+    max_change_share: float = DEFAULT_MAX_CHANGE_SHARE
+    max_loss_share: float = DEFAULT_MAX_LOSS_SHARE
+    allow_large_change: bool = False
+    #: `run --plan`: the reviewed plan file whose rows the run sends, exactly
+    plan_path: Path | None = None
 
     @property
     def endpoint(self) -> str:
@@ -203,6 +216,13 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
     if payload_dir is not None and not dry_run:
         raise ConfigError("--payload-dir writes the payloads of a --dry-run; add --dry-run")
 
+    max_change_share = _float(pick("max_change_share", DEFAULT_MAX_CHANGE_SHARE), "max_change_share", 0, 1)
+    max_loss_share = _float(pick("max_loss_share", DEFAULT_MAX_LOSS_SHARE), "max_loss_share", 0, 1)
+    plan_value = flags.get("plan_path")
+    plan_path = Path(plan_value) if plan_value else None
+    if plan_path is not None and (flags.get("full_refresh") or dry_run):
+        raise ConfigError("--plan sends exactly the rows of a reviewed plan: it excludes --full-refresh and --dry-run")
+
     results_path = Path(flags.get("results_path") or target_path / "export_results.json")
     _check_writable_file(
         results_path,
@@ -236,6 +256,10 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
         payload_dir=payload_dir,
         results_path=results_path,
         show_progress=bool(flags.get("show_progress")),
+        max_change_share=max_change_share,
+        max_loss_share=max_loss_share,
+        allow_large_change=bool(flags.get("allow_large_change")),
+        plan_path=plan_path,
     )
 
 

@@ -17,6 +17,11 @@ Tables (schema ``mo_export_state`` by default):
 * ``rejections``: every rejected row with the payload sent, the API's error code, category, message and
   column, and the run that sent it.
 * ``runs``: one row per export run, with its destination, counts and outcome.
+* ``acknowledged_content``: per destination, the last acknowledged content of each order (product,
+  location, order number: the key without ``updated_at``), in the contract's typed columns, written in the
+  same transaction as the acknowledgement. A changed order arrives with a new ``updated_at`` (a new key),
+  so this is what `mo-export plan` and the change guard compare it with, attribute by attribute. About
+  60 MB on disk per million orders (measured; see the README).
 
 Everything is per destination: the latest event of a key is the latest for (destination, key), and a
 run against a destination with no acknowledgements sends every row. Views: ``delivered`` (per destination,
@@ -25,7 +30,13 @@ whether the content acknowledged is still the model's), ``outstanding_rejections
 whose latest event is a rejection). ``delivered`` joins the log to the model by key fingerprint, so a key
 that has left the model no longer shows there.
 
-Upgrades: a version-2 state (before destinations) is migrated in place on the first run. Each of its
+Upgrades: a version-3 state (before the acknowledged content) is migrated in place on the first run that
+writes: the content table is created and filled, for every acknowledged key whose content is still the
+model's (its content fingerprint matches), from the model itself, which then *is* the content acknowledged.
+Keys acknowledged with content the model no longer holds have no known content: a changed version under
+the same key counts as "changed, previous content unknown"; a new version under a new ``updated_at``
+cannot be matched to them and counts as new. A version-2 state (before destinations) is migrated in place
+on the first run, then on to version 4. Each of its
 events is given the destination its run recorded in its summary (the settings every finished run stores);
 events of runs that recorded none (killed runs) get destination 0 and are sent again once (UPSERT makes
 that harmless).
@@ -48,14 +59,17 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from exporter import contract
 from exporter.destination import Destination
 from exporter.errors import StateError
-from exporter.fingerprints import CONTENT_HASH_SQL, KEY_HASH_SQL
+from exporter.fingerprints import CONTENT_HASH_SQL, KEY_HASH_SQL, ORDER_HASH_SQL
 from exporter.warehouse import scalar
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+#: the last acknowledged content of each order per destination (schema version 4)
+CONTENT_TABLE = "acknowledged_content"
 #: the destination of events recorded before the state knew destinations, and whose run did not say
 UNKNOWN_DESTINATION_ID = 0
 
@@ -116,7 +130,19 @@ TABLES: dict[str, dict[str, str]] = {
         "summary": "VARCHAR",
     },
     "schema_version": {"version": "INTEGER"},
+    CONTENT_TABLE: {
+        "destination_id": "INTEGER",
+        "order_hash": "UBIGINT",
+        **contract.DUCKDB_TYPES,
+    },
 }
+
+#: the typed columns of a row's JSON payload as json_transform reads them (timestamps as text, cast after)
+_PAYLOAD_STRUCTURE = orjson.dumps(
+    {a.name: ("VARCHAR" if a.api_type == "timestamp" else a.duckdb_type) for a in contract.ATTRIBUTES}
+).decode()
+_CONTENT_COLUMNS = ", ".join(contract.ATTRIBUTE_NAMES)
+_MODEL_CONTENT_COLUMNS = ", ".join(f"model.{c}" for c in contract.ATTRIBUTE_NAMES)
 
 
 @dataclass(frozen=True)
@@ -139,10 +165,12 @@ class BatchRecord:
     rejections: Sequence[RowRejection]
 
 
+#: version 3's tables: what a state before the acknowledged content holds (checked before it is migrated)
+_V3_TABLES: dict[str, dict[str, str]] = {t: c for t, c in TABLES.items() if t != CONTENT_TABLE}
 #: version 2's tables: what a state before destinations holds (checked before it is migrated)
 _V2_TABLES: dict[str, dict[str, str]] = {
     table: {name: type_ for name, type_ in columns.items() if name != "destination_id"}
-    for table, columns in TABLES.items()
+    for table, columns in _V3_TABLES.items()
     if table != "destinations"
 }
 
@@ -177,7 +205,13 @@ class ExportState:
             return
         if self._version() == 2 and not self._shape_problems(_V2_TABLES) and not self._has_table("destinations"):
             self._migrate_from_v2()
+        if self._version() == 3 and not self._shape_problems(_V3_TABLES) and not self._has_table(CONTENT_TABLE):
+            self._migrate_from_v3()
         self._check_shape()
+
+    def has_content(self) -> bool:
+        """Whether the state holds acknowledged content (version 4; a read-only caller may meet version 3)."""
+        return self.exists() and self._has_table(CONTENT_TABLE)
 
     def use_destination(self, destination: Destination, *, register: bool) -> int | None:
         """Select the destination this run's events belong to; ``register`` adds it if it is new.
@@ -187,7 +221,8 @@ class ExportState:
         """
         s = self.schema
         found = None
-        if self.exists() and self._version() == SCHEMA_VERSION:  # an older state is migrated by ensure()
+        # version 3 differs only by the content table: read-only callers (`plan`) read it as it is
+        if self.exists() and self._version() in (3, SCHEMA_VERSION):  # older states: ensure() migrates
             found = self._scalar(
                 f"""select destination_id from "{s}".destinations
                     where base_url = ? and path = ? and object_name = ? and solution_name = ?""",
@@ -257,16 +292,53 @@ class ExportState:
             con.execute(f'update "{s}".runs set destination_id = ? where destination_id is null',
                         [UNKNOWN_DESTINATION_ID])
             con.execute(f'delete from "{s}".schema_version')
-            con.execute(f'insert into "{s}".schema_version values ({SCHEMA_VERSION})')
+            con.execute(f'insert into "{s}".schema_version values (3)')
             self._create_views()
             con.execute("commit")
         except BaseException:
             _rollback(con)
             raise
         log.warning(
-            "migrated the export state schema %s from version 2 to %d: %d destination(s) taken from the "
+            "migrated the export state schema %s from version 2 to 3: %d destination(s) taken from the "
             "recorded runs; events of runs that recorded none will be sent again once",
-            s, SCHEMA_VERSION, len(ids), extra={"event": "state_migrated"},
+            s, len(ids), extra={"event": "state_migrated"},
+        )
+
+    def _migrate_from_v3(self) -> None:
+        """Version 3 -> 4 in place: add the acknowledged content, filled from the model where it is known.
+
+        A key whose latest event is an acknowledgement of the content the model holds now was acknowledged
+        with exactly the model's row, so that row is its content. Others stay unknown (see the module doc).
+        """
+        s = self.schema
+        con = self._con
+        columns = ", ".join(f'"{n}" {t}' for n, t in TABLES[CONTENT_TABLE].items())
+        con.execute("begin")
+        try:
+            con.execute(f'create table "{s}".{CONTENT_TABLE} ({columns})')
+            con.execute(
+                f"""insert into "{s}".{CONTENT_TABLE}
+                select event.destination_id, model.order_hash, {_CONTENT_COLUMNS}
+                from "{s}".latest_delivery_events as event
+                join (select *, {KEY_HASH_SQL} as key_hash, {CONTENT_HASH_SQL} as content_hash,
+                             {ORDER_HASH_SQL} as order_hash
+                      from {self._model}) as model
+                  on model.key_hash = event.key_hash and model.content_hash = event.content_hash
+                where event.outcome = 'acknowledged' and event.destination_id <> {UNKNOWN_DESTINATION_ID}
+                qualify row_number() over (
+                    partition by event.destination_id, model.order_hash order by model.updated_at desc) = 1"""
+            )
+            known = self._scalar(f'select count(*) from "{s}".{CONTENT_TABLE}')
+            con.execute(f'delete from "{s}".schema_version')
+            con.execute(f'insert into "{s}".schema_version values ({SCHEMA_VERSION})')
+            con.execute("commit")
+        except BaseException:
+            _rollback(con)
+            raise
+        log.warning(
+            "migrated the export state schema %s from version 3 to %d: the acknowledged content of %d orders "
+            "taken from the model; orders acknowledged with content the model no longer holds have no known "
+            "previous content", s, SCHEMA_VERSION, int(known or 0), extra={"event": "state_migrated"},
         )
 
     def _create_views(self) -> None:
@@ -394,7 +466,7 @@ class ExportState:
         acked_parts: list[pa.Table] = []
         rejected_parts: list[pa.Table] = []
         for record in records:
-            fingerprints = record.rows.select(["key_hash", "content_hash"])
+            fingerprints = record.rows.select(["key_hash", "content_hash", "row_json"])
             if not record.rejections:
                 acked_parts.append(fingerprints)
                 continue
@@ -417,6 +489,7 @@ class ExportState:
                     select ?, key_hash, content_hash, 'acknowledged', ?, now() from _acked_rows""",
                     params,
                 )
+                self._record_content()
                 con.unregister("_acked_rows")
             if rejected is not None and rejected.num_rows:
                 con.register("_rejected_rows", rejected)
@@ -440,6 +513,36 @@ class ExportState:
         except BaseException:
             _rollback(con)
             raise
+
+    def _record_content(self) -> None:
+        """Replace the destination's last acknowledged content of the orders in ``_acked_rows`` (inside the
+        caller's transaction). The typed values are read back from the JSON payload the API acknowledged,
+        in DuckDB, so the stream carries no extra columns; of two versions of one order in the same group,
+        the later ``updated_at`` wins."""
+        s = self.schema
+        typed = ", ".join(
+            f"(r.{a.name})::timestamp as {a.name}" if a.api_type == "timestamp" else f"r.{a.name} as {a.name}"
+            for a in contract.ATTRIBUTES
+        )
+        self._con.execute(
+            f"""create or replace temp table _acked_content as
+            with parsed as (
+                select json_transform_strict(row_json, '{_PAYLOAD_STRUCTURE}') as r from _acked_rows
+            ),
+            typed as (select {typed} from parsed)
+            select {ORDER_HASH_SQL} as order_hash, {_CONTENT_COLUMNS} from typed
+            qualify row_number() over (partition by order_hash order by updated_at desc) = 1"""
+        )
+        self._con.execute(
+            f"""delete from "{s}".{CONTENT_TABLE} where destination_id = ?
+                and order_hash in (select order_hash from _acked_content)""",
+            [self.destination_id],
+        )
+        self._con.execute(
+            f"""insert into "{s}".{CONTENT_TABLE} select ?, order_hash, {_CONTENT_COLUMNS} from _acked_content""",
+            [self.destination_id],
+        )
+        self._con.execute("drop table _acked_content")
 
     def compact(self) -> int:
         """Keep only the latest event per (destination, key) in the log; returns the number of events removed."""

@@ -120,6 +120,7 @@ def _downgrade_to_version_2(project: Project, interrupted_keys: int) -> None:
         "drop view mo_export_state.delivered",
         "drop view mo_export_state.latest_delivery_events",
         "drop table mo_export_state.destinations",
+        "drop table mo_export_state.acknowledged_content",
         "alter table mo_export_state.deliveries drop column destination_id",
         "alter table mo_export_state.rejections drop column destination_id",
         "alter table mo_export_state.runs drop column destination_id",
@@ -135,7 +136,7 @@ def _downgrade_to_version_2(project: Project, interrupted_keys: int) -> None:
 def test_a_version_2_state_is_migrated_and_only_rows_of_unknown_destination_are_sent_again(
     project, sandbox, tmp_path, monkeypatch, capsys
 ) -> None:
-    assert SCHEMA_VERSION == 3
+    assert SCHEMA_VERSION == 4
     assert export(project, sandbox.base_url, monkeypatch, capsys).exit_code == 0
     _downgrade_to_version_2(project, interrupted_keys=40)
 
@@ -144,7 +145,7 @@ def test_a_version_2_state_is_migrated_and_only_rows_of_unknown_destination_are_
     assert "damaged" not in upgraded.stderr and "migrated the export state" in upgraded.stderr
     # the finished run recorded its destination: its rows are acknowledged there; the killed run's are not
     assert results(project)["rows"]["sent"] == 40
-    assert project.query("select max(version) from mo_export_state.schema_version") == [(3,)]
+    assert project.query("select max(version) from mo_export_state.schema_version") == [(4,)]
     assert project.query("select destination_id, status from mo_export_state.runs order by started_at") == [
         (0, "interrupted"), (1, "success"), (1, "success")]
     with sandbox_at(tmp_path / "sandbox_b") as other:

@@ -33,6 +33,7 @@ def cli(log_format: str, verbose: int) -> None:
 
 def _register_commands() -> None:
     from exporter.cli.check import check_command
+    from exporter.cli.plan import plan_command
     from exporter.cli.run import run_command
     from exporter.cli.sample_data import sample_data_command
     from exporter.cli.sandbox import sandbox_command
@@ -41,6 +42,7 @@ def _register_commands() -> None:
     cli.add_command(sample_data_command)
     cli.add_command(sandbox_command)
     cli.add_command(run_command)
+    cli.add_command(plan_command)
     cli.add_command(status_command)
     cli.add_command(check_command)
 

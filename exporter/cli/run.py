@@ -69,6 +69,14 @@ Exit codes:
               "no state changes.")
 @click.option("--results-path", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the JSON summary. [default: <target-path>/export_results.json]")
+@click.option("--plan", "plan_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Send exactly the rows of this reviewed plan file (`mo-export plan --out`); refused if the "
+              "model or destination no longer match it.")
+@click.option("--max-change-share", type=float, help="Refuse a run changing more than this share of the orders "
+              "acknowledged before (MO_MAX_CHANGE_SHARE). [default: 0.5]")
+@click.option("--max-loss-share", type=float, help="Refuse a run when more than this share of the orders "
+              "acknowledged before left the model (MO_MAX_LOSS_SHARE). [default: 0.2]")
+@click.option("--allow-large-change", is_flag=True, help="Allow this run once although the change guard refuses it.")
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Progress bar on stderr. [default: on when stderr is a terminal]")
 def run_command(**flags: object) -> int:

@@ -1,0 +1,143 @@
+"""The pinned change set: a reviewed plan written by `mo-export plan --out`, read by `mo-export run --plan`.
+
+A plan file is JSON: the format and its version, when it was made, the model relation and the destination
+it was computed for, the counts and attribute changes a reviewer saw, and the rows to send, each as
+``[product_id, location_id, order_number, updated_at, content_fingerprint]`` (the fingerprint as 16 hex
+digits: :data:`exporter.fingerprints.CONTENT_HASH_SQL` of the row's 13 attributes). A run with the file sends
+those rows and no others; every problem with the file is a configuration error naming the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from exporter.contract import TIMESTAMP_FORMAT
+from exporter.destination import Destination
+from exporter.errors import ConfigError
+from exporter.model_reader import PinnedRows
+
+FORMAT = "mo-export-plan"
+VERSION = 1
+ROW_COLUMNS = ["product_id", "location_id", "order_number", "updated_at", "content_fingerprint"]
+
+
+@dataclass(frozen=True)
+class PlanFile:
+    path: Path
+    created_at: str
+    model_relation: str
+    destination: Destination
+    pinned: PinnedRows
+
+
+def write_plan(
+    path: Path, *, model_relation: str, destination: Destination, summary: dict[str, Any], rows: pa.Table
+) -> None:
+    """Write the plan atomically; ``rows`` as :meth:`ContractModelReader.rows_to_send` returns them."""
+    keys = rows.select(["product_id", "location_id", "order_number"]).to_pydict()
+    stamps = rows.column("updated_at").to_pylist()
+    hashes = [f"{h:016x}" for h in rows.column("content_hash").to_pylist()]
+    listed = [list(r) for r in zip(keys["product_id"], keys["location_id"], keys["order_number"], stamps, hashes,
+                                   strict=True)]
+    document = {
+        "format": FORMAT,
+        "version": VERSION,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model_relation": model_relation,
+        "destination": {
+            "base_url": destination.base_url,
+            "path": destination.path,
+            "object_name": destination.object_name,
+            "solution_name": destination.solution_name,
+        },
+        **summary,
+        "row_columns": ROW_COLUMNS,
+        "rows": listed,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    try:
+        tmp.write_bytes(orjson.dumps(document, default=str, option=orjson.OPT_INDENT_2))
+        tmp.replace(path)
+    except OSError as exc:
+        raise ConfigError(f"plan file {path} cannot be written: {exc.strerror or exc}") from None
+
+
+def read_plan(path: Path) -> PlanFile:
+    """Read and check a plan file; any problem is a :class:`ConfigError` naming the file and the problem."""
+
+    def bad(problem: str) -> ConfigError:
+        return ConfigError(f"plan file {path}: {problem}; nothing was sent. Make it with `mo-export plan --out`.")
+
+    try:
+        document = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise bad("does not exist") from None
+    except OSError as exc:
+        raise bad(f"cannot be read ({exc.strerror or exc})") from None
+    except orjson.JSONDecodeError as exc:
+        raise bad(f"is not valid JSON ({exc})") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise bad(f"is not a plan (no \"format\": \"{FORMAT}\")")
+    if document.get("version") != VERSION:
+        raise bad(f"has version {document.get('version')!r}; this exporter reads version {VERSION}")
+    relation = document.get("model_relation")
+    if not isinstance(relation, str) or not relation:
+        raise bad("field model_relation is missing or not a string")
+    target = document.get("destination")
+    fields = ("base_url", "path", "object_name", "solution_name")
+    if not isinstance(target, dict) or not all(isinstance(target.get(f), str) for f in fields):
+        raise bad(f"field destination must be an object with the strings {', '.join(fields)}")
+    if document.get("row_columns") != ROW_COLUMNS:
+        raise bad(f"field row_columns must be {ROW_COLUMNS}")
+    rows = document.get("rows")
+    if not isinstance(rows, list):
+        raise bad("field rows is missing or not a list")
+    columns: list[list[str]] = [[], [], [], [], []]
+    for i, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != 5 or not all(isinstance(v, str) for v in row):
+            raise bad(f"row {i + 1} is not a list of 5 strings ({', '.join(ROW_COLUMNS)})")
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    try:
+        stamps = pc.strptime(pa.array(columns[3], pa.string()), format=TIMESTAMP_FORMAT, unit="us")
+    except pa.ArrowInvalid:
+        first = next(i for i, v in enumerate(columns[3]) if not _is_timestamp(v))
+        raise bad(f"row {first + 1}: updated_at {columns[3][first]!r} is not {TIMESTAMP_FORMAT}") from None
+    hashes = []
+    for i, text in enumerate(columns[4]):
+        try:
+            if len(text) != 16:
+                raise ValueError
+            hashes.append(int(text, 16))
+        except ValueError:
+            raise bad(f"row {i + 1}: content_fingerprint {text!r} is not 16 hex digits") from None
+    table = pa.table({
+        "product_id": pa.array(columns[0], pa.string()),
+        "location_id": pa.array(columns[1], pa.string()),
+        "order_number": pa.array(columns[2], pa.string()),
+        "updated_at": stamps,
+        "content_hash": pa.array(hashes, pa.uint64()),
+    })
+    return PlanFile(
+        path=path,
+        created_at=str(document.get("created_at") or ""),
+        model_relation=relation,
+        destination=Destination(**{f: target[f] for f in fields}),
+        pinned=PinnedRows(str(path), table),
+    )
+
+
+def _is_timestamp(value: str) -> bool:
+    try:
+        datetime.strptime(value, TIMESTAMP_FORMAT)
+    except ValueError:
+        return False
+    return True
