@@ -92,7 +92,7 @@ def test_wrong_token_fails_the_token_check_with_exit_3(project, sandbox, monkeyp
     result, checks = check(project, sandbox.base_url, monkeypatch, capsys, token=wrong)
     assert result.exit_code == 3
     assert statuses(checks)["destination"] == "ok"
-    assert checks["token"]["status"] == "fail" and "HTTP 401" in checks["token"]["detail"]
+    assert checks["token"]["status"] == "fail" and "answered 401 (invalid API token)" in checks["token"]["detail"]
     assert "PEAK_API_KEY" in checks["token"]["action"]
     assert [statuses(checks)[n] for n in ("object", "sample row", "schema")] == ["skip"] * 3
     assert wrong not in result.stdout + result.stderr
@@ -103,7 +103,7 @@ def test_unknown_object_fails_the_object_check_with_exit_3(project, sandbox, mon
     assert result.exit_code == 3
     assert statuses(checks)["token"] == "ok"
     assert checks["object"]["status"] == "fail"
-    assert "HTTP 404" in checks["object"]["detail"] and "unknown object 'INV_NOPE'" in checks["object"]["detail"]
+    assert "answered 404" in checks["object"]["detail"] and "unknown object 'INV_NOPE'" in checks["object"]["detail"]
     assert statuses(checks)["schema"] == "skip"
 
 
@@ -231,9 +231,9 @@ def answering(status: int, body: bytes, headers: dict[str, str]) -> Iterator[str
     [
         pytest.param(302, b"", {"Location": "https://login.example.com/"}, "destination", 3,
                      "a redirect to https://login.example.com/", id="redirect"),
-        pytest.param(200, b"<html>portal</html>", {"Content-Type": "text/html"}, "object", 3,
-                     "not the API's acknowledgement", id="200-not-an-ack"),
-        pytest.param(503, b'{"detail": "down"}', {}, "destination", 2, "answered 503 (down)", id="503"),
+        pytest.param(200, b"<html>portal</html>", {"Content-Type": "text/html"}, "destination", 2,
+                     "a body that is not JSON, not the API's acknowledgement", id="200-not-an-ack"),
+        pytest.param(503, b'{"detail": "down"}', {}, "destination", 2, "HTTP 503", id="503"),
     ],
 )
 def test_a_destination_that_is_not_the_api_fails_with_the_code_run_would_use(
