@@ -227,8 +227,8 @@ def dry_run_checks(settings: ExportSettings, answer: DryRunAnswer, report: Check
         return False
     report.add("destination", "ok", f"POST {answer.url} answered {status} in {answer.elapsed_ms:.0f} ms")
     if isinstance(outcome, Fatal) and status in (401, 403):
-        report.add("token", "fail", str(outcome.error), "set PEAK_API_KEY to a personal access token with write "
-                   "access to the solution, sent bare (no 'Bearer ' prefix)", code)
+        report.add("token", "fail", str(outcome.error), "fix PEAK_API_KEY (or the solution name) as the line "
+                   "above says, then check again", code)
         report.skip(("object", "sample row", "schema"), "the token was refused")
         return False
     report.add("token", "ok", "accepted")
