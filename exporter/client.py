@@ -35,6 +35,10 @@ run within about ``--timeout`` whatever the server does.
 The token is masked in every text taken from a response (raw, JSON-escaped, URL-encoded, and in decoded
 JSON strings) before it is stored, logged or reported (:func:`mask_secret`).
 
+`mo-export check` talks to the destination here too (:class:`DestinationProbe`): its one-row ``"dryRun"``
+POST is one attempt of :class:`IngestionClient` over the same transport, so it is classified exactly as a
+run's batch; its schema GETs share the deadline, the body cap, the masking and the redirect rule.
+
 Why not a retry library: the policy needs the response (Retry-After, a shared pause on 429, throttles that
 do not count as attempts), which is a dozen lines here and contorted configuration in one.
 
