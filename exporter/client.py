@@ -35,6 +35,10 @@ run within about ``--timeout`` whatever the server does.
 The token is masked in every text taken from a response (raw, JSON-escaped, URL-encoded, and in decoded
 JSON strings) before it is stored, logged or reported (:func:`mask_secret`).
 
+`mo-export check` talks to the destination here too (:class:`DestinationProbe`): its one-row ``"dryRun"``
+POST is one attempt of :class:`IngestionClient` over the same transport, so it is classified exactly as a
+run's batch; its schema GETs share the deadline, the body cap, the masking and the redirect rule.
+
 Why not a retry library: the policy needs the response (Retry-After, a shared pause on 429, throttles that
 do not count as attempts), which is a dozen lines here and contorted configuration in one.
 
@@ -357,7 +361,7 @@ class IngestionClient:
         while True:
             self._limiter.acquire()
             self._stats.add_request()
-            outcome = self._attempt(body, n_rows)
+            outcome, _ = self._attempt(body, n_rows)
             if isinstance(outcome, Acknowledged):
                 return outcome
             if isinstance(outcome, Refused):
@@ -377,51 +381,43 @@ class IngestionClient:
             failures += 1
             self._back_off(failures, started, outcome)
 
-    def _attempt(self, body: bytes, n_rows: int) -> Outcome:
+    def _attempt(self, body: bytes, n_rows: int) -> tuple[Outcome, int | None]:
+        """One POST and its outcome, with the HTTP status (None when no answer came back)."""
         try:
             exchange = self._post(body)
         except httpx.TransportError as exc:
             if self._stop.is_set():
                 raise Stopped("stopped by a signal during a request; the batch's rows stay pending") from None
-            self._raise_if_permanent(exc)
+            permanent = self._permanent(exc)
+            if permanent is not None:
+                return Fatal(permanent), None
             self._stats.count(type(exc).__name__)
             detail = self._mask(str(exc))
-            return Unconfirmed(f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)
+            return Unconfirmed(f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__), None
         except httpx.DecodingError as exc:
             self._stats.count("DecodingError")
-            return Unconfirmed(f"a response body that cannot be decoded ({self._mask(str(exc))[:200]})")
+            return Unconfirmed(f"a response body that cannot be decoded ({self._mask(str(exc))[:200]})"), None
         except _TooLarge as exc:
             self._stats.count(str(exc.status))
             return Unconfirmed(
                 f"HTTP {exc.status} with a body over {MAX_RESPONSE_BYTES // (1024 * 1024)} MB, not the API's "
                 "acknowledgement"
-            )
+            ), exc.status
         self._stats.count(str(exchange.status))
-        return classify(exchange.status, exchange.headers, exchange.body, n_rows, self._settings, self._mask)
+        outcome = classify(exchange.status, exchange.headers, exchange.body, n_rows, self._settings, self._mask)
+        return outcome, exchange.status
 
     def _post(self, body: bytes) -> _Exchange:
         """One request under one deadline (connect + send + wait + read); the body is read up to the cap."""
-        timeout = self._settings.timeout_seconds
         began = time.monotonic()
-        _DEADLINE.at, _DEADLINE.timeout, _DEADLINE.stop = began + timeout, timeout, self._stop
-        try:
-            request = httpx.Request(
-                "POST", self._endpoint, content=body, headers=self._headers,
-                extensions={"timeout": httpx.Timeout(timeout).as_dict()},
-            )
-            response = self._http.handle_request(request)
-            try:
-                content = _read_capped(response, began + timeout, timeout, self._stop)
-            finally:
-                response.close()
-        finally:
-            _DEADLINE.at, _DEADLINE.timeout, _DEADLINE.stop = math.inf, math.inf, None
+        exchange = _exchange(self._http, "POST", self._endpoint, body, self._headers,
+                             self._settings.timeout_seconds, self._stop)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
-                "POST %s -> %d (%d bytes, %.0f ms)", self._url, response.status_code, len(body),
+                "POST %s -> %d (%d bytes, %.0f ms)", self._url, exchange.status, len(body),
                 (time.monotonic() - began) * 1000,
             )
-        return _Exchange(response.status_code, response.headers, content)
+        return exchange
 
     def _back_off(self, failures: int, started: float, outcome: Unconfirmed) -> None:
         if failures >= self._settings.max_attempts:
@@ -458,24 +454,48 @@ class IngestionClient:
     def _mask(self, text: str) -> str:
         return mask_secret(text, self._token)
 
-    def _raise_if_permanent(self, exc: httpx.TransportError) -> None:
+    def _permanent(self, exc: httpx.TransportError) -> ConfigError | None:
+        """The configuration error a transport fault reveals (untrusted certificate, failed TLS handshake,
+        unusable URL), or None for a transient one (refused, reset, timed out)."""
         text = self._mask(str(exc))
         host = self._endpoint.host
         if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in text:
-            raise ConfigError(
+            return ConfigError(
                 f"the TLS certificate of {host} is not trusted ({_ssl_reason(text)}): "
                 "point --ca-bundle (MO_CA_BUNDLE) at the CA that signed it, or fix the base URL"
-            ) from None
+            )
         if isinstance(exc, httpx.ConnectError) and ("SSL" in text or "TLS" in text):
-            raise ConfigError(f"TLS handshake with {host} failed: {_ssl_reason(text)}") from None
+            return ConfigError(f"TLS handshake with {host} failed: {_ssl_reason(text)}")
         if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-            raise ConfigError(f"cannot send to {self._url}: {text}") from None
+            return ConfigError(f"cannot send to {self._url}: {text}")
+        return None
 
 
 class _TooLarge(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(status)
         self.status = status
+
+
+def _exchange(
+    http: httpx.BaseTransport, method: str, url: httpx.URL, body: bytes | None, headers: dict[str, str],
+    timeout: float, stop: threading.Event,
+) -> _Exchange:
+    """One request under one deadline (connect + send + wait + read), the body read up to the cap."""
+    began = time.monotonic()
+    _DEADLINE.at, _DEADLINE.timeout, _DEADLINE.stop = began + timeout, timeout, stop
+    try:
+        request = httpx.Request(
+            method, url, content=body, headers=headers, extensions={"timeout": httpx.Timeout(timeout).as_dict()},
+        )
+        response = http.handle_request(request)
+        try:
+            content = _read_capped(response, began + timeout, timeout, stop)
+        finally:
+            response.close()
+    finally:
+        _DEADLINE.at, _DEADLINE.timeout, _DEADLINE.stop = math.inf, math.inf, None
+    return _Exchange(response.status_code, response.headers, content)
 
 
 def _read_capped(response: httpx.Response, deadline: float, timeout: float, stop: threading.Event) -> bytes:
@@ -514,12 +534,7 @@ def classify(
     if status >= 500 or status in (408, 425):
         return Unconfirmed(_came_back(status, headers, body, mask), _retry_after(headers))
     if 300 <= status < 400:
-        location = mask(redacted_url(headers.get("Location", "")))[:300] or "nowhere (no Location header)"
-        return Fatal(ConfigError(
-            f"the ingestion API answered {status}, a redirect to {location}: the exporter never follows a "
-            "redirect (the token would go along) and sent nothing more. Set PEAK_BASE_URL (--base-url) to "
-            "the address the API answers at; every row stays pending"
-        ))
+        return Fatal(_redirect_error(status, headers, mask))
     detail = _detail(body, mask)
     if status in (400, 413):
         return Refused(status, detail)
@@ -548,6 +563,15 @@ def classify(
         "whole, not of its rows, so nothing is recorded as rejected and every row stays pending. Check the "
         "base URL (PEAK_BASE_URL), the path template (PEAK_PATH_TEMPLATE) and the object name"
     ))
+
+
+def _redirect_error(status: int, headers: httpx.Headers, mask: Callable[[str], str]) -> ConfigError:
+    location = mask(redacted_url(headers.get("Location", "")))[:300] or "nowhere (no Location header)"
+    return ConfigError(
+        f"the ingestion API answered {status}, a redirect to {location}: the exporter never follows a "
+        "redirect (the token would go along) and sent nothing more. Set PEAK_BASE_URL (--base-url) to "
+        "the address the API answers at; every row stays pending"
+    )
 
 
 def _acknowledgement(
@@ -699,74 +723,116 @@ def _unescape(match: re.Match[str]) -> str:
     return _SIMPLE_ESCAPES[escape]
 
 
-# ---- the preflight probe of `mo-export check` --------------------------------------------------------
-
+# -- the requests of `mo-export check` ----------------------------------------------------------------------------
 #: A check waits out at most this much of a 429's Retry-After, once, before reporting the destination busy.
 PROBE_RETRY_AFTER_CAP_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
-class ProbeAnswer:
-    """One answer to a check request: its status and JSON body, or why there was none (``error``)."""
+class DryRunAnswer:
+    """The check's one-row ``"dryRun": true`` POST, judged by :func:`classify` exactly as a run judges a
+    batch. ``status`` is None when no HTTP answer came back (the outcome then says why)."""
 
-    method: str
+    url: str
+    status: int | None
+    outcome: Outcome
+    elapsed_ms: float
+
+
+@dataclass(frozen=True)
+class SchemaAnswer:
+    """One GET of the schema endpoint: its status and JSON body (token masked), or why there was none.
+
+    ``error`` is set when no usable answer came back (no connection, a body over the cap or undecodable);
+    ``fatal`` when the answer is one a run would stop on: a redirect (never followed, the message names the
+    ``Location``) or a transport fault that only a setting can fix (an untrusted TLS certificate).
+    """
+
     url: str
     status: int | None
     body: Any = None
     elapsed_ms: float = 0.0
     error: str | None = None
-    location: str | None = None
+    fatal: ExportError | None = None
+    retry_after: float | None = None
 
 
-def probe_destination(
-    settings: ExportSettings, dry_run_body: bytes | None, schema_paths: tuple[str, ...]
-) -> list[ProbeAnswer]:
-    """POST ``dry_run_body`` (a one-row ``"dryRun": true`` request) to the endpoint, then GET each of
-    ``schema_paths`` under the base URL, stopping at the first that does not answer 200.
+class DestinationProbe:
+    """The requests of `mo-export check`, over the run's own transport (TLS and CA bundle, whole-request
+    deadline, body cap, masking, no redirects): one attempt each, a 429 waited out once and briefly, since a
+    check reports rather than insists."""
 
-    One attempt each (a 429 is waited out once, briefly): a check reports, it does not insist. Redirects are
-    not followed, and the token is masked in every error text. A failed connection ends the probe there.
-    """
-    if settings.api_key is None:
-        raise ConfigError("no API token configured")
-    token = settings.api_key.reveal()
-    verify: Any = True
-    if settings.ca_bundle is not None:
-        verify = ssl.create_default_context(cafile=str(settings.ca_bundle))
-    headers = {"Authorization": token, "Content-Type": "application/json", "User-Agent": USER_AGENT}
-    requests: list[tuple[str, str, bytes | None]] = []
-    if dry_run_body is not None:
-        requests.append(("POST", settings.endpoint, dry_run_body))
-    requests += [("GET", settings.base_url.rstrip("/") + path, None) for path in schema_paths]
-    answers: list[ProbeAnswer] = []
-    with httpx.Client(verify=verify, timeout=settings.timeout_seconds, follow_redirects=False) as http:
-        for method, url, content in requests:
-            answer = _probe_once(http, method, url, content, headers, token)
-            answers.append(answer)
-            if answer.status is None or (method == "GET" and answer.status != 200):
-                break
-    return answers
+    def __init__(self, settings: ExportSettings) -> None:
+        self._settings = settings
+        self._http = build_http_client(settings)
+        self._client = IngestionClient(self._http, settings, RateLimiter(settings.max_rps), HttpStats())
+        self._token = settings.api_key.reveal() if settings.api_key is not None else ""
+        self._get_headers = {"Authorization": self._token, "Accept": "application/json", "User-Agent": USER_AGENT}
+        self._stop = threading.Event()
 
+    def __enter__(self) -> DestinationProbe:
+        return self
 
-def _probe_once(
-    http: httpx.Client, method: str, url: str, content: bytes | None, headers: dict[str, str], token: str
-) -> ProbeAnswer:
-    began = time.monotonic()
-    try:
-        response = http.request(method, url, content=content, headers=headers)
-        if response.status_code == 429:
-            time.sleep(min(_retry_after(response.headers) or 1.0, PROBE_RETRY_AFTER_CAP_SECONDS))
+    def __exit__(self, *exc_info: object) -> None:
+        self._http.close()
+
+    def dry_run(self, body: bytes, n_rows: int = 1) -> DryRunAnswer:
+        """POST ``body`` (a ``"dryRun": true`` request of ``n_rows`` rows) to the endpoint."""
+        began = time.monotonic()
+        outcome, status = self._client._attempt(body, n_rows)
+        if isinstance(outcome, Unconfirmed) and outcome.throttled and self._wait_out(outcome.retry_after):
             began = time.monotonic()
-            response = http.request(method, url, content=content, headers=headers)
-    except httpx.HTTPError as exc:
-        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return ProbeAnswer(method, url, None, error=mask_secret(text, token),
-                           elapsed_ms=(time.monotonic() - began) * 1000)
-    elapsed_ms = (time.monotonic() - began) * 1000
-    redacted = mask_secret(response.content.decode(errors="replace"), token).encode()
-    try:
-        body: Any = orjson.loads(redacted) if redacted else None
-    except orjson.JSONDecodeError:
-        body = redacted[:200].decode(errors="replace")
-    return ProbeAnswer(method, url, response.status_code, body=body, elapsed_ms=elapsed_ms,
-                       location=response.headers.get("location"))
+            outcome, status = self._client._attempt(body, n_rows)
+        return DryRunAnswer(redacted_url(self._settings.endpoint), status, outcome,
+                            (time.monotonic() - began) * 1000)
+
+    def read_schema(self, paths: Iterable[str]) -> list[SchemaAnswer]:
+        """GET each of ``paths`` under the base URL, stopping at the first that does not answer 200."""
+        answers: list[SchemaAnswer] = []
+        for path in paths:
+            answer = self._get(self._settings.base_url.rstrip("/") + path)
+            if answer.status == 429 and self._wait_out(answer.retry_after):
+                answer = self._get(answer.url)
+            answers.append(answer)
+            if answer.status != 200 or answer.error is not None:
+                break
+        return answers
+
+    def _wait_out(self, retry_after: float | None) -> bool:
+        """Wait before the one repeat of a throttled request; False (no wait) when the API asks for longer
+        than a check waits, so the check reports the destination busy at once."""
+        wait = retry_after or 1.0
+        if wait > PROBE_RETRY_AFTER_CAP_SECONDS:
+            return False
+        sleep(self._stop, wait)
+        return True
+
+    def _get(self, url: str) -> SchemaAnswer:
+        shown = redacted_url(url)
+        began = time.monotonic()
+
+        def failed(error: str, status: int | None = None, fatal: ExportError | None = None) -> SchemaAnswer:
+            return SchemaAnswer(shown, status, error=error, fatal=fatal, elapsed_ms=(time.monotonic() - began) * 1000)
+
+        try:
+            exchange = _exchange(self._http, "GET", httpx.URL(url), None, self._get_headers,
+                                 self._settings.timeout_seconds, self._stop)
+        except httpx.TransportError as exc:
+            text = mask_secret(str(exc), self._token)
+            return failed(f"{type(exc).__name__}: {text}" if text else type(exc).__name__,
+                          fatal=self._client._permanent(exc))
+        except httpx.DecodingError as exc:
+            return failed(f"a response body that cannot be decoded ({mask_secret(str(exc), self._token)[:200]})")
+        except _TooLarge as exc:
+            return failed(f"HTTP {exc.status} with a body over {MAX_RESPONSE_BYTES // (1024 * 1024)} MB", exc.status)
+        elapsed_ms = (time.monotonic() - began) * 1000
+        if 300 <= exchange.status < 400:
+            error = _redirect_error(exchange.status, exchange.headers, lambda text: mask_secret(text, self._token))
+            return SchemaAnswer(shown, exchange.status, elapsed_ms=elapsed_ms, error=str(error), fatal=error)
+        text = mask_secret(exchange.body.decode("utf-8", "replace"), self._token)
+        try:
+            body: Any = orjson.loads(text) if text.strip() else None
+        except orjson.JSONDecodeError:
+            body = text[:200]
+        return SchemaAnswer(shown, exchange.status, body=body, elapsed_ms=elapsed_ms,
+                            retry_after=_retry_after(exchange.headers))

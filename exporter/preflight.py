@@ -5,15 +5,20 @@
 3. dbt build: the model is in dbt's manifest and its last build (and the data tests on it) passed;
 4. model table: the built table matches the contract (columns, types, whole seconds, unique keys);
 5. destination, token, object, sample row: one request with ``"dryRun": true`` carrying one real row of
-   the model (the API validates and answers, stores nothing): reachable, token accepted, object known, the
-   row valid;
+   the model (the API validates and answers, stores nothing), sent over the run's own transport and
+   judged by the run's own classification (:func:`exporter.client.classify`), so the check never calls
+   "ok" an answer a run would not count as an acknowledgement;
 6. schema: where the destination offers its schema endpoint (:mod:`exporter.schema_compare`), the
    contract's columns, types, requiredness and key compared with the destination's table; skipped if not.
 
 A check that cannot run because an earlier one failed is skipped. Each failure carries what to do and the
-exit code `run` would end with for the same cause: 3 configuration, authentication, build or schema; 2
-destination unreachable or not answering; 1 the API refused the sample row. The report's exit code is
-the highest of its failures (0 when none failed; skips do not count).
+exit code `run` would end with for the same answer (:func:`outcome_exit_code`): 1 the API acknowledged the
+request but failed the sample row, or refused the one-row request (a run records such a row as rejected);
+2 unconfirmed: no answer, 429/5xx, or a 2xx that is not the API's acknowledgement (a run retries it and
+leaves the rows pending); 3 fatal: a redirect (never followed; the message names the ``Location``),
+401/403/404 or another 4xx for the whole request, an untrusted TLS certificate, and every local problem
+(settings, DuckDB file, build, model table) or a schema difference. The report's exit code is the highest
+of its failures (0 when none failed; skips do not count).
 """
 
 from __future__ import annotations
@@ -30,7 +35,16 @@ import orjson
 from exporter import errors
 from exporter.batching import Envelope
 from exporter.build_verdict import check_build_verdict
-from exporter.client import ProbeAnswer, probe_destination
+from exporter.client import (
+    Acknowledged,
+    DestinationProbe,
+    DryRunAnswer,
+    Fatal,
+    Outcome,
+    Refused,
+    SchemaAnswer,
+    Unconfirmed,
+)
 from exporter.dbt_artifacts import ModelRelation, resolve_model
 from exporter.logging_setup import mask_in_logs
 from exporter.model_reader import ContractModelReader
@@ -174,89 +188,105 @@ def _first_rows(reader: ContractModelReader) -> Iterator[Any]:
 
 
 def _destination_checks(settings: ExportSettings, body: bytes | None, report: CheckReport) -> None:
-    answers = probe_destination(settings, body, schema_paths(settings.solution_name))
-    post = answers[0] if body is not None else None
-    gets = answers[1:] if body is not None else answers
-    first = answers[0]
-    if first.status is None and "CERTIFICATE_VERIFY_FAILED" in (first.error or ""):
-        report.add("destination", "fail", f"the TLS certificate of {first.url} is not trusted ({first.error})",
-                   "point --ca-bundle (MO_CA_BUNDLE) at the CA that signed it, or fix the base URL",
-                   errors.EXIT_CONFIG_ERROR)
-        report.skip(DESTINATION_CHECKS[1:], "the destination's certificate is not trusted")
+    with DestinationProbe(settings) as probe:
+        if body is None:  # no row to send: the schema read is the only request, and tests what it can
+            _destination_by_schema_read(settings, probe.read_schema(schema_paths(settings.solution_name)), report)
+            return
+        if dry_run_checks(settings, probe.dry_run(body), report):
+            _schema_check(settings, probe.read_schema(schema_paths(settings.solution_name)), report)
+
+
+def outcome_exit_code(outcome: Outcome) -> int:
+    """The exit code a run ends with when a one-row batch has this outcome: 0 acknowledged, 1 acknowledged
+    with the row failed or the request refused (a run records a refused one-row batch as a rejected row),
+    2 unconfirmed (retried, then left pending), 3 or the error's own code for a fatal answer."""
+    if isinstance(outcome, Acknowledged):
+        return errors.EXIT_REJECTED_ROWS if outcome.rejections else errors.EXIT_OK
+    if isinstance(outcome, Refused):
+        return errors.EXIT_REJECTED_ROWS
+    if isinstance(outcome, Unconfirmed):
+        return errors.EXIT_DELIVERY_FAILED
+    return outcome.error.exit_code
+
+
+def dry_run_checks(settings: ExportSettings, answer: DryRunAnswer, report: CheckReport) -> bool:
+    """Destination, token, object and sample row from the dryRun answer, judged as a run judges a batch;
+    True when the request was answered by the API itself (acknowledged, or the row refused)."""
+    outcome, status, code = answer.outcome, answer.status, outcome_exit_code(answer.outcome)
+    if isinstance(outcome, Unconfirmed):
+        what = f"no answer from {answer.url}" if status is None else f"POST {answer.url} was not acknowledged"
+        report.add("destination", "fail", f"{what}: {outcome.reason}",
+                   "check the base URL (PEAK_BASE_URL): a run would retry this answer and leave the rows "
+                   "pending; if the API is down or busy, check again later", code)
+        report.skip(DESTINATION_CHECKS[1:], "the destination did not acknowledge the dryRun request")
+        return False
+    if isinstance(outcome, Fatal) and (status is None or 300 <= status < 400):
+        report.add("destination", "fail", str(outcome.error),
+                   "set PEAK_BASE_URL / --path-template / --ca-bundle as the message says", code)
+        report.skip(DESTINATION_CHECKS[1:], "a run would stop on this answer")
+        return False
+    report.add("destination", "ok", f"POST {answer.url} answered {status} in {answer.elapsed_ms:.0f} ms")
+    if isinstance(outcome, Fatal) and status in (401, 403):
+        report.add("token", "fail", str(outcome.error), "fix PEAK_API_KEY (or the solution name) as the line "
+                   "above says, then check again", code)
+        report.skip(("object", "sample row", "schema"), "the token was refused")
+        return False
+    report.add("token", "ok", "accepted")
+    if isinstance(outcome, Fatal):
+        hint = ("check the object name (PEAK_OBJECT_NAME), the solution name (PEAK_SOLUTION_NAME) and the path "
+                "template" if status == 404 else "check the settings above against the API's documentation")
+        report.add("object", "fail", str(outcome.error), hint, code)
+        report.skip(("sample row", "schema"), "the object is not known")
+        return False
+    report.add("object", "ok", f"{settings.object_name} in solution {settings.solution_name}: a one-row dryRun "
+               "request was answered by the API (nothing stored)")
+    if isinstance(outcome, Refused):
+        report.add("sample row", "fail", f"the API refused the one-row request with the model's first row as a "
+                   f"whole (HTTP {outcome.status}: {outcome.detail})", "fix the model or its source data: `run` "
+                   f"would record such rows as rejected (HTTP_{outcome.status})", code)
+    elif outcome.rejections:
+        report.add("sample row", "fail", f"the API refused the model's first row: {_row_errors(outcome)}",
+                   "fix the model or its source data: `run` would record such rows as rejected", code)
+    else:
+        report.add("sample row", "ok", "the model's first row passed the API's validation and was acknowledged")
+    return True
+
+
+def _destination_by_schema_read(settings: ExportSettings, gets: list[SchemaAnswer], report: CheckReport) -> None:
+    """Destination and token from the first schema read, when there is no model row to send."""
+    first = gets[0]
+    if first.fatal is not None:
+        report.add("destination", "fail", str(first.fatal),
+                   "set PEAK_BASE_URL / --ca-bundle as the message says", first.fatal.exit_code)
+        report.skip(DESTINATION_CHECKS[1:], "a run would stop on this answer")
         return
-    if first.status is None:
-        report.add("destination", "fail", f"no answer from {first.url}: {first.error}",
-                   "check the base URL (PEAK_BASE_URL), the network and that the API is up, then check again",
-                   errors.EXIT_DELIVERY_FAILED)
-        report.skip(DESTINATION_CHECKS[1:], "the destination did not answer")
+    if first.status is None or first.status == 429 or first.status >= 500:
+        why = f"no answer from {first.url}: {first.error}" if first.status is None else (
+            f"{first.url} answered {first.status} ({_detail(first)})")
+        report.add("destination", "fail", why, "check the base URL (PEAK_BASE_URL), the network and that the "
+                   "API is up, then check again", errors.EXIT_DELIVERY_FAILED)
+        report.skip(DESTINATION_CHECKS[1:], "the destination did not answer normally")
         return
-    if 300 <= first.status < 400:
-        report.add("destination", "fail", f"{first.url} answered {first.status}, a redirect to {first.location}",
-                   "set PEAK_BASE_URL / --path-template to the API's own address: the exporter follows no "
-                   "redirect (it would resend the token and the rows elsewhere)", errors.EXIT_CONFIG_ERROR)
-        report.skip(DESTINATION_CHECKS[1:], "the destination redirects")
-        return
-    if first.status == 429 or first.status >= 500:
-        report.add("destination", "fail", f"{first.url} answered {first.status} ({_detail(first)})",
-                   "the API is busy or failing: check again later", errors.EXIT_DELIVERY_FAILED)
-        report.skip(DESTINATION_CHECKS[1:], "the destination is not answering normally")
-        return
-    report.add("destination", "ok", f"{first.method} {first.url} answered {first.status} "
-               f"in {first.elapsed_ms:.0f} ms")
-    if post is None and first.status in (401, 403):  # no row to send, but the schema read tested the token
+    report.add("destination", "ok", f"GET {first.url} answered {first.status} in {first.elapsed_ms:.0f} ms")
+    if first.status in (401, 403):
         report.add("token", "fail", f"HTTP {first.status} ({_detail(first)}) for {first.url}: the token in "
                    "PEAK_API_KEY was refused", "set PEAK_API_KEY to a personal access token for this tenant, sent "
                    "bare (no 'Bearer ' prefix)", errors.EXIT_CONFIG_ERROR)
         report.skip(("object", "sample row", "schema"), "the token was refused")
         return
-    if post is None:
-        report.skip(("token", "object", "sample row"), "no model row to send in a dryRun request (see above)")
-    elif not _ingest_checks(settings, post, report):
-        report.skip(("schema",), "the dryRun request was refused")
-        return
+    report.skip(("token", "object", "sample row"), "no model row to send in a dryRun request (see above)")
     _schema_check(settings, gets, report)
 
 
-def _ingest_checks(settings: ExportSettings, post: ProbeAnswer, report: CheckReport) -> bool:
-    """Token, object and sample row from the dryRun answer; False when the token or the object failed."""
-    status = post.status or 0
-    if status in (401, 403):
-        what = ("is not valid for this tenant" if status == 401
-                else f"may not write to {settings.object_name} in solution {settings.solution_name}")
-        report.add("token", "fail", f"HTTP {status} ({_detail(post)}): the token in PEAK_API_KEY {what}",
-                   "set PEAK_API_KEY to a personal access token with write access to the solution, sent bare "
-                   "(no 'Bearer ' prefix)", errors.EXIT_CONFIG_ERROR)
-        report.skip(("object", "sample row"), "the token was refused")
-        return False
-    report.add("token", "ok", "accepted")
-    if not 200 <= status < 300:
-        hint = ("check the object name (PEAK_OBJECT_NAME), the solution name (PEAK_SOLUTION_NAME) and the path "
-                "template" if status == 404 else "check the settings above against the API's documentation")
-        report.add("object", "fail", f"HTTP {status} for {post.url} ({_detail(post)})", hint,
-                   errors.EXIT_CONFIG_ERROR)
-        report.skip(("sample row",), "the object is not known")
-        return False
-    body = post.body if isinstance(post.body, dict) else {}
-    failed = body.get("failed")
-    accepted = body.get("accepted")
-    if not isinstance(failed, list) or (isinstance(accepted, int) and accepted + len(failed) != 1):
-        report.add("object", "fail", f"HTTP {status}, but the answer is not the API's acknowledgement "
-                   f"({_short(post.body)})", "the base URL (PEAK_BASE_URL) likely points at something else than "
-                   "the ingestion API, such as a portal or a proxy", errors.EXIT_CONFIG_ERROR)
-        report.skip(("sample row",), "the answer is not an acknowledgement")
-        return False
-    report.add("object", "ok", f"{settings.object_name} in solution {settings.solution_name}: a one-row dryRun "
-               "request was validated and acknowledged (nothing stored)")
-    if failed:
-        report.add("sample row", "fail", f"the API refused the model's first row: {_row_errors(failed)}",
-                   "fix the model or its source data: `run` would record such rows as rejected",
-                   errors.EXIT_REJECTED_ROWS)
-    else:
-        report.add("sample row", "ok", "the model's first row passed the API's validation")
-    return True
-
-
-def _schema_check(settings: ExportSettings, gets: list[ProbeAnswer], report: CheckReport) -> None:
+def _schema_check(settings: ExportSettings, gets: list[SchemaAnswer], report: CheckReport) -> None:
+    last = gets[-1] if gets else None
+    if last is not None and last.fatal is not None:  # a redirect is never followed, whichever request got it
+        report.add("schema", "fail", f"reading the schema at {last.url}: {last.fatal}",
+                   "set PEAK_BASE_URL (--base-url) to the address the API answers at", last.fatal.exit_code)
+        return
+    if last is not None and last.error is not None and last.status is not None:
+        report.add("schema", "skip", f"{last.url} gave no usable answer ({last.error})")
+        return
     solutions = gets[0] if gets else None
     if solutions is None or solutions.status != 200:
         status = "no answer" if solutions is None or solutions.status is None else f"HTTP {solutions.status}"
@@ -302,7 +332,7 @@ def _schema_check(settings: ExportSettings, gets: list[ProbeAnswer], report: Che
                f"as the contract{notes}")
 
 
-def _detail(answer: ProbeAnswer) -> str:
+def _detail(answer: SchemaAnswer) -> str:
     if isinstance(answer.body, dict) and "detail" in answer.body:
         return str(answer.body["detail"])[:300]
     return _short(answer.body)
@@ -313,11 +343,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def _row_errors(failed: list[Any]) -> str:
+def _row_errors(outcome: Acknowledged) -> str:
     parts = []
-    for entry in failed:
-        for error in (entry.get("errors") or []) if isinstance(entry, dict) else []:
-            if isinstance(error, dict):
-                column = f" ({error['column']})" if error.get("column") else ""
-                parts.append(f"{error.get('code', 'UNKNOWN')}{column}: {error.get('message', '')}")
-    return "; ".join(parts) or _short(failed)
+    for rejection in outcome.rejections:
+        column = f" ({rejection.column_name})" if rejection.column_name else ""
+        parts.append(f"{rejection.error_code}{column}: {rejection.message}")
+    return "; ".join(parts)

@@ -16,6 +16,7 @@ import pytest
 from exporter.sandbox import SandboxConfig, SandboxHandle, running_sandbox
 from tests.dbt_support import run_dbt_subprocess
 from tests.export_support import TOKEN, CliResult, Project, build_sample_project, run_cli
+from tests.test_hostile_config import https_sandbox
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +93,7 @@ def test_wrong_token_fails_the_token_check_with_exit_3(project, sandbox, monkeyp
     result, checks = check(project, sandbox.base_url, monkeypatch, capsys, token=wrong)
     assert result.exit_code == 3
     assert statuses(checks)["destination"] == "ok"
-    assert checks["token"]["status"] == "fail" and "HTTP 401" in checks["token"]["detail"]
+    assert checks["token"]["status"] == "fail" and "answered 401 (invalid API token)" in checks["token"]["detail"]
     assert "PEAK_API_KEY" in checks["token"]["action"]
     assert [statuses(checks)[n] for n in ("object", "sample row", "schema")] == ["skip"] * 3
     assert wrong not in result.stdout + result.stderr
@@ -103,7 +104,7 @@ def test_unknown_object_fails_the_object_check_with_exit_3(project, sandbox, mon
     assert result.exit_code == 3
     assert statuses(checks)["token"] == "ok"
     assert checks["object"]["status"] == "fail"
-    assert "HTTP 404" in checks["object"]["detail"] and "unknown object 'INV_NOPE'" in checks["object"]["detail"]
+    assert "answered 404" in checks["object"]["detail"] and "unknown object 'INV_NOPE'" in checks["object"]["detail"]
     assert statuses(checks)["schema"] == "skip"
 
 
@@ -197,20 +198,29 @@ def test_without_a_model_row_the_schema_read_still_tests_the_token(project, sand
     assert sandbox.stats()["schema_reads"] == {"401": 1}
 
 
+Answer = tuple[int, bytes, dict[str, str]]
+
+
 @contextmanager
-def answering(status: int, body: bytes, headers: dict[str, str]) -> Iterator[str]:
-    """A server on 127.0.0.1 that gives every request the same answer (not the ingestion API)."""
+def answering(status: int, body: bytes, headers: dict[str, str], get: Answer | None = None) -> Iterator[str]:
+    """A server on 127.0.0.1 that gives every request the same answer (not the ingestion API); GETs get
+    ``get`` instead when it is given."""
 
     class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
+        def _answer(self, answer: Answer) -> None:
             self.rfile.read(int(self.headers.get("content-length") or 0))
-            self.send_response(status)
-            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            code, content, extra = answer
+            self.send_response(code)
+            for name, value in {**extra, "Content-Length": str(len(content))}.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(content)
 
-        do_GET = do_POST = _answer
+        def do_POST(self) -> None:
+            self._answer((status, body, headers))
+
+        def do_GET(self) -> None:
+            self._answer(get or (status, body, headers))
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -231,9 +241,12 @@ def answering(status: int, body: bytes, headers: dict[str, str]) -> Iterator[str
     [
         pytest.param(302, b"", {"Location": "https://login.example.com/"}, "destination", 3,
                      "a redirect to https://login.example.com/", id="redirect"),
-        pytest.param(200, b"<html>portal</html>", {"Content-Type": "text/html"}, "object", 3,
-                     "not the API's acknowledgement", id="200-not-an-ack"),
-        pytest.param(503, b'{"detail": "down"}', {}, "destination", 2, "answered 503 (down)", id="503"),
+        pytest.param(200, b"<html>portal</html>", {"Content-Type": "text/html"}, "destination", 2,
+                     "a body that is not JSON, not the API's acknowledgement", id="200-not-an-ack"),
+        pytest.param(503, b'{"detail": "down"}', {}, "destination", 2, "HTTP 503", id="503"),
+        pytest.param(200, b'{"failed": [], "accepted": true}', {}, "destination", 2,
+                     "'accepted' is True for 1 rows sent and 0 failed", id="200-accepted-not-a-count"),
+        pytest.param(409, b'{"detail": "conflict"}', {}, "object", 3, "answered 409", id="409"),
     ],
 )
 def test_a_destination_that_is_not_the_api_fails_with_the_code_run_would_use(
@@ -244,3 +257,28 @@ def test_a_destination_that_is_not_the_api_fails_with_the_code_run_would_use(
     assert result.exit_code == exit_code
     assert checks[failing]["status"] == "fail" and fragment in checks[failing]["detail"]
     assert checks["schema"]["status"] == "skip"
+
+
+def test_a_schema_endpoint_that_redirects_fails_naming_the_location(project, monkeypatch, capsys) -> None:
+    ack = b'{"requestId": "r-1", "accepted": 1, "failed": []}'
+    moved = (302, b"", {"Location": "https://sso.example.com/login"})
+    with answering(200, ack, {"Content-Type": "application/json"}, get=moved) as base_url:
+        result, checks = check(project, base_url, monkeypatch, capsys)
+    assert result.exit_code == 3
+    assert {statuses(checks)[n] for n in CHECKS[:-1]} == {"ok"}
+    assert checks["schema"]["status"] == "fail"
+    assert "answered 302, a redirect to https://sso.example.com/login" in checks["schema"]["detail"]
+
+
+def test_untrusted_tls_certificate_fails_the_destination_and_ca_bundle_fixes_it(project, tmp_path, monkeypatch,
+                                                                               capsys) -> None:
+    with https_sandbox(tmp_path / "tls") as server:
+        untrusted, checks = check(project, server.base_url, monkeypatch, capsys)
+        assert untrusted.exit_code == 3
+        assert checks["destination"]["status"] == "fail"
+        assert "TLS certificate of 127.0.0.1 is not trusted" in checks["destination"]["detail"]
+
+        trusted, checks = check(project, server.base_url, monkeypatch, capsys, "--ca-bundle", str(server.cert_path))
+        assert trusted.exit_code == 0, trusted.stdout
+        assert set(statuses(checks).values()) == {"ok"}
+        assert server.rows_stored() == 0

@@ -55,7 +55,16 @@ def test_run_help_lists_every_exit_code() -> None:
     assert codes == ["0", "1", "2", "3", "70"]
 
 
-@pytest.mark.parametrize("command", ["run", "status", "sample-data", "sandbox"])
+def test_check_help_lists_the_same_exit_codes_as_run() -> None:
+    text = help_text("check")
+
+    codes = re.findall(r"(?:^|\s)(0|1|2|3|70)\s{1,3}(?:success|finished|delivery failed|configuration|internal)", text)
+    assert codes == ["0", "1", "2", "3", "70"]
+    assert "a 2xx that is not the API's acknowledgement" in text
+    assert "(MO_TIMEOUT_SECONDS)" in text and "connect, send, wait and read" in text
+
+
+@pytest.mark.parametrize("command", ["run", "status", "sample-data", "sandbox", "check"])
 def test_readme_option_tables_list_every_flag_of_every_command(command: str) -> None:
     _register_commands()
     readme = README.read_text()
