@@ -32,8 +32,8 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=ROOT / ".bench" / "spark")
     args = parser.parse_args()
     if importlib.util.find_spec("dbt.adapters.spark") is None:
-        print("the spark extra is not installed: run `make install-spark` (needs Java 17)", file=sys.stderr)
-        return 2
+        print("== Spark: skipped, the spark extra is not installed (`make install-spark`, needs Java 17)")
+        return 0
 
     workdir: Path = args.workdir
     shutil.rmtree(workdir, ignore_errors=True)
