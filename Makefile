@@ -56,8 +56,9 @@ DOCS_PORT ?= 8080
 docs-serve: docs  ## dbt docs on http://127.0.0.1:$(DOCS_PORT) (a file:// URL does not load the docs' data)
 	$(BIN)/dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
-bench: install  ## 1,000,000 orders: dbt build and two export scenarios against the sandbox, with figures
-	$(BIN)/python bench/bench_export.py
+BENCH_ARGS ?=
+bench: install  ## every performance figure (export, incremental, 5 M build, Spark); BENCH_ARGS="--only export" runs parts
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 
 chaos: install  ## export 200,000 orders through every injected fault and 8 SIGKILLs, then check nothing was lost
 	$(BIN)/python -m tests.chaos --orders 200000 --kills 5 --early-kills 2

@@ -4,8 +4,8 @@ Prints, per step: wall time, rows/s, CPU seconds and peak RSS of the process mea
 each child is measured alone), the sandbox's CPU seconds over the same window, and the ratios the issue
 sets as targets:
 
-* scenario A, sandbox with 50 ms latency and its 50 requests/s limit: share of the rate-limit floor
-  (rows / 500 / 50 seconds) reached;
+* scenario A, sandbox with 50 ms latency and its 50 requests/s limit, at --batch-size 500 and 2000:
+  share of the rate-limit floor (rows / batch size / 50 seconds) reached;
 * scenario B, no latency, no limit: rows/s and client CPU per row against the naive script
   (`bench/naive_export.py`) on the same data;
 * peak RSS of the exporter at N and at N/5 rows (flat as rows grow);
@@ -32,7 +32,8 @@ sys.path.insert(0, str(ROOT))
 from exporter.sample_data import generate  # noqa: E402
 from exporter.sandbox import SandboxConfig, start_sandbox_process  # noqa: E402
 
-TOKEN = "bench-token"
+# at least 12 characters: the exporter refuses a shorter PEAK_API_KEY as a truncated token
+TOKEN = "bench-token-0123456789"
 BIN = Path(sys.executable).parent
 
 
@@ -145,7 +146,9 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=ROOT / ".bench")
-    parser.add_argument("--skip-latency-scenario", action="store_true", help="skip scenario A (about 45 s)")
+    parser.add_argument("--skip-latency-scenario", action="store_true", help="skip scenario A (about 1 min)")
+    parser.add_argument("--latency-batch-sizes", type=int, nargs="+", default=[500, 2000],
+                        help="--batch-size of each scenario A run (floor: rows / batch size / 50 s)")
     args = parser.parse_args()
 
     print(f"== build ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})")
@@ -154,17 +157,21 @@ def main() -> None:
     print(f"  contract rows: {rows:,}")
     figures: dict[str, float] = {}
 
-    if not args.skip_latency_scenario:
-        print("== scenario A: sandbox with 50 ms latency and its 50 requests/s limit")
-        config = SandboxConfig(token=TOKEN, latency_ms=50, rate_limit_rps=50, store_path=args.workdir / "a.sqlite")
-        with start_sandbox_process(config, args.workdir / "sandbox-a.log") as sandbox:
+    scenario_a: dict[int, Measured] = {}
+    for batch_size in () if args.skip_latency_scenario else args.latency_batch_sizes:
+        print(f"== scenario A: sandbox with 50 ms latency and its 50 requests/s limit, --batch-size {batch_size}")
+        config = SandboxConfig(token=TOKEN, latency_ms=50, rate_limit_rps=50,
+                               store_path=args.workdir / f"a{batch_size}.sqlite")
+        with start_sandbox_process(config, args.workdir / f"sandbox-a{batch_size}.log") as sandbox:
             reset_state(duckdb_path)
-            a = measure("mo-export run (defaults)", export_command(), {**env, "PEAK_BASE_URL": sandbox.base_url},
-                        sandbox.pid)
+            a = measure(f"mo-export run --batch-size {batch_size}",
+                        export_command("--batch-size", str(batch_size)),
+                        {**env, "PEAK_BASE_URL": sandbox.base_url}, sandbox.pid)
             print(a.line(rows))
-            floor = rows / 500 / 50
-            figures["floor_share"] = floor / a.wall
-            print(f"  rate-limit floor {floor:.1f} s -> {figures['floor_share']:.0%} of the floor's speed "
+            floor = rows / batch_size / 50
+            figures[f"floor_share_{batch_size}"] = floor / a.wall
+            scenario_a[batch_size] = a
+            print(f"  rate-limit floor {floor:.1f} s -> {floor / a.wall:.0%} of the floor's speed "
                   f"(target >= 90%); 429s: {sandbox.stats()['requests_by_status'].get('429', 0)}")
 
     print("== scenario B: no latency, no limit")
@@ -199,9 +206,10 @@ def main() -> None:
     print(f"  exporter peak RSS: {small.peak_rss_mb:.0f} MB at {small_rows:,} rows, {b.peak_rss_mb:.0f} MB at "
           f"{rows:,} rows (target < 250 MB, flat)")
     print("== what bounds each figure (share of one core busy over the step's wall time)")
-    if not args.skip_latency_scenario:
-        print(f"  scenario A: the 50 requests/s limit: {figures['floor_share']:.0%} of its floor, client "
-              f"{a.cpu / a.wall:.0%} and sandbox {(a.sandbox_cpu or 0) / a.wall:.0%} of a core")
+    for batch_size, a in scenario_a.items():
+        print(f"  scenario A, --batch-size {batch_size}: the 50 requests/s limit if near 100% of its floor, "
+              f"else the sandbox's one event loop: {figures[f'floor_share_{batch_size}']:.0%} of the floor, "
+              f"client {a.cpu / a.wall:.0%} and sandbox {(a.sandbox_cpu or 0) / a.wall:.0%} of a core")
     busiest = "the sandbox's CPU" if (b.sandbox_cpu or 0) > b.cpu else "the client's CPU"
     print(f"  scenario B: {busiest}: client {b.cpu / b.wall:.0%}, sandbox {(b.sandbox_cpu or 0) / b.wall:.0%} "
           f"of a core; the naive script waits on each response in turn (client {naive.cpu / naive.wall:.0%}, "
