@@ -3,7 +3,8 @@
 Tables (schema ``mo_export_state`` by default):
 
 * ``destinations``: one row per API the export has delivered to (base URL without userinfo, path, object,
-  solution; :mod:`exporter.destination`), with a small integer ``destination_id`` that every other table
+  solution and a fingerprint of the token, which tells tenants at one URL apart; :mod:`exporter.destination`),
+  with a small integer ``destination_id`` that every other table
   carries. Id 0 is "unknown": acknowledgements recorded by an exporter that did not record destinations and
   whose run did not say where it sent them. No run ever matches it, so those rows are sent again. A small
   integer rather than a hash, so any per-destination table (such as the last acknowledged content of each
@@ -28,7 +29,9 @@ that has left the model no longer shows there.
 Upgrades: a version-2 state (before destinations) is migrated in place on the first run. Each of its
 events is given the destination its run recorded in its summary (the settings every finished run stores);
 events of runs that recorded none (killed runs) get destination 0 and are sent again once (UPSERT makes
-that harmless).
+that harmless). A version-3 state (destinations without a token fingerprint) gains the column. A destination
+recorded without a fingerprint (by either upgrade) is taken by the first token that sends to its URL, with
+a warning: the runs before did not record which tenant they reached.
 
 Durability: a batch's rows are written here only after the API acknowledged the batch, in one transaction
 that commits before the batch is counted. A kill at any moment loses at most acknowledgements that were
@@ -55,7 +58,7 @@ from exporter.warehouse import scalar
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: the destination of events recorded before the state knew destinations, and whose run did not say
 UNKNOWN_DESTINATION_ID = 0
 
@@ -68,6 +71,7 @@ TABLES: dict[str, dict[str, str]] = {
         "object_name": "VARCHAR",
         "solution_name": "VARCHAR",
         "first_used_at": "TIMESTAMP WITH TIME ZONE",
+        "token_fingerprint": "VARCHAR",
     },
     "deliveries": {
         "event_id": "BIGINT",
@@ -145,6 +149,12 @@ _V2_TABLES: dict[str, dict[str, str]] = {
     for table, columns in TABLES.items()
     if table != "destinations"
 }
+#: version 3's tables: destinations without the token fingerprint
+_V3_TABLES: dict[str, dict[str, str]] = {
+    table: {name: type_ for name, type_ in columns.items() if name != "token_fingerprint"}
+    for table, columns in TABLES.items()
+}
+_DESTINATION_COLUMNS = "destination_id, base_url, path, object_name, solution_name, first_used_at, token_fingerprint"
 
 
 class ExportState:
@@ -177,6 +187,8 @@ class ExportState:
             return
         if self._version() == 2 and not self._shape_problems(_V2_TABLES) and not self._has_table("destinations"):
             self._migrate_from_v2()
+        elif self._version() == 3 and not self._shape_problems(_V3_TABLES):
+            self._migrate_from_v3()
         self._check_shape()
 
     def use_destination(self, destination: Destination, *, register: bool) -> int | None:
@@ -188,16 +200,31 @@ class ExportState:
         s = self.schema
         found = None
         if self.exists() and self._version() == SCHEMA_VERSION:  # an older state is migrated by ensure()
-            found = self._scalar(
-                f"""select destination_id from "{s}".destinations
-                    where base_url = ? and path = ? and object_name = ? and solution_name = ?""",
-                _destination_values(destination),
-            )
+            # the same token's destination first; else one recorded before destinations knew tokens
+            row = self._con.execute(
+                f"""select destination_id, token_fingerprint from "{s}".destinations
+                    where base_url = ? and path = ? and object_name = ? and solution_name = ?
+                      and (token_fingerprint is not distinct from ? or token_fingerprint is null)
+                    order by token_fingerprint is null, destination_id limit 1""",
+                [*_destination_values(destination), destination.token_fingerprint],
+            ).fetchall()
+            if row:
+                found, fingerprint = row[0]
+                if fingerprint is None and destination.token_fingerprint is not None and register:
+                    self._con.execute(
+                        f'update "{s}".destinations set token_fingerprint = ? where destination_id = ?',
+                        [destination.token_fingerprint, found],
+                    )
+                    log.warning(
+                        "destination %d (%s) was recorded before the state knew tokens: its acknowledgements "
+                        "are taken to be this token's tenant. If they were another tenant's, run with "
+                        "--full-refresh once", found, destination.label, extra={"event": "destination_claimed"},
+                    )
         if found is None and register:
             found = self._scalar(f"""select coalesce(max(destination_id), 0) + 1 from "{s}".destinations""")
             self._con.execute(
-                f"""insert into "{s}".destinations values (?, ?, ?, ?, ?, now())""",
-                [found, *_destination_values(destination)],
+                f"""insert into "{s}".destinations ({_DESTINATION_COLUMNS}) values (?, ?, ?, ?, ?, now(), ?)""",
+                [found, *_destination_values(destination), destination.token_fingerprint],
             )
             log.info("new destination %d: %s", found, destination.label)
         self.destination_id = None if found is None else int(found)
@@ -242,7 +269,8 @@ class ExportState:
                 if destination not in ids:
                     ids[destination] = len(ids) + 1
                     con.execute(
-                        f"""insert into "{s}".destinations values (?, ?, ?, ?, ?, now())""",
+                        f"""insert into "{s}".destinations ({_DESTINATION_COLUMNS})
+                            values (?, ?, ?, ?, ?, now(), null)""",
                         [ids[destination], *_destination_values(destination)],
                     )
                 run_destination.append((ids[destination], run_id))
@@ -267,6 +295,24 @@ class ExportState:
             "migrated the export state schema %s from version 2 to %d: %d destination(s) taken from the "
             "recorded runs; events of runs that recorded none will be sent again once",
             s, SCHEMA_VERSION, len(ids), extra={"event": "state_migrated"},
+        )
+
+    def _migrate_from_v3(self) -> None:
+        """Version 3 -> 4 in place: destinations gain the token fingerprint (unknown for those recorded)."""
+        s = self.schema
+        con = self._con
+        con.execute("begin")
+        try:
+            con.execute(f'alter table "{s}".destinations add column token_fingerprint VARCHAR')
+            con.execute(f'delete from "{s}".schema_version')
+            con.execute(f'insert into "{s}".schema_version values ({SCHEMA_VERSION})')
+            con.execute("commit")
+        except BaseException:
+            _rollback(con)
+            raise
+        log.warning(
+            "migrated the export state schema %s from version 3 to %d: destinations now know the token's "
+            "tenant", s, SCHEMA_VERSION, extra={"event": "state_migrated"},
         )
 
     def _create_views(self) -> None:

@@ -46,7 +46,7 @@ def project(built: Project, tmp_path: Path) -> Project:
 
 @contextmanager
 def sandbox_at(folder: Path, **settings: object) -> Iterator:
-    config = SandboxConfig(token=TOKEN, store_path=folder / "store.sqlite", rate_limit_rps=0, **settings)
+    config = SandboxConfig(**{"token": TOKEN, "store_path": folder / "store.sqlite", "rate_limit_rps": 0, **settings})
     with running_sandbox(config) as handle:
         yield handle
 
@@ -112,6 +112,27 @@ def test_another_solution_or_object_path_is_another_destination(project, sandbox
         ("/api/v2/ingest/object/INV_MANUFACTURING_ORDERS_OOTB",), ("/api/v2/objects/INV_MANUFACTURING_ORDERS_OOTB",)]
 
 
+def test_another_tenant_at_the_same_url_is_another_destination(project, tmp_path, monkeypatch, capsys) -> None:
+    """Tenants of one cluster share the ingestion host: the token, not the URL, tells staging from production."""
+    expected = project.contract_rows()
+    staging_token, production_token = "pat-staging-tenant-1a2b3c", "pat-production-tenant-4d5e6f"
+    with sandbox_at(tmp_path / "staging", token=staging_token) as staging:
+        port = staging.base_url.rsplit(":", 1)[1]
+        to_staging = run_cli(
+            ["run", "--no-progress"], project.env(staging.base_url, staging_token), monkeypatch, capsys)
+        assert to_staging.exit_code == 0, to_staging.stderr
+    with sandbox_at(tmp_path / "production", token=production_token, port=int(port)) as production:
+        assert production.base_url == staging.base_url
+        to_production = run_cli(
+            ["run", "--no-progress"], project.env(production.base_url, production_token), monkeypatch, capsys)
+        assert to_production.exit_code == 0, to_production.stderr
+        assert results(project)["rows"]["sent"] == len(expected)
+        assert sandbox_rows(production) == expected
+    fingerprints = project.query("select token_fingerprint from mo_export_state.destinations order by destination_id")
+    assert len(fingerprints) == 2 and len({f[0] for f in fingerprints}) == 2
+    assert all(staging_token not in f[0] and production_token not in f[0] for f in fingerprints)
+
+
 def _downgrade_to_version_2(project: Project, interrupted_keys: int) -> None:
     """Turn the state into what the previous exporter wrote, with ``interrupted_keys`` events of a killed run."""
     execute(
@@ -135,7 +156,7 @@ def _downgrade_to_version_2(project: Project, interrupted_keys: int) -> None:
 def test_a_version_2_state_is_migrated_and_only_rows_of_unknown_destination_are_sent_again(
     project, sandbox, tmp_path, monkeypatch, capsys
 ) -> None:
-    assert SCHEMA_VERSION == 3
+    assert SCHEMA_VERSION == 4
     assert export(project, sandbox.base_url, monkeypatch, capsys).exit_code == 0
     _downgrade_to_version_2(project, interrupted_keys=40)
 
@@ -144,12 +165,26 @@ def test_a_version_2_state_is_migrated_and_only_rows_of_unknown_destination_are_
     assert "damaged" not in upgraded.stderr and "migrated the export state" in upgraded.stderr
     # the finished run recorded its destination: its rows are acknowledged there; the killed run's are not
     assert results(project)["rows"]["sent"] == 40
-    assert project.query("select max(version) from mo_export_state.schema_version") == [(3,)]
+    assert project.query("select max(version) from mo_export_state.schema_version") == [(SCHEMA_VERSION,)]
     assert project.query("select destination_id, status from mo_export_state.runs order by started_at") == [
         (0, "interrupted"), (1, "success"), (1, "success")]
     with sandbox_at(tmp_path / "sandbox_b") as other:
         assert export(project, other.base_url, monkeypatch, capsys).exit_code == 0
         assert sandbox_rows(other) == project.contract_rows()
+
+
+def test_a_version_3_state_keeps_its_acknowledgements_for_the_token_that_sends_next(
+    project, sandbox, monkeypatch, capsys
+) -> None:
+    assert export(project, sandbox.base_url, monkeypatch, capsys).exit_code == 0
+    execute(project, "alter table mo_export_state.destinations drop column token_fingerprint",
+            "update mo_export_state.schema_version set version = 3")
+
+    upgraded = export(project, sandbox.base_url, monkeypatch, capsys)
+    assert upgraded.exit_code == 0, upgraded.stderr
+    assert "from version 3 to 4" in upgraded.stderr and "recorded before the state knew tokens" in upgraded.stderr
+    assert results(project)["rows"]["sent"] == 0
+    assert project.query("select count(*) from mo_export_state.destinations where token_fingerprint is null") == [(0,)]
 
 
 # -- the build guard --------------------------------------------------------------------------------------
