@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ import pytest
 
 from exporter.sandbox import SandboxConfig, running_sandbox
 from exporter.state import SCHEMA_VERSION
-from tests.dbt_support import PROJECT_DIR, run_dbt_subprocess
+from tests.dbt_support import PROJECT_DIR, dbt_command, run_dbt_subprocess
 from tests.export_support import TOKEN, CliResult, Project, build_sample_project, run_cli, sandbox_rows
 
 pytestmark = pytest.mark.slow
@@ -236,6 +237,36 @@ def test_another_duckdb_file_built_into_the_same_target_does_not_clear_the_guard
     result = export(project, sandbox.base_url, monkeypatch, capsys)
     assert result.exit_code == 3 and "did not pass" in result.stderr
     assert sandbox.stats()["requests"] == 0
+
+
+def test_a_build_killed_after_it_rebuilt_the_model_is_refused_until_a_build_finishes(
+    project, sandbox, monkeypatch, capsys
+) -> None:
+    """dbt records its results at the end of the run: a build stopped between the model and its tests (an
+    orchestrator's cancel, a Ctrl-C, the OOM killer) leaves a rebuilt, untested table behind."""
+    command, env = dbt_command(["build", "-s", "peak_manufacturing_orders+"], duckdb_path=project.duckdb_path,
+                               target_path=project.target_path)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    watchdog = threading.Timer(300, process.kill)
+    watchdog.start()
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if " OK created sql table model main.peak_manufacturing_orders " in line:
+                process.send_signal(signal.SIGTERM)
+                break
+        process.wait(timeout=60)
+    finally:
+        watchdog.cancel()
+        process.kill()
+    refused = export(project, sandbox.base_url, monkeypatch, capsys)
+    assert refused.exit_code == 3, refused.stderr
+    assert "did not finish" in refused.stderr and "dbt build" in refused.stderr
+    assert sandbox.stats()["requests"] == 0
+    dbt(project, "build", "-s", "peak_manufacturing_orders+")
+    finished = export(project, sandbox.base_url, monkeypatch, capsys)
+    assert finished.exit_code == 0, finished.stderr
+    assert sandbox_rows(sandbox) == project.contract_rows()
 
 
 def test_a_file_without_a_recorded_build_is_refused(project, sandbox, monkeypatch, capsys) -> None:
