@@ -51,20 +51,19 @@ import email.utils
 import logging
 import math
 import random
-import re
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import httpcore
 import httpx
 import orjson
 
 from exporter.errors import AuthError, ConfigError, DeliveryError, ExportError
+from exporter.masking import mask_secret
 from exporter.settings import ExportSettings, redacted_url
 from exporter.state import RowRejection
 
@@ -79,7 +78,6 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 QUOTED_BODY_CHARS = 120
 #: socket waits are cut into slices this long, so a stop or the request's deadline is seen promptly
 SOCKET_SLICE_SECONDS = 0.25
-MASK = "********"
 
 
 @dataclass
@@ -654,49 +652,6 @@ def _detail(body: bytes, mask: Callable[[str], str]) -> str:
 
 def _ssl_reason(text: str) -> str:
     return text.split("] ", 1)[-1].split(" (_ssl")[0][:200]
-
-
-# -- masking ------------------------------------------------------------------------------------------------------
-_JSON_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|[\"\\/bfnrt])")
-_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
-
-
-def mask_secret(text: str, secret: str) -> str:
-    """``text`` with ``secret`` replaced by ``********`` in every form a response can carry it.
-
-    Forms: as is, JSON-escaped (``\\/`` and ``\\uXXXX``, as a server writing JSON may emit), URL-encoded
-    (either case of the hex digits, ``+`` or ``%20``). Text without the secret is returned unchanged, so
-    masking never garbles a message; that relies on the token being long enough not to occur by chance,
-    which the settings check (a token has at least 12 characters).
-    """
-    if not secret or not text:
-        return text
-    for form in _forms(secret):
-        text = text.replace(form, MASK)
-    if "\\" in text:
-        decoded = _JSON_ESCAPE.sub(_unescape, text)
-        if secret in decoded:  # only then is the decoded form shown: it differs from what came back
-            text = decoded.replace(secret, MASK)
-    return text
-
-
-def _forms(secret: str) -> list[str]:
-    encoded = {quote(secret, safe=""), quote_plus(secret)}
-    forms = {secret, secret.replace("/", "\\/"), orjson.dumps(secret).decode()[1:-1]}
-    for form in encoded:
-        forms.update({form, _lower_hex(form)})
-    return sorted(forms, key=len, reverse=True)
-
-
-def _lower_hex(text: str) -> str:
-    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
-
-
-def _unescape(match: re.Match[str]) -> str:
-    escape = match.group(1)
-    if escape[0] == "u":
-        return chr(int(escape[1:], 16))
-    return _SIMPLE_ESCAPES[escape]
 
 
 # ---- the preflight probe of `mo-export check` --------------------------------------------------------
