@@ -296,14 +296,18 @@ def build_http_client(settings: ExportSettings) -> httpx.HTTPTransport:
     Its socket backend is wrapped so that every socket call of a request respects the request's deadline:
     httpx's own timeouts bound each phase and each gap between bytes, never the request as a whole.
     """
-    verify: Any = True
-    if settings.ca_bundle is not None:
-        verify = ssl.create_default_context(cafile=str(settings.ca_bundle))
     limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
-    transport = httpx.HTTPTransport(verify=verify, limits=limits)
+    transport = httpx.HTTPTransport(verify=_tls_verification(settings), limits=limits)
     pool = transport._pool
     pool._network_backend = _DeadlineBackend(pool._network_backend)
     return transport
+
+
+def _tls_verification(settings: ExportSettings) -> ssl.SSLContext | bool:
+    """httpx's ``verify``: the system's CAs, or the ``--ca-bundle`` the settings name."""
+    if settings.ca_bundle is None:
+        return True
+    return ssl.create_default_context(cafile=str(settings.ca_bundle))
 
 
 # -- the client ---------------------------------------------------------------------------------------------------
@@ -685,15 +689,13 @@ def probe_destination(
     if settings.api_key is None:
         raise ConfigError("no API token configured")
     token = settings.api_key.reveal()
-    verify: Any = True
-    if settings.ca_bundle is not None:
-        verify = ssl.create_default_context(cafile=str(settings.ca_bundle))
     headers = {"Authorization": token, "Content-Type": "application/json", "User-Agent": USER_AGENT}
     requests: list[tuple[str, str, bytes | None]] = []
     if dry_run_body is not None:
         requests.append(("POST", settings.endpoint, dry_run_body))
     requests += [("GET", settings.base_url.rstrip("/") + path, None) for path in schema_paths]
     answers: list[ProbeAnswer] = []
+    verify = _tls_verification(settings)
     with httpx.Client(verify=verify, timeout=settings.timeout_seconds, follow_redirects=False) as http:
         for method, url, content in requests:
             answer = _probe_once(http, method, url, content, headers, token)
