@@ -133,10 +133,17 @@ class Unconfirmed:
 
 @dataclass(frozen=True)
 class Refused:
-    """400/413: the whole request was refused; the runner bisects it."""
+    """400/413: the whole request was refused; the runner bisects it.
+
+    ``from_api``: the body is the API's error object (a JSON object). Only then is a refusal of a single row
+    a verdict on that row; a proxy's own page (HTML, say) is bisected all the same, since a smaller body may
+    pass it (a 413 from a proxy's size limit), but never recorded as a row's rejection.
+    """
 
     status: int
     detail: str
+    from_api: bool = True
+    came_back: str = ""
 
 
 @dataclass(frozen=True)
@@ -152,10 +159,21 @@ Outcome = Acknowledged | Unconfirmed | Refused | Fatal
 class BatchRefused(Exception):
     """The API refused the request as a whole (400, 413): split it to find the bad rows."""
 
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(f"HTTP {status}: {detail}")
-        self.status = status
-        self.detail = detail
+    def __init__(self, refused: Refused) -> None:
+        super().__init__(f"HTTP {refused.status}: {refused.detail}")
+        self.status = refused.status
+        self.detail = refused.detail
+        self.from_api = refused.from_api
+        self.came_back = refused.came_back
+
+    def not_a_row_verdict(self) -> ConfigError:
+        """The error that stops the run when a single row is refused by something other than the API."""
+        return ConfigError(
+            f"a request of a single row was answered {self.came_back}, which is not the ingestion API's error "
+            "object: a proxy or another host stands in front of the API, so this says nothing about the row. "
+            "Nothing was recorded as rejected and every row not acknowledged stays pending. Check PEAK_BASE_URL "
+            "(--base-url) and the proxy between, then re-run"
+        )
 
 
 class Stopped(DeliveryError):
@@ -363,7 +381,7 @@ class IngestionClient:
             if isinstance(outcome, Acknowledged):
                 return outcome
             if isinstance(outcome, Refused):
-                raise BatchRefused(outcome.status, outcome.detail)
+                raise BatchRefused(outcome)
             if isinstance(outcome, Fatal):
                 raise outcome.error
             if outcome.throttled:
@@ -524,7 +542,7 @@ def classify(
         ))
     detail = _detail(body, mask)
     if status in (400, 413):
-        return Refused(status, detail)
+        return Refused(status, detail, _is_json_object(body), _came_back(status, headers, body, mask))
     object_name, solution = settings.object_name, settings.solution_name
     if status == 401:
         return Fatal(AuthError(
@@ -586,6 +604,13 @@ def _acknowledgement(
         return unconfirmed(f"'accepted' is {accepted!r} for {n_rows} rows sent and {len(seen)} failed")
     request_id = payload.get("requestId")
     return Acknowledged(request_id=mask(str(request_id)) if request_id is not None else None, rejections=rejections)
+
+
+def _is_json_object(body: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(body), dict)
+    except orjson.JSONDecodeError:
+        return False
 
 
 def _json_kind(value: object) -> str:
