@@ -42,7 +42,7 @@ Exit codes:
               help=f"Schema of the export state in the DuckDB file. [default: {DEFAULT_STATE_SCHEMA}]")
 @click.option("--batch-size", type=int,
               help=f"Rows per request, at most {contract.LARGEST_ROWS_PER_REQUEST} where the tenant allows it (the "
-              "resource page's limit is the default); the byte cap still applies (MO_BATCH_SIZE). "
+              "documented per-request row limit is the default); the byte cap still applies (MO_BATCH_SIZE). "
               f"[default: {contract.DEFAULT_ROWS_PER_REQUEST}]")
 @click.option("--max-bytes", type=int,
               help=f"Bytes per request body (MO_MAX_BYTES). [default: {contract.DEFAULT_MAX_BYTES}]")
