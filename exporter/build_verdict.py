@@ -10,6 +10,11 @@ The rule: take the latest invocation that built the model. It must have built it
 data test on the model (from dbt's manifest) must have a result at or after that invocation, the latest
 of which passed (``pass`` or ``warn``). A `dbt run -s peak_manufacturing_orders` after a good build
 rebuilds the table without its tests: the export then refuses until `dbt test` (or `dbt build`) passes.
+
+dbt reports results only when an invocation ends, so the marts' post-hook also records each rebuild, in the
+model's own transaction, with status ``built``. An invocation stopped after the rebuild (a cancel, Ctrl-C, a
+killed process) leaves that row as the model's latest: a rebuilt table with no test results since, which
+is refused like any untested build.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ log = logging.getLogger(__name__)
 VERDICT_SCHEMA = "mo_export_build"
 VERDICT_TABLE = f"{VERDICT_SCHEMA}.node_results"
 PASSING_TEST_STATUSES = frozenset({"pass", "warn", "success"})
+#: the status the post-hook records for a rebuilt model until its invocation records how it ended
+BUILT_STATUS = "built"
 
 
 def check_build_verdict(con: duckdb.DuckDBPyConnection, relation: ModelRelation) -> None:
@@ -49,7 +56,7 @@ def check_build_verdict(con: duckdb.DuckDBPyConnection, relation: ModelRelation)
         )
     invocation, command, selection, _, status, message, built_at = builds[-1]
     where = f"`dbt {command}{' -s ' + selection if selection else ''}` (invocation {invocation}, {built_at})"
-    if status != "success":
+    if status not in ("success", BUILT_STATUS):
         raise BuildError(
             f"the latest build of {model} in this DuckDB file, {where}, ended {status!r}"
             f"{': ' + message.strip()[:200] if message and message.strip() else ''}. Fix it and run {rerun}"
@@ -62,8 +69,12 @@ def check_build_verdict(con: duckdb.DuckDBPyConnection, relation: ModelRelation)
             latest[r[3]] = (r[4], r[1], r[0])
     untested = sorted(relation.tests - latest.keys())
     if untested:
+        unfinished = (
+            " (dbt rebuilt the model, but the invocation did not finish: it was stopped before it recorded "
+            "its results)" if status == BUILT_STATUS else ""
+        )
         raise BuildError(
-            f"the latest build of {model} in this DuckDB file, {where}, was not tested: "
+            f"the latest build of {model} in this DuckDB file, {where}{unfinished}, was not tested: "
             f"{len(untested)} data tests on it have not run since ({', '.join(untested[:3])}). "
             f"Run {rerun} (or `dbt test -s {relation.identifier}`), then export"
         )

@@ -55,20 +55,19 @@ import email.utils
 import logging
 import math
 import random
-import re
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import httpcore
 import httpx
 import orjson
 
 from exporter.errors import AuthError, ConfigError, DeliveryError, ExportError
+from exporter.masking import mask_secret
 from exporter.settings import ExportSettings, redacted_url
 from exporter.state import RowRejection
 
@@ -83,7 +82,6 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 QUOTED_BODY_CHARS = 120
 #: socket waits are cut into slices this long, so a stop or the request's deadline is seen promptly
 SOCKET_SLICE_SECONDS = 0.25
-MASK = "********"
 
 
 @dataclass
@@ -139,10 +137,17 @@ class Unconfirmed:
 
 @dataclass(frozen=True)
 class Refused:
-    """400/413: the whole request was refused; the runner bisects it."""
+    """400/413: the whole request was refused; the runner bisects it.
+
+    ``from_api``: the body is the API's error object (a JSON object). Only then is a refusal of a single row
+    a verdict on that row; a proxy's own page (HTML, say) is bisected all the same, since a smaller body may
+    pass it (a 413 from a proxy's size limit), but never recorded as a row's rejection.
+    """
 
     status: int
     detail: str
+    from_api: bool = True
+    came_back: str = ""
 
 
 @dataclass(frozen=True)
@@ -158,10 +163,21 @@ Outcome = Acknowledged | Unconfirmed | Refused | Fatal
 class BatchRefused(Exception):
     """The API refused the request as a whole (400, 413): split it to find the bad rows."""
 
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(f"HTTP {status}: {detail}")
-        self.status = status
-        self.detail = detail
+    def __init__(self, refused: Refused) -> None:
+        super().__init__(f"HTTP {refused.status}: {refused.detail}")
+        self.status = refused.status
+        self.detail = refused.detail
+        self.from_api = refused.from_api
+        self.came_back = refused.came_back
+
+    def not_a_row_verdict(self) -> ConfigError:
+        """The error that stops the run when a single row is refused by something other than the API."""
+        return ConfigError(
+            f"a request of a single row was answered {self.came_back}, which is not the ingestion API's error "
+            "object: a proxy or another host stands in front of the API, so this says nothing about the row. "
+            "Nothing was recorded as rejected and every row not acknowledged stays pending. Check PEAK_BASE_URL "
+            "(--base-url) and the proxy between, then re-run"
+        )
 
 
 class Stopped(DeliveryError):
@@ -302,14 +318,18 @@ def build_http_client(settings: ExportSettings) -> httpx.HTTPTransport:
     Its socket backend is wrapped so that every socket call of a request respects the request's deadline:
     httpx's own timeouts bound each phase and each gap between bytes, never the request as a whole.
     """
-    verify: Any = True
-    if settings.ca_bundle is not None:
-        verify = ssl.create_default_context(cafile=str(settings.ca_bundle))
     limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
-    transport = httpx.HTTPTransport(verify=verify, limits=limits)
+    transport = httpx.HTTPTransport(verify=_tls_verification(settings), limits=limits)
     pool = transport._pool
     pool._network_backend = _DeadlineBackend(pool._network_backend)
     return transport
+
+
+def _tls_verification(settings: ExportSettings) -> ssl.SSLContext | bool:
+    """httpx's ``verify``: the system's CAs, or the ``--ca-bundle`` the settings name."""
+    if settings.ca_bundle is None:
+        return True
+    return ssl.create_default_context(cafile=str(settings.ca_bundle))
 
 
 # -- the client ---------------------------------------------------------------------------------------------------
@@ -365,7 +385,7 @@ class IngestionClient:
             if isinstance(outcome, Acknowledged):
                 return outcome
             if isinstance(outcome, Refused):
-                raise BatchRefused(outcome.status, outcome.detail)
+                raise BatchRefused(outcome)
             if isinstance(outcome, Fatal):
                 raise outcome.error
             if outcome.throttled:
@@ -537,7 +557,7 @@ def classify(
         return Fatal(_redirect_error(status, headers, mask))
     detail = _detail(body, mask)
     if status in (400, 413):
-        return Refused(status, detail)
+        return Refused(status, detail, _is_json_object(body), _came_back(status, headers, body, mask))
     object_name, solution = settings.object_name, settings.solution_name
     if status == 401:
         return Fatal(AuthError(
@@ -610,6 +630,13 @@ def _acknowledgement(
     return Acknowledged(request_id=mask(str(request_id)) if request_id is not None else None, rejections=rejections)
 
 
+def _is_json_object(body: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(body), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
 def _json_kind(value: object) -> str:
     kinds = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
     return kinds.get(type(value), type(value).__name__)
@@ -678,49 +705,6 @@ def _detail(body: bytes, mask: Callable[[str], str]) -> str:
 
 def _ssl_reason(text: str) -> str:
     return text.split("] ", 1)[-1].split(" (_ssl")[0][:200]
-
-
-# -- masking ------------------------------------------------------------------------------------------------------
-_JSON_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|[\"\\/bfnrt])")
-_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
-
-
-def mask_secret(text: str, secret: str) -> str:
-    """``text`` with ``secret`` replaced by ``********`` in every form a response can carry it.
-
-    Forms: as is, JSON-escaped (``\\/`` and ``\\uXXXX``, as a server writing JSON may emit), URL-encoded
-    (either case of the hex digits, ``+`` or ``%20``). Text without the secret is returned unchanged, so
-    masking never garbles a message; that relies on the token being long enough not to occur by chance,
-    which the settings check (a token has at least 12 characters).
-    """
-    if not secret or not text:
-        return text
-    for form in _forms(secret):
-        text = text.replace(form, MASK)
-    if "\\" in text:
-        decoded = _JSON_ESCAPE.sub(_unescape, text)
-        if secret in decoded:  # only then is the decoded form shown: it differs from what came back
-            text = decoded.replace(secret, MASK)
-    return text
-
-
-def _forms(secret: str) -> list[str]:
-    encoded = {quote(secret, safe=""), quote_plus(secret)}
-    forms = {secret, secret.replace("/", "\\/"), orjson.dumps(secret).decode()[1:-1]}
-    for form in encoded:
-        forms.update({form, _lower_hex(form)})
-    return sorted(forms, key=len, reverse=True)
-
-
-def _lower_hex(text: str) -> str:
-    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
-
-
-def _unescape(match: re.Match[str]) -> str:
-    escape = match.group(1)
-    if escape[0] == "u":
-        return chr(int(escape[1:], 16))
-    return _SIMPLE_ESCAPES[escape]
 
 
 # -- the requests of `mo-export check` ----------------------------------------------------------------------------

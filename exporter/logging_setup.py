@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import orjson
 
+from exporter.masking import mask_secret
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per record, with any ``extra={"event": ...}`` fields merged in."""
@@ -44,12 +46,16 @@ class SecretMaskingFilter(logging.Filter):
         if not self.secrets:
             return True
         message = record.getMessage()
-        masked = message
-        for secret in self.secrets:
-            masked = masked.replace(secret, "********")
+        masked = self.mask(message)
         if masked != message:
             record.msg, record.args = masked, None
         return True
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret masked in each form a response can carry it (:mod:`exporter.masking`)."""
+        for secret in self.secrets:
+            text = mask_secret(text, secret)
+        return text
 
 
 _MASK = SecretMaskingFilter()
@@ -75,8 +81,7 @@ def say_error(message: str, *, event: str = "error") -> None:
     Orchestrators that read stderr line by line as JSON must never meet a plain-text line, the last one
     included; secrets are masked either way.
     """
-    for secret in _MASK.secrets:
-        message = message.replace(secret, "********")
+    message = _MASK.mask(message)
     if _json_lines:
         payload = {
             "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),

@@ -469,6 +469,8 @@ def _deliver_batch(client: IngestionClient, envelope: Envelope, batch: Batch) ->
                 )
                 queue[:0] = list(piece.split())
                 continue
+            if not refused.from_api:
+                raise refused.not_a_row_verdict() from None
             records.append(
                 BatchRecord(
                     piece.rows,

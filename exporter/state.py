@@ -3,7 +3,8 @@
 Tables (schema ``mo_export_state`` by default):
 
 * ``destinations``: one row per API the export has delivered to (base URL without userinfo, path, object,
-  solution; :mod:`exporter.destination`), with a small integer ``destination_id`` that every other table
+  solution and a fingerprint of the token, which tells tenants at one URL apart; :mod:`exporter.destination`),
+  with a small integer ``destination_id`` that every other table
   carries. Id 0 is "unknown": acknowledgements recorded by an exporter that did not record destinations and
   whose run did not say where it sent them. No run ever matches it, so those rows are sent again. A small
   integer rather than a hash, so any per-destination table (such as the last acknowledged content of each
@@ -39,7 +40,9 @@ cannot be matched to them and counts as new. A version-2 state (before destinati
 on the first run, then on to version 4. Each of its
 events is given the destination its run recorded in its summary (the settings every finished run stores);
 events of runs that recorded none (killed runs) get destination 0 and are sent again once (UPSERT makes
-that harmless).
+that harmless). A version-3 state (destinations without a token fingerprint) gains the column. A destination
+recorded without a fingerprint (by either upgrade) is taken by the first token that sends to its URL, with
+a warning: the runs before did not record which tenant they reached.
 
 Durability: a batch's rows are written here only after the API acknowledged the batch, in one transaction
 that commits before the batch is counted. A kill at any moment loses at most acknowledgements that were
@@ -67,7 +70,7 @@ from exporter.warehouse import scalar
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: the last acknowledged content of each order per destination (schema version 4)
 CONTENT_TABLE = "acknowledged_content"
 #: the destination of events recorded before the state knew destinations, and whose run did not say
@@ -82,6 +85,7 @@ TABLES: dict[str, dict[str, str]] = {
         "object_name": "VARCHAR",
         "solution_name": "VARCHAR",
         "first_used_at": "TIMESTAMP WITH TIME ZONE",
+        "token_fingerprint": "VARCHAR",
     },
     "deliveries": {
         "event_id": "BIGINT",
@@ -165,14 +169,20 @@ class BatchRecord:
     rejections: Sequence[RowRejection]
 
 
-#: version 3's tables: what a state before the acknowledged content holds (checked before it is migrated)
-_V3_TABLES: dict[str, dict[str, str]] = {t: c for t, c in TABLES.items() if t != CONTENT_TABLE}
+#: version 4's tables: destinations without the token fingerprint (checked before it is migrated)
+_V4_TABLES: dict[str, dict[str, str]] = {
+    table: {name: type_ for name, type_ in columns.items() if name != "token_fingerprint"}
+    for table, columns in TABLES.items()
+}
+#: version 3's tables: what a state before the acknowledged content holds
+_V3_TABLES: dict[str, dict[str, str]] = {t: c for t, c in _V4_TABLES.items() if t != CONTENT_TABLE}
 #: version 2's tables: what a state before destinations holds (checked before it is migrated)
 _V2_TABLES: dict[str, dict[str, str]] = {
     table: {name: type_ for name, type_ in columns.items() if name != "destination_id"}
     for table, columns in _V3_TABLES.items()
     if table != "destinations"
 }
+_DESTINATION_COLUMNS = "destination_id, base_url, path, object_name, solution_name, first_used_at, token_fingerprint"
 
 
 class ExportState:
@@ -207,6 +217,8 @@ class ExportState:
             self._migrate_from_v2()
         if self._version() == 3 and not self._shape_problems(_V3_TABLES) and not self._has_table(CONTENT_TABLE):
             self._migrate_from_v3()
+        if self._version() == 4 and not self._shape_problems(_V4_TABLES):
+            self._migrate_from_v4()
         self._check_shape()
 
     def has_content(self) -> bool:
@@ -221,8 +233,29 @@ class ExportState:
         """
         s = self.schema
         found = None
-        # version 3 differs only by the content table: read-only callers (`plan`) read it as it is
-        if self.exists() and self._version() in (3, SCHEMA_VERSION):  # older states: ensure() migrates
+        if self.exists() and self._version() == SCHEMA_VERSION:  # an older state is migrated by ensure()
+            # the same token's destination first; else one recorded before destinations knew tokens
+            row = self._con.execute(
+                f"""select destination_id, token_fingerprint from "{s}".destinations
+                    where base_url = ? and path = ? and object_name = ? and solution_name = ?
+                      and (token_fingerprint is not distinct from ? or token_fingerprint is null)
+                    order by token_fingerprint is null, destination_id limit 1""",
+                [*_destination_values(destination), destination.token_fingerprint],
+            ).fetchall()
+            if row:
+                found, fingerprint = row[0]
+                if fingerprint is None and destination.token_fingerprint is not None and register:
+                    self._con.execute(
+                        f'update "{s}".destinations set token_fingerprint = ? where destination_id = ?',
+                        [destination.token_fingerprint, found],
+                    )
+                    log.warning(
+                        "destination %d (%s) was recorded before the state knew tokens: its acknowledgements "
+                        "are taken to be this token's tenant. If they were another tenant's, run with "
+                        "--full-refresh once", found, destination.label, extra={"event": "destination_claimed"},
+                    )
+        elif self.exists() and self._version() in (3, 4):
+            # read-only callers (`plan`, `status`, `--dry-run`) read an older state as it is; ensure() migrates
             found = self._scalar(
                 f"""select destination_id from "{s}".destinations
                     where base_url = ? and path = ? and object_name = ? and solution_name = ?""",
@@ -231,8 +264,8 @@ class ExportState:
         if found is None and register:
             found = self._scalar(f"""select coalesce(max(destination_id), 0) + 1 from "{s}".destinations""")
             self._con.execute(
-                f"""insert into "{s}".destinations values (?, ?, ?, ?, ?, now())""",
-                [found, *_destination_values(destination)],
+                f"""insert into "{s}".destinations ({_DESTINATION_COLUMNS}) values (?, ?, ?, ?, ?, now(), ?)""",
+                [found, *_destination_values(destination), destination.token_fingerprint],
             )
             log.info("new destination %d: %s", found, destination.label)
         self.destination_id = None if found is None else int(found)
@@ -277,7 +310,8 @@ class ExportState:
                 if destination not in ids:
                     ids[destination] = len(ids) + 1
                     con.execute(
-                        f"""insert into "{s}".destinations values (?, ?, ?, ?, ?, now())""",
+                        f"""insert into "{s}".destinations ({_DESTINATION_COLUMNS})
+                            values (?, ?, ?, ?, ?, now(), null)""",
                         [ids[destination], *_destination_values(destination)],
                     )
                 run_destination.append((ids[destination], run_id))
@@ -330,15 +364,33 @@ class ExportState:
             )
             known = self._scalar(f'select count(*) from "{s}".{CONTENT_TABLE}')
             con.execute(f'delete from "{s}".schema_version')
+            con.execute(f'insert into "{s}".schema_version values (4)')
+            con.execute("commit")
+        except BaseException:
+            _rollback(con)
+            raise
+        log.warning(
+            "migrated the export state schema %s from version 3 to 4: the acknowledged content of %d orders "
+            "taken from the model; orders acknowledged with content the model no longer holds have no known "
+            "previous content", s, int(known or 0), extra={"event": "state_migrated"},
+        )
+
+    def _migrate_from_v4(self) -> None:
+        """Version 4 -> 5 in place: destinations gain the token fingerprint (unknown for those recorded)."""
+        s = self.schema
+        con = self._con
+        con.execute("begin")
+        try:
+            con.execute(f'alter table "{s}".destinations add column if not exists token_fingerprint VARCHAR')
+            con.execute(f'delete from "{s}".schema_version')
             con.execute(f'insert into "{s}".schema_version values ({SCHEMA_VERSION})')
             con.execute("commit")
         except BaseException:
             _rollback(con)
             raise
         log.warning(
-            "migrated the export state schema %s from version 3 to %d: the acknowledged content of %d orders "
-            "taken from the model; orders acknowledged with content the model no longer holds have no known "
-            "previous content", s, SCHEMA_VERSION, int(known or 0), extra={"event": "state_migrated"},
+            "migrated the export state schema %s from version 4 to %d: destinations now know the token's "
+            "tenant", s, SCHEMA_VERSION, extra={"event": "state_migrated"},
         )
 
     def _create_views(self) -> None:

@@ -4,12 +4,40 @@
     whatever dbt command ran after it. A `dbt run` is recorded too: it rebuilds models without their tests.
 -#}
 {% macro record_build_verdict(results) %}
-    {%- if not execute or flags.WHICH not in ('build', 'run', 'test') or not results -%}
+    {%- if not _records_build_verdicts() or not results -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set relation = api.Relation.create(
-        database=target.database, schema='mo_export_build', identifier='node_results') -%}
-    {%- set selection = (invocation_args_dict.get('select') or []) | join(' ') -%}
+    {%- set relation = _build_verdict_relation() -%}
+    {%- do create_build_verdict_table() -%}
+    {%- for chunk in results | batch(200) -%}
+        {%- call statement('insert_build_verdicts') -%}
+            insert into {{ relation }}
+            (invocation_id, command, selection, unique_id, resource_type, status, message, started_at, recorded_at)
+            values
+            {%- for result in chunk %}
+            {{ _build_verdict_values(result.node.unique_id, result.node.resource_type, result.status,
+                                     ((result.message or '') | string)[:500]) }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        {%- endcall -%}
+    {%- endfor -%}
+    {#- dbt-duckdb leaves a hook's statements in an open transaction: make the verdict durable now
+        (adapters without transactions, such as Spark, write each statement at once) -#}
+    {%- if target.type == 'duckdb' -%}
+        {%- do adapter.commit() -%}
+    {%- endif -%}
+    {{ return('') }}
+{% endmacro %}
+
+
+{#-
+    on-run-start: create mo_export_build.node_results before any node runs, so the models' post-hooks
+    (record_model_built), running in parallel threads, only append to it.
+-#}
+{% macro create_build_verdict_table() %}
+    {%- if not _records_build_verdicts() -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set relation = _build_verdict_relation() -%}
     {%- do adapter.create_schema(relation) -%}
     {%- call statement('create_build_verdicts') -%}
         create table if not exists {{ relation }} (
@@ -24,23 +52,43 @@
             recorded_at {{ dbt.type_timestamp() }}
         )
     {%- endcall -%}
-    {%- for chunk in results | batch(200) -%}
-        {%- call statement('insert_build_verdicts') -%}
-            insert into {{ relation }}
-            (invocation_id, command, selection, unique_id, resource_type, status, message, started_at, recorded_at)
-            values
-            {%- for result in chunk %}
-            ('{{ invocation_id }}', '{{ flags.WHICH }}', '{{ dbt.escape_single_quotes(selection) }}',
-             '{{ result.node.unique_id }}', '{{ result.node.resource_type }}', '{{ result.status }}',
-             '{{ dbt.escape_single_quotes(((result.message or '') | string)[:500]) }}',
-             '{{ run_started_at.isoformat() }}', {{ dbt.current_timestamp() }}){{ ',' if not loop.last }}
-            {%- endfor %}
-        {%- endcall -%}
-    {%- endfor -%}
-    {#- dbt-duckdb leaves a hook's statements in an open transaction: make the verdict durable now
-        (adapters without transactions, such as Spark, write each statement at once) -#}
     {%- if target.type == 'duckdb' -%}
         {%- do adapter.commit() -%}
     {%- endif -%}
     {{ return('') }}
+{% endmacro %}
+
+
+{#-
+    post-hook: in the model's own transaction, record that this invocation rebuilt it, with status
+    'built'. dbt records results only at the end of a run (record_build_verdict): a run stopped in between
+    (a cancel, Ctrl-C, a killed process) leaves a rebuilt table whose tests never ran. This row then stays
+    the model's latest, and the exporter refuses the table until a build finishes.
+-#}
+{% macro record_model_built() %}
+    {%- if not _records_build_verdicts() -%}
+        {{ return('') }}
+    {%- endif -%}
+    insert into {{ _build_verdict_relation() }}
+    (invocation_id, command, selection, unique_id, resource_type, status, message, started_at, recorded_at)
+    values {{ _build_verdict_values(model.unique_id, model.resource_type, 'built',
+                                    'rebuilt; the invocation has not recorded how it ended') }}
+{% endmacro %}
+
+
+{% macro _records_build_verdicts() %}
+    {{ return(execute and flags.WHICH in ('build', 'run', 'test')) }}
+{% endmacro %}
+
+
+{% macro _build_verdict_relation() %}
+    {{ return(api.Relation.create(database=target.database, schema='mo_export_build', identifier='node_results')) }}
+{% endmacro %}
+
+
+{% macro _build_verdict_values(unique_id, resource_type, status, message) %}
+    {%- set selection = (invocation_args_dict.get('select') or []) | join(' ') -%}
+    ('{{ invocation_id }}', '{{ flags.WHICH }}', '{{ dbt.escape_single_quotes(selection) }}',
+     '{{ unique_id }}', '{{ resource_type }}', '{{ status }}', '{{ dbt.escape_single_quotes(message) }}',
+     '{{ run_started_at.isoformat() }}', {{ dbt.current_timestamp() }})
 {% endmacro %}

@@ -97,10 +97,16 @@ def run_dbt_subprocess(
     that rebuilds and then exports in the same process would meet a file it cannot reopen with the
     exporter's settings; a separate process, like production, releases it on exit.
     """
+    command, env = dbt_command(args, duckdb_path=duckdb_path, target_path=target_path)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def dbt_command(args: Sequence[str], *, duckdb_path: Path, target_path: Path) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of `dbt <args>` on this project, for a process of its own."""
     env = {**os.environ, "MO_DUCKDB_PATH": str(duckdb_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     command = [
         str(Path(sys.executable).with_name("dbt")), *args,
         "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
         "--target-path", str(target_path), "--log-path", str(target_path / "logs"),
     ]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+    return command, env

@@ -183,6 +183,8 @@ def _unicode_escape(text: str) -> str:
 MODES: dict[str, Callable[[_Handler, int], None]] = {
     "ok": lambda h, rows: h.answer_json(200, _success(rows, [], rows)),
     "html_200": lambda h, rows: h.answer(200, b"<html><h1>Welcome to nginx!</h1></html>", "text/html"),
+    "html_400": lambda h, rows: h.answer(
+        400, b"<html><h1>400 The plain HTTP request was sent to HTTPS port</h1></html>", "text/html"),
     "invalid_json": lambda h, rows: h.answer(200, b'{"requestId": "r", "accepted": '),
     "empty_200": lambda h, rows: h.answer(200, b"", None),
     "202_no_body": lambda h, rows: h.answer(202, b"", None),

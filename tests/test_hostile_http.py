@@ -128,6 +128,27 @@ def test_a_redirect_stops_the_run_with_exit_3_naming_the_location(
     assert_rerun_against_the_sandbox_delivers_every_row(project, sandbox, monkeypatch, capsys)
 
 
+def test_a_400_that_is_not_the_apis_error_rejects_no_row_and_the_fixed_url_gets_every_row(
+    project, tmp_path, monkeypatch, capsys
+) -> None:
+    """A proxy answering 400 with its own page to every request says nothing about the rows: bisected to
+    one row, that row is not recorded as rejected; the run stops (exit 3) and the same URL, once it
+    reaches the API, gets every row without --retry-rejected."""
+    with hostile_server("html_400") as server:
+        result = export(project, server.base_url, monkeypatch, capsys)
+        requests = sum(server.requests.values())
+    assert result.exit_code == 3, result.stderr
+    assert "HTTP 400 (text/html" in result.stderr and "plain HTTP request" in result.stderr
+    assert "PEAK_BASE_URL" in result.stderr
+    assert requests <= 10  # halved down to one row, then stopped
+    assert count(project, "deliveries") == 0 and count(project, "rejections") == 0
+    port = int(server.base_url.rsplit(":", 1)[1])
+    config = SandboxConfig(token=TOKEN, port=port, store_path=tmp_path / "same_url.sqlite", rate_limit_rps=0)
+    with running_sandbox(config) as same_url:
+        assert same_url.base_url == server.base_url
+        assert_rerun_against_the_sandbox_delivers_every_row(project, same_url, monkeypatch, capsys)
+
+
 @pytest.mark.parametrize(
     ("mode", "fragment"),
     [("retry_after_86400", "the API asked to wait 86400 s"), ("retry_after_date", "the API asked to wait 604")],

@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ import pytest
 
 from exporter.sandbox import SandboxConfig, running_sandbox
 from exporter.state import SCHEMA_VERSION
-from tests.dbt_support import PROJECT_DIR, run_dbt_subprocess
+from tests.dbt_support import PROJECT_DIR, dbt_command, run_dbt_subprocess
 from tests.export_support import TOKEN, CliResult, Project, build_sample_project, run_cli, sandbox_rows
 
 pytestmark = pytest.mark.slow
@@ -46,7 +47,7 @@ def project(built: Project, tmp_path: Path) -> Project:
 
 @contextmanager
 def sandbox_at(folder: Path, **settings: object) -> Iterator:
-    config = SandboxConfig(token=TOKEN, store_path=folder / "store.sqlite", rate_limit_rps=0, **settings)
+    config = SandboxConfig(**{"token": TOKEN, "store_path": folder / "store.sqlite", "rate_limit_rps": 0, **settings})
     with running_sandbox(config) as handle:
         yield handle
 
@@ -112,6 +113,27 @@ def test_another_solution_or_object_path_is_another_destination(project, sandbox
         ("/api/v2/ingest/object/INV_MANUFACTURING_ORDERS_OOTB",), ("/api/v2/objects/INV_MANUFACTURING_ORDERS_OOTB",)]
 
 
+def test_another_tenant_at_the_same_url_is_another_destination(project, tmp_path, monkeypatch, capsys) -> None:
+    """Tenants of one cluster share the ingestion host: the token, not the URL, tells staging from production."""
+    expected = project.contract_rows()
+    staging_token, production_token = "pat-staging-tenant-1a2b3c", "pat-production-tenant-4d5e6f"
+    with sandbox_at(tmp_path / "staging", token=staging_token) as staging:
+        port = staging.base_url.rsplit(":", 1)[1]
+        to_staging = run_cli(
+            ["run", "--no-progress"], project.env(staging.base_url, staging_token), monkeypatch, capsys)
+        assert to_staging.exit_code == 0, to_staging.stderr
+    with sandbox_at(tmp_path / "production", token=production_token, port=int(port)) as production:
+        assert production.base_url == staging.base_url
+        to_production = run_cli(
+            ["run", "--no-progress"], project.env(production.base_url, production_token), monkeypatch, capsys)
+        assert to_production.exit_code == 0, to_production.stderr
+        assert results(project)["rows"]["sent"] == len(expected)
+        assert sandbox_rows(production) == expected
+    fingerprints = project.query("select token_fingerprint from mo_export_state.destinations order by destination_id")
+    assert len(fingerprints) == 2 and len({f[0] for f in fingerprints}) == 2
+    assert all(staging_token not in f[0] and production_token not in f[0] for f in fingerprints)
+
+
 def _downgrade_to_version_2(project: Project, interrupted_keys: int) -> None:
     """Turn the state into what the previous exporter wrote, with ``interrupted_keys`` events of a killed run."""
     execute(
@@ -145,12 +167,26 @@ def test_a_version_2_state_is_migrated_and_only_rows_of_unknown_destination_are_
     assert "damaged" not in upgraded.stderr and "migrated the export state" in upgraded.stderr
     # the finished run recorded its destination: its rows are acknowledged there; the killed run's are not
     assert results(project)["rows"]["sent"] == 40
-    assert project.query("select max(version) from mo_export_state.schema_version") == [(4,)]
+    assert project.query("select max(version) from mo_export_state.schema_version") == [(SCHEMA_VERSION,)]
     assert project.query("select destination_id, status from mo_export_state.runs order by started_at") == [
         (0, "interrupted"), (1, "success"), (1, "success")]
     with sandbox_at(tmp_path / "sandbox_b") as other:
         assert export(project, other.base_url, monkeypatch, capsys).exit_code == 0
         assert sandbox_rows(other) == project.contract_rows()
+
+
+def test_a_version_3_state_keeps_its_acknowledgements_for_the_token_that_sends_next(
+    project, sandbox, monkeypatch, capsys
+) -> None:
+    assert export(project, sandbox.base_url, monkeypatch, capsys).exit_code == 0
+    execute(project, "alter table mo_export_state.destinations drop column token_fingerprint",
+            "update mo_export_state.schema_version set version = 3")
+
+    upgraded = export(project, sandbox.base_url, monkeypatch, capsys)
+    assert upgraded.exit_code == 0, upgraded.stderr
+    assert "from version 3 to 4" in upgraded.stderr and "recorded before the state knew tokens" in upgraded.stderr
+    assert results(project)["rows"]["sent"] == 0
+    assert project.query("select count(*) from mo_export_state.destinations where token_fingerprint is null") == [(0,)]
 
 
 # -- the build guard --------------------------------------------------------------------------------------
@@ -202,6 +238,36 @@ def test_another_duckdb_file_built_into_the_same_target_does_not_clear_the_guard
     result = export(project, sandbox.base_url, monkeypatch, capsys)
     assert result.exit_code == 3 and "did not pass" in result.stderr
     assert sandbox.stats()["requests"] == 0
+
+
+def test_a_build_killed_after_it_rebuilt_the_model_is_refused_until_a_build_finishes(
+    project, sandbox, monkeypatch, capsys
+) -> None:
+    """dbt records its results at the end of the run: a build stopped between the model and its tests (an
+    orchestrator's cancel, a Ctrl-C, the OOM killer) leaves a rebuilt, untested table behind."""
+    command, env = dbt_command(["build", "-s", "peak_manufacturing_orders+"], duckdb_path=project.duckdb_path,
+                               target_path=project.target_path)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    watchdog = threading.Timer(300, process.kill)
+    watchdog.start()
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if " OK created sql table model main.peak_manufacturing_orders " in line:
+                process.send_signal(signal.SIGTERM)
+                break
+        process.wait(timeout=60)
+    finally:
+        watchdog.cancel()
+        process.kill()
+    refused = export(project, sandbox.base_url, monkeypatch, capsys)
+    assert refused.exit_code == 3, refused.stderr
+    assert "did not finish" in refused.stderr and "dbt build" in refused.stderr
+    assert sandbox.stats()["requests"] == 0
+    dbt(project, "build", "-s", "peak_manufacturing_orders+")
+    finished = export(project, sandbox.base_url, monkeypatch, capsys)
+    assert finished.exit_code == 0, finished.stderr
+    assert sandbox_rows(sandbox) == project.contract_rows()
 
 
 def test_a_file_without_a_recorded_build_is_refused(project, sandbox, monkeypatch, capsys) -> None:

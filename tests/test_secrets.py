@@ -380,3 +380,23 @@ def test_a_third_party_log_line_quoting_the_token_is_masked(capsys: pytest.Captu
         err = capsys.readouterr().err
         assert "receive_response_headers" in err and "Authorization: ********" in err
         assert SECRET not in err
+
+
+def test_log_lines_and_the_last_error_mask_the_token_in_every_form_a_response_carries(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A server echoing the token URL-encoded or JSON-escaped reaches logs through third-party loggers and
+    error texts; the logs mask it the way stored response text is masked."""
+    import logging
+    from urllib.parse import quote
+
+    from exporter.logging_setup import configure_logging, mask_in_logs, say_error
+
+    token = "pat/abc+def-0123-logs"
+    configure_logging(log_format="text", verbosity=0)
+    mask_in_logs(token)
+    logging.getLogger("someone.else").warning("echo %s and %s", quote(token, safe=""), token.replace("/", "\\/"))
+    say_error(f"the server said {quote(token, safe='')}")
+    err = capsys.readouterr().err
+    assert "echo ******** and ********" in err and "the server said ********" in err
+    assert "abc%2Bdef" not in err and "pat\\/abc" not in err
