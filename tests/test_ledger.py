@@ -158,7 +158,7 @@ def _downgrade_to_version_2(project: Project, interrupted_keys: int) -> None:
 def test_a_version_2_state_is_migrated_and_only_rows_of_unknown_destination_are_sent_again(
     project, sandbox, tmp_path, monkeypatch, capsys
 ) -> None:
-    assert SCHEMA_VERSION == 4
+    assert SCHEMA_VERSION == 5
     assert export(project, sandbox.base_url, monkeypatch, capsys).exit_code == 0
     _downgrade_to_version_2(project, interrupted_keys=40)
 

@@ -267,12 +267,13 @@ def test_the_guard_refuses_a_model_that_lost_many_acknowledged_orders(project, s
 def test_a_version_3_state_migrates_and_keys_acknowledged_with_other_content_count_as_unknown_changes(
     project, sandbox, monkeypatch, capsys
 ) -> None:
-    assert SCHEMA_VERSION == 4
+    assert SCHEMA_VERSION == 5
     assert export(project, sandbox, monkeypatch, capsys).exit_code == 0
     total = results(project)["rows"]["considered"]
     execute(
         project,
         "drop table mo_export_state.acknowledged_content",
+        "alter table mo_export_state.destinations drop column token_fingerprint",
         "update mo_export_state.schema_version set version = 3",
         # changed after the acknowledgement, under the same key: the previous content is not known
         f"update {MODEL} set ordered_units = ordered_units + 1 where order_number in "
@@ -286,7 +287,7 @@ def test_a_version_3_state_migrates_and_keys_acknowledged_with_other_content_cou
     assert upgraded.exit_code == 0, upgraded.stderr
     assert "migrated the export state schema mo_export_state from version 3" in upgraded.stderr
     assert results(project)["rows"]["changed_previous_content_unknown"] == 10
-    assert project.query("select max(version) from mo_export_state.schema_version") == [(4,)]
+    assert project.query("select max(version) from mo_export_state.schema_version") == [(SCHEMA_VERSION,)]
     # the content of every order is known again: what the model held where it matched, then the run's rows
     assert project.query(f"""select count(*) from (select * exclude (destination_id, order_hash)
                              from mo_export_state.acknowledged_content except select * from {MODEL})""") == [(0,)]
