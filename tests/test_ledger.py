@@ -175,16 +175,16 @@ def test_a_version_2_state_is_migrated_and_only_rows_of_unknown_destination_are_
         assert sandbox_rows(other) == project.contract_rows()
 
 
-def test_a_version_3_state_keeps_its_acknowledgements_for_the_token_that_sends_next(
+def test_a_version_4_state_keeps_its_acknowledgements_for_the_token_that_sends_next(
     project, sandbox, monkeypatch, capsys
 ) -> None:
     assert export(project, sandbox.base_url, monkeypatch, capsys).exit_code == 0
     execute(project, "alter table mo_export_state.destinations drop column token_fingerprint",
-            "update mo_export_state.schema_version set version = 3")
+            "update mo_export_state.schema_version set version = 4")
 
     upgraded = export(project, sandbox.base_url, monkeypatch, capsys)
     assert upgraded.exit_code == 0, upgraded.stderr
-    assert "from version 3 to 4" in upgraded.stderr and "recorded before the state knew tokens" in upgraded.stderr
+    assert "from version 4 to 5" in upgraded.stderr and "recorded before the state knew tokens" in upgraded.stderr
     assert results(project)["rows"]["sent"] == 0
     assert project.query("select count(*) from mo_export_state.destinations where token_fingerprint is null") == [(0,)]
 
