@@ -32,19 +32,21 @@ install-spark: $(BIN)/.installed-spark  ## add the spark extra (pyspark, dbt-spa
 demo: install  ## in .demo/ only: sample data -> dbt build -> sandbox API -> export, then an export that sends nothing
 	DEMO_ORDERS=$(DEMO_ORDERS) bash scripts/demo.sh
 
-test: install-spark  ## the whole suite: lint, dbt unit/data tests (inside pytest), pytest, the Spark build
-	$(BIN)/ruff check .
+test: install-spark lint  ## the whole suite: lint (ruff, sqlfluff, dbt-score), dbt unit/data tests (inside pytest), pytest, the Spark build
 	$(BIN)/pytest
 
-test-fast: install  ## the suite without the Spark tests (no Java needed)
-	$(BIN)/ruff check .
+test-fast: install lint  ## the suite without the Spark tests (no Java needed)
 	$(BIN)/pytest -m "not spark"
 
 test-spark: install-spark  ## the dbt project on Spark (local-cluster): unit/data tests and parity with DuckDB
 	$(BIN)/pytest -m spark
 
-lint: install  ## ruff only
+# dbt-score reads target/manifest.json, which `dbt parse` writes (no warehouse connection needed)
+lint: install  ## ruff (Python), sqlfluff (models, macros, data tests; .sqlfluff), dbt-score (dbt metadata, 10.0 or fail)
 	$(BIN)/ruff check .
+	$(BIN)/sqlfluff lint models macros data-tests
+	$(BIN)/dbt parse --quiet
+	$(BIN)/dbt-score lint --fail-project-under 10.0 --fail-any-item-under 10.0
 
 build: install  ## dbt build against MO_DUCKDB_PATH
 	$(BIN)/dbt build

@@ -46,19 +46,25 @@ per_confirmation as (
 
 unattached as (
 
-    select 'confirmation without confirmation_id' as problem, count(*) as confirmations
+    select
+        'confirmation without confirmation_id' as problem,
+        count(*) as confirmations
     from raw_confirmations
     where confirmation_id is null
 
     union all
 
-    select 'confirmation without order_no' as problem, count(*) as confirmations
+    select
+        'confirmation without order_no' as problem,
+        count(*) as confirmations
     from per_confirmation
     where versions_with_order_no = 0
 
     union all
 
-    select 'confirmation of an order that does not exist' as problem, count(*) as confirmations
+    select
+        'confirmation of an order that does not exist' as problem,
+        count(*) as confirmations
     from per_confirmation
     where versions_with_order_no > 0 and versions_with_an_order = 0
 
@@ -66,7 +72,8 @@ unattached as (
 
 final as (
 
-    select * from unattached where confirmations > 0
+    select * from unattached
+    where confirmations > 0
 
 )
 

@@ -10,8 +10,8 @@
 
 {%- set required = [] -%}
 {%- if execute -%}
-    {%- set contract_model = graph.nodes['model.mo_export.peak_manufacturing_orders'] -%}
-    {%- for column in contract_model.columns.values() -%}
+{%- set contract_model = graph.nodes['model.mo_export.peak_manufacturing_orders'] -%}
+{%- for column in contract_model.columns.values() -%}
         {%- if column.constraints | selectattr('type', 'equalto', 'not_null') | list | length > 0 -%}
             {%- do required.append(column.name) -%}
         {%- endif -%}
@@ -38,7 +38,8 @@ final as (
             {%- if not required %} cast(null as string) {%- endif %}
         ) as null_required_columns
     from contract_rows
-    where {% for column in required %}{{ column }} is null{{ " or " if not loop.last }}{% endfor %}
+    where
+        {% for column in required %}{{ column }} is null{{ " or " if not loop.last }}{% endfor %}
         {%- if not required %} false {%- endif %}
 
 )

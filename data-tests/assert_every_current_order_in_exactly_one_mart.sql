@@ -14,13 +14,17 @@ raw_orders as (
 
 expected as (
 
-    select distinct order_number, 1 as expected_count
+    select distinct
+        order_number,
+        1 as expected_count
     from raw_orders
     where order_number is not null
 
     union all
 
-    select null as order_number, count(*) as expected_count
+    select
+        null as order_number,
+        count(*) as expected_count
     from raw_orders
     where order_number is null
 
@@ -36,7 +40,9 @@ landed as (
 
 landed_counts as (
 
-    select order_number, count(*) as landed_count
+    select
+        order_number,
+        count(*) as landed_count
     from landed
     group by order_number
 

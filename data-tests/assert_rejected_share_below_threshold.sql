@@ -29,7 +29,8 @@ final as (
         {{ var('max_rejected_share') }} as max_rejected_share
     from exported
     cross join rejected
-    where exported.orders + rejected.orders > 0
+    where
+        exported.orders + rejected.orders > 0
         and rejected.orders / (exported.orders + rejected.orders) > {{ var('max_rejected_share') }}
 
 )

@@ -127,22 +127,25 @@ rules as (
 
         coalesce(expected_end_date < expected_start_date, false) as is_expected_end_before_start,
 
-        coalesce(has_invalid_yield, false)
+        (
+            coalesce(has_invalid_yield, false)
             or coalesce(yield_units_sum not between -9223372036854775808 and 9223372036854775807, false)
-            as is_invalid_confirmation,
+        ) as is_invalid_confirmation,
 
         planned_qty is not null and coalesce(ordered_units <= 0, true) as is_invalid_ordered_units,
 
-        (created_ts is not null and ordered_at is null)
+        (
+            (created_ts is not null and ordered_at is null)
             or (planned_start_ts is not null and expected_start_date is null)
             or (planned_end_ts is not null and expected_end_date is null)
             or (changed_ts is not null and changed_at is null)
             or coalesce(has_invalid_confirmation_timestamp, false)
-            as is_invalid_timestamp,
+        ) as is_invalid_timestamp,
 
         location_id is not null and is_known_location and not is_factory_location as is_location_not_factory,
 
-        order_number is null
+        (
+            order_number is null
             or product_id is null
             or location_id is null
             or source_id is null
@@ -151,7 +154,7 @@ rules as (
             or planned_start_ts is null
             or planned_end_ts is null
             or changed_ts is null
-            as is_missing_required,
+        ) as is_missing_required,
 
         coalesce(yield_units_sum < 0, false) as is_negative_produced_units,
 

@@ -13,27 +13,40 @@ with
 
 order_versions as (
 
-    select order_number, product_id, location_id, load_sequence
+    select
+        order_number,
+        product_id,
+        location_id,
+        load_sequence
     from {{ ref('int_production_order_versions') }}
 
 ),
 
 confirmation_versions as (
 
-    select confirmation_id, order_number, load_sequence
+    select
+        confirmation_id,
+        order_number,
+        load_sequence
     from {{ ref('int_confirmation_versions') }}
 
 ),
 
 materials as (
 
-    select product_id, extracted_at from {{ ref('stg_mes__materials') }}
+    select
+        product_id,
+        extracted_at
+    from {{ ref('stg_mes__materials') }}
 
 ),
 
 plants as (
 
-    select location_id, extracted_at from {{ ref('stg_mes__plants') }}
+    select
+        location_id,
+        extracted_at
+    from {{ ref('stg_mes__plants') }}
 
 ),
 
@@ -92,7 +105,8 @@ changed_materials as (
     from materials
     cross join previous_build
     cross join materials_at_watermark
-    where materials.extracted_at > previous_build.materials_extracted_through
+    where
+        materials.extracted_at > previous_build.materials_extracted_through
         or materials.extracted_at is null
         or previous_build.materials_extracted_through is null
         or (
@@ -108,7 +122,8 @@ changed_plants as (
     from plants
     cross join previous_build
     cross join plants_at_watermark
-    where plants.extracted_at > previous_build.plants_extracted_through
+    where
+        plants.extracted_at > previous_build.plants_extracted_through
         or plants.extracted_at is null
         or previous_build.plants_extracted_through is null
         or (
@@ -149,7 +164,8 @@ orders_of_changed_master_data as (
     -- any version's material or plant: a superset of the current ones, found without ranking versions
     select order_number
     from order_versions
-    where product_id in (select product_id from changed_materials)
+    where
+        product_id in (select product_id from changed_materials)
         or location_id in (select location_id from changed_plants)
 
 ),

@@ -41,7 +41,8 @@ new_versions as (
     -- is stored again together with its siblings (consumers take one load per extracted_at). A row
     -- without an extracted_at is stored by every build; an empty store takes every row. One comparison
     -- with constant bounds (no OR), so the engine filters the raw rows before staging parses them.
-    where coalesce(production_orders.extracted_at, timestamp '9999-12-31 23:59:59')
+    where
+        coalesce(production_orders.extracted_at, timestamp '9999-12-31 23:59:59')
         >= coalesce((select max(extracted_at) from stored), timestamp '0001-01-01 00:00:00')
     {% endif %}
 
