@@ -7,8 +7,9 @@
     {%- if not execute or flags.WHICH not in ('build', 'run', 'test') or not results -%}
         {{ return('') }}
     {%- endif -%}
+    {#- Spark has no database level above the schema: its target has no `database` at all -#}
     {%- set relation = api.Relation.create(
-        database=target.database, schema='mo_export_build', identifier='node_results') -%}
+        database=target.get('database'), schema='mo_export_build', identifier='node_results') -%}
     {%- set selection = (invocation_args_dict.get('select') or []) | join(' ') -%}
     {%- do adapter.create_schema(relation) -%}
     {%- call statement('create_build_verdicts') -%}
@@ -22,7 +23,7 @@
             message {{ dbt.type_string() }},
             started_at {{ dbt.type_string() }},
             recorded_at {{ dbt.type_timestamp() }}
-        )
+        ) {{ verdict_table_storage() }}
     {%- endcall -%}
     {%- for chunk in results | batch(200) -%}
         {%- call statement('insert_build_verdicts') -%}
@@ -44,3 +45,13 @@
     {%- endif -%}
     {{ return('') }}
 {% endmacro %}
+
+{#- How the verdict table is stored: on Spark as plain Parquet files, which the exporter reads with
+    DuckDB's read_parquet (mo-export run --target spark); other engines keep their own table format. -#}
+{% macro verdict_table_storage() %}
+    {{- return(adapter.dispatch('verdict_table_storage', 'mo_export')()) -}}
+{% endmacro %}
+
+{% macro default__verdict_table_storage() %}{{ return('') }}{% endmacro %}
+
+{% macro spark__verdict_table_storage() %}{{ return('using parquet') }}{% endmacro %}
