@@ -42,6 +42,12 @@ def connect(
         )
     if not read_only and path.exists():
         _check_writable(path)
+    if not must_exist and not read_only and str(path) != ":memory:":
+        # a file the caller may create (the export state of a Spark build): its folder too
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ReadOnlyError(f"cannot create the folder {path.parent} of DuckDB file {path}: {exc}") from None
     config: dict[str, str | int] = {}
     if memory_limit:
         config["memory_limit"] = memory_limit
