@@ -69,7 +69,9 @@ class PlanView:
 def make_plan(settings: ExportSettings, *, examples: int, out: Path | None) -> PlanView:
     """Decide what the next run would send (read-only); with ``out``, also write the plan file."""
     relation = resolve_model(settings.target_path, settings.model_name)
-    con = connect(settings.duckdb_path, read_only=True, memory_limit=DUCKDB_MEMORY_LIMIT)
+    # a Spark build is read through views in the local state file, which plan (re)creates there
+    con = connect(settings.database_path, read_only=not settings.on_spark, must_exist=not settings.on_spark,
+                  memory_limit=DUCKDB_MEMORY_LIMIT)
     try:
         try:
             decision = decide(con, settings, relation, read_only=True)

@@ -42,6 +42,7 @@ from exporter.plan_file import PlanFile, read_plan
 from exporter.progress import Progress
 from exporter.report import RunSummary, write_results
 from exporter.settings import ExportSettings
+from exporter.spark_build import expose_spark_build
 from exporter.state import BatchRecord, ExportState, RowRejection
 from exporter.warehouse import connect, environment_fault
 
@@ -90,6 +91,8 @@ def decide(
 
     Read-only (``--dry-run``, `plan`), nothing is written, not even an upgrade of an older state.
     """
+    if settings.on_spark:
+        expose_spark_build(con, settings.spark_warehouse, relation)
     check_build_verdict(con, relation)  # about this file: the verdict travels with the data
     reader = ContractModelReader(con, relation, settings.state_schema)
     reader.check_contract()  # first: nothing, not even the state, is touched for a model that is off
@@ -152,7 +155,13 @@ def run_export(settings: ExportSettings) -> RunSummary:
     relation = resolve_model(settings.target_path, settings.model_name)
     read_only = settings.dry_run
     pinned = _pinned_plan(settings, relation)
-    con = connect(settings.duckdb_path, read_only=read_only, memory_limit=DUCKDB_MEMORY_LIMIT)
+    # a Spark build is read through views in the local state file, which even a dry run (re)creates there
+    con = connect(
+        settings.database_path,
+        read_only=read_only and not settings.on_spark,
+        must_exist=not settings.on_spark,
+        memory_limit=DUCKDB_MEMORY_LIMIT,
+    )
     try:
         try:
             decision = decide(
@@ -168,7 +177,7 @@ def run_export(settings: ExportSettings) -> RunSummary:
             mode = _mode(settings)
             run_id = state.begin_run(mode) if not read_only else "dry-run"
         except (duckdb.Error, OSError) as exc:
-            raise environment_fault(exc, settings.duckdb_path) or exc from None
+            raise environment_fault(exc, settings.database_path) or exc from None
         log.info(
             "run %s to %s: %d rows in the model, %d to send, %d unchanged, %d rejected before",
             run_id, destination.label, plan.considered, plan.to_send, plan.unchanged, plan.skipped_rejected,
@@ -206,12 +215,12 @@ def run_export(settings: ExportSettings) -> RunSummary:
         try:
             con.close()
         except duckdb.Error as exc:  # e.g. the closing checkpoint on a full disk: the run's error says it
-            log.warning("closing DuckDB file %s failed: %s", settings.duckdb_path, _first_line(exc))
+            log.warning("closing DuckDB file %s failed: %s", settings.database_path, _first_line(exc))
 
 
 def _fault_outcome(exc: BaseException, settings: ExportSettings, summary: RunSummary) -> BaseException:
     """Turn a DuckDB/OS error during delivery into the run's outcome, saying what was kept."""
-    fault = environment_fault(exc, settings.duckdb_path)
+    fault = environment_fault(exc, settings.database_path)
     if fault is None:
         summary.error = f"internal error ({type(exc).__name__}): {exc}"
         summary.finish(errors.EXIT_INTERNAL_ERROR)

@@ -29,6 +29,9 @@ ENVIRONMENT: dict[str, str] = {
     "solution_name": "PEAK_SOLUTION_NAME",
     "object_name": "PEAK_OBJECT_NAME",
     "duckdb_path": "MO_DUCKDB_PATH",
+    "target": "MO_DBT_TARGET",
+    "spark_warehouse": "MO_SPARK_WAREHOUSE",
+    "state_path": "MO_STATE_PATH",
     "project_dir": "MO_DBT_PROJECT_DIR",
     "target_path": "MO_DBT_TARGET_PATH",
     "batch_size": "MO_BATCH_SIZE",
@@ -45,6 +48,14 @@ ENVIRONMENT: dict[str, str] = {
 }
 
 DEFAULT_DUCKDB_PATH = "mo_export.duckdb"
+#: dbt targets the exporter can read: the DuckDB file (profile target `dev`) or the Spark build's Parquet files
+DUCKDB_TARGET = "dev"
+SPARK_TARGET = "spark"
+TARGETS = (DUCKDB_TARGET, SPARK_TARGET)
+#: where the Spark build's tables live, as in profiles.yml (relative to the directory the command runs in)
+DEFAULT_SPARK_WAREHOUSE = "spark-warehouse"
+#: the export state of a Spark build, in a local DuckDB file beside the project
+DEFAULT_STATE_FILE = "mo_export_state.duckdb"
 DEFAULT_MODEL_NAME = "peak_manufacturing_orders"
 DEFAULT_STATE_SCHEMA = "mo_export_state"
 #: shorter tokens are refused: masking replaces the token wherever it occurs, which is only safe for a
@@ -108,6 +119,11 @@ class ExportSettings:
     solution_name: str
     object_name: str
     duckdb_path: Path
+    #: the dbt target that built the model: DUCKDB_TARGET or SPARK_TARGET
+    target: str
+    spark_warehouse: Path
+    #: the DuckDB file holding the export state of a Spark build (the DuckDB target keeps it in duckdb_path)
+    state_path: Path
     project_dir: Path
     target_path: Path
     model_name: str
@@ -134,6 +150,15 @@ class ExportSettings:
     allow_large_change: bool = False
     #: `run --plan`: the reviewed plan file whose rows the run sends, exactly
     plan_path: Path | None = None
+
+    @property
+    def on_spark(self) -> bool:
+        return self.target == SPARK_TARGET
+
+    @property
+    def database_path(self) -> Path:
+        """The DuckDB file the export opens: the warehouse itself, or for a Spark build the state file."""
+        return self.state_path if self.on_spark else self.duckdb_path
 
     @property
     def endpoint(self) -> str:
@@ -197,6 +222,16 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
             raise ConfigError(f"{label} {value!r} may hold only letters, digits, '_' and '-'")
 
     project_dir = Path(pick("project_dir", ".")).expanduser()
+    target = str(pick("target", DUCKDB_TARGET))
+    if target == "duckdb":
+        target = DUCKDB_TARGET
+    if target not in TARGETS:
+        raise ConfigError(
+            f"{_label('target')} {target!r} is not a target the export reads: {DUCKDB_TARGET!r} (the DuckDB file, "
+            f"the default) or {SPARK_TARGET!r} (the Parquet files of `dbt build --target spark`)"
+        )
+    spark_warehouse = Path(pick("spark_warehouse", DEFAULT_SPARK_WAREHOUSE)).expanduser()
+    state_path = Path(pick("state_path", project_dir / DEFAULT_STATE_FILE)).expanduser()
     target_path = Path(pick("target_path", project_dir / "target")).expanduser()
     batch_size = _int(
         pick("batch_size", contract.DEFAULT_ROWS_PER_REQUEST), "batch_size", 1, contract.LARGEST_ROWS_PER_REQUEST
@@ -236,6 +271,9 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
         solution_name=solution_name,
         object_name=object_name,
         duckdb_path=Path(pick("duckdb_path", DEFAULT_DUCKDB_PATH)).expanduser(),
+        target=target,
+        spark_warehouse=spark_warehouse,
+        state_path=state_path,
         project_dir=project_dir,
         target_path=target_path,
         model_name=str(flags.get("model_name") or DEFAULT_MODEL_NAME),

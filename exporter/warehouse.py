@@ -42,6 +42,12 @@ def connect(
         )
     if not read_only and path.exists():
         _check_writable(path)
+    if not must_exist and not read_only and str(path) != ":memory:":
+        # a file the caller may create (the export state of a Spark build): its folder too
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ReadOnlyError(f"cannot create the folder {path.parent} of DuckDB file {path}: {exc}") from None
     config: dict[str, str | int] = {}
     if memory_limit:
         config["memory_limit"] = memory_limit
@@ -152,3 +158,18 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = 
     """The first column of the first row, or None."""
     row = first_row(con, sql, params)
     return row[0] if row else None
+
+
+def create_parquet_view(con: duckdb.DuckDBPyConnection, schema: str, name: str, folder: Path) -> None:
+    """(Re)create the view ``schema.name`` over every Parquet file in ``folder`` (read with read_parquet).
+
+    The view is stored in the open file, so later commands on it (the state's ``delivered`` view,
+    `mo-export status`) read the same files without knowing where they came from.
+    """
+    location = str(folder.resolve())
+    if "'" in location:
+        raise WarehouseError(f"Parquet folder {location}: a path with a single quote cannot be read")
+    con.execute(f'create schema if not exists "{schema}"')
+    con.execute(
+        f"""create or replace view "{schema}"."{name}" as select * from read_parquet('{location}/*.parquet')"""
+    )

@@ -50,7 +50,7 @@
             message {{ dbt.type_string() }},
             started_at {{ dbt.type_string() }},
             recorded_at {{ dbt.type_timestamp() }}
-        )
+        ) {{ verdict_table_storage() }}
     {%- endcall -%}
     {%- if target.type == 'duckdb' -%}
         {%- do adapter.commit() -%}
@@ -82,7 +82,7 @@
 
 
 {% macro _build_verdict_relation() %}
-    {{ return(api.Relation.create(database=target.database, schema='mo_export_build', identifier='node_results')) }}
+    {{ return(api.Relation.create(database=target.get('database'), schema='mo_export_build', identifier='node_results')) }}
 {% endmacro %}
 
 
@@ -92,3 +92,16 @@
      '{{ unique_id }}', '{{ resource_type }}', '{{ status }}', '{{ dbt.escape_single_quotes(message) }}',
      '{{ run_started_at.isoformat() }}', {{ dbt.current_timestamp() }})
 {% endmacro %}
+
+
+{#- Spark has no database level above the schema: its target has no `database` at all (hence target.get). -#}
+
+{#- How the verdict table is stored: on Spark as plain Parquet files, which the exporter reads with
+    DuckDB's read_parquet (mo-export run --target spark); other engines keep their own table format. -#}
+{% macro verdict_table_storage() %}
+    {{- return(adapter.dispatch('verdict_table_storage', 'mo_export')()) -}}
+{% endmacro %}
+
+{% macro default__verdict_table_storage() %}{{ return('') }}{% endmacro %}
+
+{% macro spark__verdict_table_storage() %}{{ return('using parquet') }}{% endmacro %}

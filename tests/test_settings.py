@@ -128,3 +128,26 @@ def test_a_token_too_short_to_mask_safely_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"PEAK_API_KEY holds only 3 characters; .* has at least 12"):
         load_settings({}, {"PEAK_API_KEY": "abc"})
     assert load_settings({}, {"PEAK_API_KEY": "a" * 12}).api_key is not None
+
+
+def test_duckdb_target_exports_from_the_warehouse_file_and_keeps_the_state_there() -> None:
+    duck = settings(env={"MO_DUCKDB_PATH": "/data/wh.duckdb", "MO_STATE_PATH": "/data/state.duckdb"})
+    assert duck.target == "dev"
+    assert not duck.on_spark
+    assert duck.database_path == Path("/data/wh.duckdb")
+
+
+def test_spark_target_keeps_the_state_in_its_own_file_beside_the_project_by_default() -> None:
+    spark = settings({"target": "spark", "project_dir": "/srv/mo"})
+    assert spark.on_spark
+    assert spark.database_path == Path("/srv/mo/mo_export_state.duckdb")
+    assert spark.spark_warehouse == Path("spark-warehouse")
+    chosen = settings(env={"MO_DBT_TARGET": "spark", "MO_STATE_PATH": "/var/state.duckdb",
+                            "MO_SPARK_WAREHOUSE": "/lake/wh"})
+    assert chosen.database_path == Path("/var/state.duckdb")
+    assert chosen.spark_warehouse == Path("/lake/wh")
+
+
+def test_unknown_target_is_refused_with_the_targets_named() -> None:
+    with pytest.raises(ConfigError, match=r"--target \(MO_DBT_TARGET\) 'snowflake'.*'dev'.*'spark'"):
+        settings({"target": "snowflake"})

@@ -1,14 +1,20 @@
-"""The same dbt project built on Spark (target `spark`) gives the same marts as on DuckDB.
+"""The dbt project on Spark (target `spark`): the same marts as on DuckDB, incrementally too, and exported.
 
-One sample data set is written to a DuckDB file and, as Parquet, to a raw folder; DuckDB builds it
-in-process, Spark in its own `dbt build --target spark` process on `local-cluster[2,1,1024]` (a
-master and two executors in separate JVMs, so the models really run distributed). The Spark build
-runs the unit tests and data tests too. Spark's Parquet output is then read with DuckDB's
-read_parquet and compared with the DuckDB marts row for row (multisets, both directions).
+One sample data set is written to a DuckDB file and, as Parquet, to a raw folder. Two rounds share one
+module fixture, so the whole module costs two Spark builds:
 
-About 2-8 minutes, nearly all of it JVM start-up and Spark planning: the one Spark build is shared by
-the module. Selected with `-m spark` (`make test-spark`); skipped when the `spark` extra or Java is
-missing.
+1. DuckDB builds the data; Spark builds it in its own `dbt build --target spark` process on
+   `local-cluster[2,1,1024]` (a master and two executors in separate JVMs, so the models really run
+   distributed), unit tests and data tests included. `mo-export run --target spark` exports the
+   contract model from Spark's Parquet files to the sandbox, its state in a DuckDB file of its own.
+2. A later extraction is appended to the raw data. DuckDB rebuilds it with `--full-refresh`; Spark
+   builds it incrementally on `local[2]` (no unit tests: they ran in round 1). The export runs again
+   and sends only the rows that changed.
+
+Spark's marts (copied after each round) are read with DuckDB's read_parquet and compared with the
+DuckDB marts row for row (multisets, both directions). Small data and one shuffle partition keep the
+module to a few minutes, nearly all of it JVM start-up and Spark planning. Selected with `-m spark`
+(`make test-spark`); skipped when the `spark` extra or Java is missing.
 """
 
 from __future__ import annotations
@@ -20,74 +26,154 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import orjson
 import pytest
 
-from exporter.sample_data import generate
+from exporter.sample_data import generate, simulate_next_extraction
 from exporter.sample_data.parquet import RAW_TABLES, write_raw_parquet
+from exporter.sandbox import SandboxConfig, running_sandbox
 from tests.dbt_support import PROJECT_DIR, run_dbt_subprocess
+from tests.export_support import TOKEN, Project, sandbox_rows
 
 pytest.importorskip("pyspark", reason="needs the spark extra: uv sync --extra spark (make test-spark)")
 pytest.importorskip("dbt.adapters.spark", reason="needs the spark extra: uv sync --extra spark (make test-spark)")
 if shutil.which("java") is None:
     pytest.skip("needs Java 17 for Spark", allow_module_level=True)
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+# the first test pays for both rounds (two Spark builds) in its set-up
+pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 MARTS = ("peak_manufacturing_orders", "peak_manufacturing_orders_rejected")
-SPARK_MASTER = "local-cluster[2,1,1024]"
+ORDERS = 400
+CHANGED_ORDERS = 12
 
 
 @dataclass(frozen=True)
-class Builds:
-    duckdb_path: Path
-    spark_warehouse: Path
-    duckdb_target: Path
+class Round:
+    """One build of the same raw data on both engines, and the export after it."""
+
+    duckdb: Project  # a copy of the DuckDB build, kept as it was after this round
+    spark_marts: Path  # a copy of Spark's mart folders, <spark_marts>/<model>/*.parquet
     spark_process: subprocess.CompletedProcess[str]
     spark_target: Path
+    export_process: subprocess.CompletedProcess[str]
+    export_summary: dict[str, Any]
+    sandbox_rows: dict[tuple[str, str, str, str], dict[str, Any]]
 
 
-@pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
-    folder = tmp_path_factory.mktemp("spark_parity")
-    duckdb_path = folder / "parity.duckdb"
-    generate(duckdb_path, orders=1000, seed=11)
-    write_raw_parquet(duckdb_path, folder / "raw")
+@dataclass(frozen=True)
+class SparkRounds:
+    folder: Path
+    first: Round
+    second: Round
+    changed_orders: set[str]
+    state_path: Path
+    spark_warehouse: Path
 
-    # in its own process, like the Spark build: dbt-duckdb would keep the file open in this one
-    duck = run_dbt_subprocess(["build"], duckdb_path=duckdb_path, target_path=folder / "target_duckdb")
-    assert duck.returncode == 0, duck.stdout[-4000:]
 
-    spark_target = folder / "target_spark"
+def _spark_build(folder: Path, target: Path, master: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "MO_RAW_PARQUET_DIR": str(folder / "raw"),
         "MO_SPARK_WAREHOUSE": str(folder / "spark-warehouse"),
-        "MO_SPARK_MASTER": SPARK_MASTER,
+        "MO_SPARK_MASTER": master,
+        "MO_SPARK_SHUFFLE_PARTITIONS": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     command = [
-        str(Path(sys.executable).with_name("dbt")), "build", "--target", "spark",
+        str(Path(sys.executable).with_name("dbt")), "build", "--target", "spark", *args,
         "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-        "--target-path", str(spark_target), "--log-path", str(spark_target / "logs"),
+        "--target-path", str(target), "--log-path", str(target / "logs"),
     ]
-    process = subprocess.run(command, env=env, cwd=folder, capture_output=True, text=True, timeout=900,
-                             check=False)
-    yield Builds(duckdb_path, folder / "spark-warehouse", folder / "target_duckdb", process, spark_target)
+    return subprocess.run(command, env=env, cwd=folder, capture_output=True, text=True, timeout=900, check=False)
 
 
-def _spark_mart(warehouse: Path, model: str) -> str:
-    files = warehouse / "mo_export.db" / model
+def export_env(folder: Path, spark_target: Path, base_url: str) -> dict[str, str]:
+    """`mo-export run --target spark`: no MO_DUCKDB_PATH at all, the state in MO_STATE_PATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MO_", "PEAK_"))}
+    return {
+        **env,
+        "PEAK_API_KEY": TOKEN,
+        "PEAK_BASE_URL": base_url,
+        "MO_DBT_TARGET_PATH": str(spark_target),
+        "MO_SPARK_WAREHOUSE": str(folder / "spark-warehouse"),
+        "MO_STATE_PATH": str(folder / "state" / "export_state.duckdb"),
+    }
+
+
+def _export(folder: Path, spark_target: Path, base_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "exporter", "run", "--target", "spark", "--no-progress", *args],
+        env=export_env(folder, spark_target, base_url), cwd=folder, capture_output=True, text=True,
+        timeout=300, check=False,
+    )
+
+
+def _round(folder: Path, name: str, duckdb_path: Path, duckdb_target: Path, spark_target: Path,
+           spark_process: subprocess.CompletedProcess[str], sandbox: Any) -> Round:
+    kept = Project(duckdb_path, duckdb_target).copy_to(folder / f"{name}_duckdb")
+    marts = folder / f"{name}_spark_marts"
+    for model in MARTS:
+        source = folder / "spark-warehouse" / "mo_export.db" / model
+        if source.is_dir():
+            shutil.copytree(source, marts / model)
+    export = _export(folder, spark_target, sandbox.base_url) if spark_process.returncode == 0 else None
+    results = spark_target / "export_results.json"
+    return Round(
+        duckdb=kept,
+        spark_marts=marts,
+        spark_process=spark_process,
+        spark_target=spark_target,
+        export_process=export or subprocess.CompletedProcess([], -1, "", "the Spark build failed: not exported"),
+        export_summary=orjson.loads(results.read_bytes()) if export and results.exists() else {},
+        sandbox_rows=sandbox_rows(sandbox),
+    )
+
+
+@pytest.fixture(scope="module")
+def rounds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkRounds]:
+    folder = tmp_path_factory.mktemp("spark")
+    duckdb_path = folder / "warehouse.duckdb"
+    generate(duckdb_path, orders=ORDERS, seed=11)
+    with running_sandbox(SandboxConfig(token=TOKEN, store_path=folder / "sandbox.sqlite", rate_limit_rps=0)) as sandbox:
+        # round 1: a full build on both engines, Spark with real executor processes
+        write_raw_parquet(duckdb_path, folder / "raw")
+        duck = run_dbt_subprocess(["build"], duckdb_path=duckdb_path, target_path=folder / "duckdb_1")
+        assert duck.returncode == 0, duck.stdout[-4000:]
+        spark = _spark_build(folder, folder / "spark_1", "local-cluster[2,1,1024]")
+        first = _round(folder, "round_1", duckdb_path, folder / "duckdb_1", folder / "spark_1", spark, sandbox)
+
+        # round 2: a later extraction; DuckDB rebuilds everything, Spark builds incrementally
+        changed = set(simulate_next_extraction(duckdb_path, changed_orders=CHANGED_ORDERS, seed=5))
+        write_raw_parquet(duckdb_path, folder / "raw")
+        duck = run_dbt_subprocess(["build", "--full-refresh", "--exclude-resource-type", "unit_test"],
+                                  duckdb_path=duckdb_path, target_path=folder / "duckdb_2")
+        assert duck.returncode == 0, duck.stdout[-4000:]
+        spark = _spark_build(folder, folder / "spark_2", "local[2]", "--exclude-resource-type", "unit_test")
+        second = _round(folder, "round_2", duckdb_path, folder / "duckdb_2", folder / "spark_2", spark, sandbox)
+    yield SparkRounds(folder, first, second, changed, folder / "state" / "export_state.duckdb",
+                      folder / "spark-warehouse")
+
+
+def _statuses(target: Path) -> dict[str, str]:
+    results = orjson.loads((target / "run_results.json").read_bytes())["results"]
+    return {r["unique_id"]: r["status"] for r in results}
+
+
+def _spark_mart(marts: Path, model: str) -> str:
+    files = marts / model
     assert any(files.glob("*.parquet")), f"no Parquet files under {files}"
     return f"read_parquet('{files}/*.parquet')"
 
 
-def test_spark_build_passes_every_model_unit_test_and_data_test(builds: Builds) -> None:
-    assert builds.spark_process.returncode == 0, builds.spark_process.stdout[-4000:]
-    statuses = _statuses(builds.spark_target)
-    duckdb_nodes = set(_statuses(builds.duckdb_target))
+def test_spark_build_passes_every_model_unit_test_and_data_test(rounds: SparkRounds) -> None:
+    first = rounds.first
+    assert first.spark_process.returncode == 0, first.spark_process.stdout[-4000:]
+    statuses = _statuses(first.spark_target)
+    duckdb_nodes = set(_statuses(first.duckdb.target_path))
     unit_tests = [uid for uid in statuses if uid.startswith("unit_test.")]
     assert len(unit_tests) >= 10
     # every model, unit test and data test of the DuckDB build ran on Spark too, plus the not-null
@@ -99,17 +185,24 @@ def test_spark_build_passes_every_model_unit_test_and_data_test(builds: Builds) 
     assert not_passed == {"test.mo_export.assert_confirmations_have_an_order": "warn"}
 
 
-def _statuses(target: Path) -> dict[str, str]:
-    results = orjson.loads((target / "run_results.json").read_bytes())["results"]
-    return {r["unique_id"]: r["status"] for r in results}
+def test_incremental_spark_build_after_an_extraction_passes_its_data_tests(rounds: SparkRounds) -> None:
+    second = rounds.second
+    assert second.spark_process.returncode == 0, second.spark_process.stdout[-4000:]
+    statuses = _statuses(second.spark_target)
+    assert not [uid for uid in statuses if uid.startswith("unit_test.")]
+    not_passed = {uid: s for uid, s in statuses.items() if s not in ("success", "pass", "no-op")}
+    assert not_passed == {"test.mo_export.assert_confirmations_have_an_order": "warn"}
 
 
+@pytest.mark.parametrize("which", ["first", "second"])
 @pytest.mark.parametrize("model", MARTS)
-def test_spark_mart_equals_duckdb_mart_row_for_row(builds: Builds, model: str) -> None:
-    assert builds.spark_process.returncode == 0, builds.spark_process.stdout[-4000:]
-    con = duckdb.connect(str(builds.duckdb_path), read_only=True)
+def test_spark_mart_equals_duckdb_full_build_row_for_row(rounds: SparkRounds, which: str, model: str) -> None:
+    """Round 1: both full builds. Round 2: Spark's incremental build against DuckDB's full rebuild."""
+    done: Round = getattr(rounds, which)
+    assert done.spark_process.returncode == 0, done.spark_process.stdout[-4000:]
+    con = duckdb.connect(str(done.duckdb.duckdb_path), read_only=True)
     try:
-        spark = _spark_mart(builds.spark_warehouse, model)
+        spark = _spark_mart(done.spark_marts, model)
         duck_count = con.execute(f"select count(*) from main.{model}").fetchall()[0][0]
         spark_count = con.execute(f"select count(*) from {spark}").fetchall()[0][0]
         only_duckdb = con.execute(f"select * from main.{model} except all select * from {spark}").fetchall()
@@ -125,10 +218,18 @@ def test_spark_mart_equals_duckdb_mart_row_for_row(builds: Builds, model: str) -
     assert only_spark == []
 
 
-def test_contract_mart_keeps_its_types_on_spark(builds: Builds) -> None:
+def test_extraction_round_changes_the_contract_mart(rounds: SparkRounds) -> None:
+    """The second round is a real change: the changed orders' contract rows differ between the rounds."""
+    before, after = rounds.first.duckdb.contract_rows(), rounds.second.duckdb.contract_rows()
+    changed_keys = {k for k, row in after.items() if before.get(k) != row}
+    assert {k[2] for k in changed_keys} == rounds.changed_orders
+    assert len(rounds.changed_orders) == CHANGED_ORDERS
+
+
+def test_contract_mart_keeps_its_types_on_spark(rounds: SparkRounds) -> None:
     con = duckdb.connect()
     try:
-        spark = _spark_mart(builds.spark_warehouse, "peak_manufacturing_orders")
+        spark = _spark_mart(rounds.first.spark_marts, "peak_manufacturing_orders")
         types = dict(con.execute(f"select column_name, column_type from (describe select * from {spark})").fetchall())
     finally:
         con.close()
@@ -138,13 +239,78 @@ def test_contract_mart_keeps_its_types_on_spark(builds: Builds) -> None:
     assert types["updated_at"] == "TIMESTAMP"
 
 
-def test_raw_parquet_has_the_raw_layout(builds: Builds) -> None:
-    con = duckdb.connect(str(builds.duckdb_path), read_only=True)
+def test_raw_parquet_has_the_raw_layout(rounds: SparkRounds) -> None:
+    con = duckdb.connect(str(rounds.second.duckdb.duckdb_path), read_only=True)
     try:
-        raw_dir = builds.duckdb_path.parent / "raw"
+        raw_dir = rounds.folder / "raw"
         for table in RAW_TABLES:
             in_parquet = con.execute(f"describe select * from read_parquet('{raw_dir}/{table}/*.parquet')").fetchall()
             in_duckdb = con.execute(f"describe raw.{table}").fetchall()
             assert [(r[0], r[1]) for r in in_parquet] == [(r[0], r[1]) for r in in_duckdb], table
     finally:
         con.close()
+
+
+def test_export_of_the_spark_build_delivers_the_contract_mart(rounds: SparkRounds) -> None:
+    first = rounds.first
+    assert first.export_process.returncode == 0, first.export_process.stderr[-4000:]
+    expected = first.duckdb.contract_rows()  # equal to Spark's mart (the parity test)
+    assert first.export_summary["rows"]["sent"] == len(expected) > 0
+    assert first.export_summary["rows"]["acknowledged"] == len(expected)
+    assert first.sandbox_rows == expected
+
+
+def test_second_export_of_the_spark_build_sends_only_the_changed_rows(rounds: SparkRounds) -> None:
+    before, after = rounds.first.duckdb.contract_rows(), rounds.second.duckdb.contract_rows()
+    new_or_changed = {k for k, row in after.items() if before.get(k) != row}
+    second = rounds.second
+    assert second.export_process.returncode == 0, second.export_process.stderr[-4000:]
+    assert second.export_summary["mode"] == "incremental"
+    assert second.export_summary["rows"]["sent"] == len(new_or_changed) > 0
+    assert second.export_summary["rows"]["unchanged"] == len(after) - len(new_or_changed)
+    assert all(second.sandbox_rows[k] == row for k, row in after.items())
+
+
+def test_export_state_of_the_spark_build_lives_in_the_state_file(rounds: SparkRounds) -> None:
+    con = duckdb.connect(str(rounds.state_path), read_only=True)
+    try:
+        runs = con.execute("select status from mo_export_state.runs order by started_at").fetchall()
+        delivered = con.execute("select count(*) from mo_export_state.delivered where is_current").fetchall()[0][0]
+    finally:
+        con.close()
+    assert [r[0] for r in runs] == ["success", "success"]
+    assert delivered == len(rounds.second.duckdb.contract_rows())
+    # nothing of the export's state went into the Spark warehouse
+    assert not list(rounds.spark_warehouse.glob("mo_export_state*"))
+
+
+def test_export_refuses_a_spark_model_rebuilt_without_its_tests(rounds: SparkRounds, tmp_path: Path) -> None:
+    """The build guard reads Spark's own verdict table: a later `dbt run` of the model, untested, stops it."""
+    warehouse = tmp_path / "spark-warehouse"
+    for table in ("mo_export.db/peak_manufacturing_orders", "mo_export_build.db/node_results"):
+        shutil.copytree(rounds.spark_warehouse / table, warehouse / table)
+    verdicts = warehouse / "mo_export_build.db" / "node_results"
+    con = duckdb.connect()
+    try:
+        con.execute(
+            f"""copy (select 'a-later-run' as invocation_id, 'run' as command,
+                        'peak_manufacturing_orders' as selection,
+                        'model.mo_export.peak_manufacturing_orders' as unique_id, 'model' as resource_type,
+                        'success' as status, '' as message, '' as started_at,
+                        timestamp '2999-01-01 00:00:00' as recorded_at)
+                to '{verdicts}/part-later-run.parquet' (format parquet)"""
+        )
+    finally:
+        con.close()
+    env = {
+        **export_env(tmp_path, rounds.second.spark_target, "http://127.0.0.1:9"),
+        "MO_STATE_PATH": str(tmp_path / "state.duckdb"),
+    }
+    refused = subprocess.run(
+        [sys.executable, "-m", "exporter", "run", "--target", "spark", "--dry-run", "--no-progress",
+         "--results-path", str(tmp_path / "results.json")],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert refused.returncode == 3, refused.stderr[-3000:]
+    assert "was not tested" in refused.stderr
+    assert "a-later-run" in refused.stderr
