@@ -82,7 +82,8 @@
 
 
 {% macro _build_verdict_relation() %}
-    {{ return(api.Relation.create(database=target.get('database'), schema='mo_export_build', identifier='node_results')) }}
+    {{ return(api.Relation.create(
+        database=target.get('database'), schema='mo_export_build', identifier='node_results')) }}
 {% endmacro %}
 
 
