@@ -1,7 +1,7 @@
 {#
-    Incremental store of the parsed raw confirmation rows, so each raw row is parsed once: the first build
-    (and --full-refresh) stores every staging row; later builds append only the rows of staging whose
-    extracted_at is at or after the latest one already stored (the watermark). See the model docs.
+    Incremental store of the parsed raw confirmation rows, so each raw row is parsed once (macros/versions_store.sql):
+    the first build (and --full-refresh) stores every staging row; later builds append only the rows of
+    staging whose extracted_at is at or after the latest one already stored (the watermark). See the model docs.
 #}
 {{ config(
     materialized='incremental',
@@ -9,43 +9,4 @@
     on_schema_change='fail'
 ) }}
 
-with
-
-confirmations as (
-
-    select * from {{ ref('stg_mes__confirmations') }}
-
-),
-
-{% if is_incremental() %}
-stored as (
-
-    select * from {{ this }}
-
-),
-{% endif %}
-
-new_versions as (
-
-    select
-        confirmations.*,
-        {% if is_incremental() -%}
-        (select coalesce(max(load_sequence), 0) + 1 from stored)
-        {%- else -%}
-        1
-        {%- endif %} as load_sequence
-
-    from confirmations
-    {% if is_incremental() %}
-    -- at or after the watermark: a row extracted at the watermark but delivered after the last build
-    -- is stored again together with its siblings (consumers take one load per extracted_at). A row
-    -- without an extracted_at is stored by every build; an empty store takes every row. One comparison
-    -- with constant bounds (no OR), so the engine filters the raw rows before staging parses them.
-    where
-        coalesce(confirmations.extracted_at, timestamp '9999-12-31 23:59:59')
-        >= coalesce((select max(extracted_at) from stored), timestamp '0001-01-01 00:00:00')
-    {% endif %}
-
-)
-
-select * from new_versions
+{{ versions_store('stg_mes__confirmations') }}
