@@ -56,6 +56,8 @@ def write_plan(
             "path": destination.path,
             "object_name": destination.object_name,
             "solution_name": destination.solution_name,
+            # a salted hash of the token (never the token): the plan belongs to one tenant at that URL
+            "token_fingerprint": destination.token_fingerprint,
         },
         **summary,
         "row_columns": ROW_COLUMNS,
@@ -130,7 +132,7 @@ def read_plan(path: Path) -> PlanFile:
         path=path,
         created_at=str(document.get("created_at") or ""),
         model_relation=relation,
-        destination=Destination(**{f: target[f] for f in fields}),
+        destination=Destination(**{f: target[f] for f in fields}, token_fingerprint=_fingerprint(target)),
         pinned=PinnedRows(str(path), table),
     )
 
@@ -141,3 +143,9 @@ def _is_timestamp(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _fingerprint(target: dict[str, Any]) -> str | None:
+    """The destination's token fingerprint, if the plan recorded one as a string."""
+    value = target.get("token_fingerprint")
+    return value if isinstance(value, str) else None

@@ -137,8 +137,9 @@ def _pinned_plan(settings: ExportSettings, relation: ModelRelation) -> PlanFile 
         )
     destination = Destination.from_settings(settings)
     if pinned.destination != destination:
+        other = "another API token (tenant)" if pinned.destination.label == destination.label else "the destination"
         raise errors.ConfigError(
-            f"plan file {pinned.path} was made for the destination {pinned.destination.label}, this run "
+            f"plan file {pinned.path} was made for {other} {pinned.destination.label}, this run "
             f"sends to {destination.label}; nothing was sent. Make a plan for this destination."
         )
     return pinned
