@@ -6,8 +6,13 @@
     Read from the stored versions of every confirmation (the deduplicated model holds only the orders a
     build recomputes), per confirmation_id over all its versions: without an order_no in any version, or
     with order numbers none of which is an order.
+    On an incremental build it counts the confirmations with a version stored since the last applied
+    build (int_build_state); on the first build, --full-refresh and the scheduled whole-history run
+    (`--vars '{test_whole_history: true}'`), every confirmation.
 #}
 {{ config(severity='warn', fail_calc='coalesce(sum(confirmations), 0)') }}
+
+{%- set scoped = not whole_history_tests() %}
 
 with
 
@@ -23,24 +28,55 @@ confirmation_versions as (
 
 ),
 
+build_state as (
+
+    select * from {{ ref('int_build_state') }}
+
+),
+
+new_versions as (
+
+    -- the versions this build is the first applied build to read (all of them on a full build)
+    select confirmation_versions.*
+    from confirmation_versions
+    cross join build_state
+    where
+        build_state.rebuild_everything
+        or confirmation_versions.load_sequence > coalesce(build_state.since_confirmation_load_sequence, 0)
+
+),
+
+checked_versions as (
+
+    {% if scoped -%}
+    select * from confirmation_versions
+    where confirmation_id in (select confirmation_id from new_versions)
+    {%- else -%}
+    select * from confirmation_versions
+    {%- endif %}
+
+),
+
 order_numbers as (
 
     select distinct order_number from {{ ref('int_production_order_versions') }}
-    where order_number is not null
+    where
+        order_number is not null
+        and {% if scoped %}order_number in (select order_number from checked_versions){% else %}true{% endif %}
 
 ),
 
 per_confirmation as (
 
     select
-        confirmation_versions.confirmation_id,
-        count(confirmation_versions.order_number) as versions_with_order_no,
+        checked_versions.confirmation_id,
+        count(checked_versions.order_number) as versions_with_order_no,
         count(order_numbers.order_number) as versions_with_an_order
-    from confirmation_versions
+    from checked_versions
     left join order_numbers
-        on confirmation_versions.order_number = order_numbers.order_number
-    where confirmation_versions.confirmation_id is not null
-    group by confirmation_versions.confirmation_id
+        on checked_versions.order_number = order_numbers.order_number
+    where checked_versions.confirmation_id is not null
+    group by checked_versions.confirmation_id
 
 ),
 
@@ -49,7 +85,11 @@ unattached as (
     select
         'confirmation without confirmation_id' as problem,
         count(*) as confirmations
+    {% if scoped -%}
+    from new_versions
+    {%- else -%}
     from raw_confirmations
+    {%- endif %}
     where confirmation_id is null
 
     union all

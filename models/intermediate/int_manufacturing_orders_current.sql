@@ -1,28 +1,40 @@
-{{ config(materialized="view") }}
+{#
+    The current state: one row per order (and per raw order row without an order_no), replaced in place
+    for the orders a build recomputes (DuckDB: delete+insert on order_key). On Spark, whose Parquet
+    tables cannot delete rows, each build appends its rows and the marts keep each key's rows of the
+    latest build. See the incremental_orders docs.
+#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy=keyed_state_strategy(),
+    unique_key='order_key',
+    on_schema_change='fail'
+) }}
 
 with
 
-order_results as (
+validated_orders as (
 
-    select * from {{ ref('int_order_results') }}
+    select * from {{ ref('int_manufacturing_orders_validated') }}
 
 ),
 
-ranked as (
+build_state as (
 
-    select
-        *,
-        -- raw order rows without an order_no share the null partition: every build recomputes all
-        -- of them, so the latest build's rows are exactly the current ones
-        max(build_sequence) over (partition by order_number) as latest_build_sequence
-    from order_results
+    select build_sequence from {{ ref('int_build_state') }}
 
 ),
 
 final as (
 
-    select * from ranked
-    where build_sequence = latest_build_sequence
+    select
+        validated_orders.*,
+        -- raw order rows without an order_no share one key: every build recomputes all of them, so
+        -- replacing that key's rows keeps exactly the latest build's (no order_no is ever empty text)
+        coalesce(validated_orders.order_number, '') as order_key,
+        build_state.build_sequence
+    from validated_orders
+    cross join build_state
 
 )
 

@@ -1,15 +1,16 @@
 {#
-    The order numbers this build recomputes (every order on the first build and on --full-refresh).
-    What the previous build already processed is read from int_order_results, the append-only model of
-    per-order results at the end of the chain. It is looked up by name, not by ref(): a ref would make a
-    cycle, since int_order_results is built from this model's output. See the model docs.
+    The order numbers this build recomputes: every order when int_build_state says so (the first build,
+    --full-refresh, or after a full build that did not finish), otherwise the orders that what arrived
+    since the last applied build can change. See the incremental_orders docs.
 #}
-{%- set previous_results = adapter.get_relation(
-    database=this.database, schema=this.schema, identifier='int_order_results'
-) if execute else none -%}
-{%- set rebuild_everything = previous_results is none or flags.FULL_REFRESH -%}
 
 with
+
+build_state as (
+
+    select * from {{ ref('int_build_state') }}
+
+),
 
 order_versions as (
 
@@ -50,35 +51,11 @@ plants as (
 
 ),
 
-{% if rebuild_everything %}
+every_order as (
 
-to_rebuild as (
-
-    select order_number from order_versions
-
-),
-
-{% else %}
-
-previous_results as (
-
-    select * from {{ previous_results }}
-
-),
-
-previous_build as (
-
-    -- what the latest build consumed: the versions stores' load sequences and the master-data
-    -- watermarks (the greatest extracted_at, and how many rows carried it)
-    select
-        coalesce(max(order_load_sequence), 0) as order_load_sequence,
-        coalesce(max(confirmation_load_sequence), 0) as confirmation_load_sequence,
-        max(materials_extracted_through) as materials_extracted_through,
-        max(materials_rows_at_watermark) as materials_rows_at_watermark,
-        max(plants_extracted_through) as plants_extracted_through,
-        max(plants_rows_at_watermark) as plants_rows_at_watermark
-    from previous_results
-    where build_sequence = (select max(build_sequence) from previous_results)
+    select order_versions.order_number
+    from order_versions
+    where (select rebuild_everything from build_state)
 
 ),
 
@@ -86,7 +63,7 @@ materials_at_watermark as (
 
     select count(*) as row_count
     from materials
-    where extracted_at = (select materials_extracted_through from previous_build)
+    where extracted_at = (select since_materials_extracted_through from build_state)
 
 ),
 
@@ -94,7 +71,7 @@ plants_at_watermark as (
 
     select count(*) as row_count
     from plants
-    where extracted_at = (select plants_extracted_through from previous_build)
+    where extracted_at = (select since_plants_extracted_through from build_state)
 
 ),
 
@@ -103,15 +80,18 @@ changed_materials as (
     -- later than the watermark, or at it when rows were re-delivered there since
     select materials.product_id
     from materials
-    cross join previous_build
+    cross join build_state
     cross join materials_at_watermark
     where
-        materials.extracted_at > previous_build.materials_extracted_through
-        or materials.extracted_at is null
-        or previous_build.materials_extracted_through is null
-        or (
-            materials.extracted_at = previous_build.materials_extracted_through
-            and materials_at_watermark.row_count <> previous_build.materials_rows_at_watermark
+        not build_state.rebuild_everything
+        and (
+            materials.extracted_at > build_state.since_materials_extracted_through
+            or materials.extracted_at is null
+            or build_state.since_materials_extracted_through is null
+            or (
+                materials.extracted_at = build_state.since_materials_extracted_through
+                and materials_at_watermark.row_count <> build_state.since_materials_rows_at_watermark
+            )
         )
 
 ),
@@ -120,32 +100,41 @@ changed_plants as (
 
     select plants.location_id
     from plants
-    cross join previous_build
+    cross join build_state
     cross join plants_at_watermark
     where
-        plants.extracted_at > previous_build.plants_extracted_through
-        or plants.extracted_at is null
-        or previous_build.plants_extracted_through is null
-        or (
-            plants.extracted_at = previous_build.plants_extracted_through
-            and plants_at_watermark.row_count <> previous_build.plants_rows_at_watermark
+        not build_state.rebuild_everything
+        and (
+            plants.extracted_at > build_state.since_plants_extracted_through
+            or plants.extracted_at is null
+            or build_state.since_plants_extracted_through is null
+            or (
+                plants.extracted_at = build_state.since_plants_extracted_through
+                and plants_at_watermark.row_count <> build_state.since_plants_rows_at_watermark
+            )
         )
 
 ),
 
 orders_with_new_versions as (
 
-    select order_number
+    select order_versions.order_number
     from order_versions
-    where load_sequence > (select order_load_sequence from previous_build)
+    cross join build_state
+    where
+        not build_state.rebuild_everything
+        and order_versions.load_sequence > coalesce(build_state.since_order_load_sequence, 0)
 
 ),
 
 changed_confirmation_ids as (
 
-    select confirmation_id
+    select confirmation_versions.confirmation_id
     from confirmation_versions
-    where load_sequence > (select confirmation_load_sequence from previous_build)
+    cross join build_state
+    where
+        not build_state.rebuild_everything
+        and confirmation_versions.load_sequence > coalesce(build_state.since_confirmation_load_sequence, 0)
 
 ),
 
@@ -172,6 +161,8 @@ orders_of_changed_master_data as (
 
 to_rebuild as (
 
+    select order_number from every_order
+    union all
     select order_number from orders_with_new_versions
     union all
     select order_number from orders_of_changed_confirmations
@@ -179,8 +170,6 @@ to_rebuild as (
     select order_number from orders_of_changed_master_data
 
 ),
-
-{% endif %}
 
 final as (
 

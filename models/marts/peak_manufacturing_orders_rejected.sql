@@ -1,10 +1,18 @@
+{#
+    Incremental on DuckDB: the pre-hook deletes the rows of the orders this build recomputes (and every
+    row without an order number) and the model appends their current rows that fail a rule; a table
+    rebuilt from the current state elsewhere (Spark). See the incremental_orders docs.
+#}
+{{ config(
+    materialized=mart_materialization(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_rebuilt_orders() }}"
+) }}
+
 with
 
-validated_orders as (
-
-    select * from {{ ref('int_manufacturing_orders_current') }}
-
-),
+{{ current_orders_ctes() }}
 
 final as (
 
@@ -31,7 +39,7 @@ final as (
         -- load metadata
         extracted_at
 
-    from validated_orders
+    from current_orders
     where rejection_reasons is not null
 
 )
