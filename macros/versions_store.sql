@@ -4,8 +4,9 @@
     The body of int_production_order_versions and int_confirmation_versions, which differ only in the
     staging model they store (the model keeps its own config: materialized incremental, strategy
     append). The first build (and --full-refresh) stores every staging row; later builds append only the
-    rows whose extracted_at is at or after the latest one already stored (the watermark), each build's
-    rows with the next load_sequence, so each raw row is parsed once. See the versions_store docs.
+    rows whose extracted_at is after the latest one already stored (the watermark), and all rows at the
+    watermark when more of them arrived since, each build's rows with the next load_sequence, so each
+    raw row is parsed once and a build in which nothing arrived stores nothing. See the versions_store docs.
 #}
 {% macro versions_store(staging_model) %}
 with
@@ -22,6 +23,34 @@ stored as (
     select * from {{ this }}
 
 ),
+
+watermark as (
+
+    select max(extracted_at) as extracted_at from stored
+
+),
+
+stored_at_watermark as (
+
+    -- the rows of the watermark's extraction the store knows: the latest load that stored it has all
+    select count(*) as row_count
+    from stored
+    where
+        extracted_at = (select extracted_at from watermark)
+        and load_sequence = (
+            select max(load_sequence) from stored
+            where extracted_at = (select extracted_at from watermark)
+        )
+
+),
+
+staged_at_watermark as (
+
+    select count(*) as row_count
+    from staged
+    where extracted_at = (select extracted_at from watermark)
+
+),
 {% endif %}
 
 new_versions as (
@@ -36,13 +65,19 @@ new_versions as (
 
     from staged
     {% if is_incremental() %}
-    -- at or after the watermark: a row extracted at the watermark but delivered after the last build
-    -- is stored again together with its siblings (consumers take one load per extracted_at). A row
-    -- without an extracted_at is stored by every build; an empty store takes every row. One comparison
-    -- with constant bounds (no OR), so the engine filters the raw rows before staging parses them.
+    -- after the watermark, or at it when rows extracted then were delivered after the last build (the
+    -- row count at the watermark grew): then every row of that extraction is stored again together
+    -- (consumers take one load per extracted_at). A row without an extracted_at is stored by every
+    -- build; an empty store takes every row. The first comparison has constant bounds, so the engine
+    -- filters the raw rows before staging parses them; nothing at all is stored when nothing arrived.
     where
         coalesce(staged.extracted_at, timestamp '9999-12-31 23:59:59')
-        >= coalesce((select max(extracted_at) from stored), timestamp '0001-01-01 00:00:00')
+        >= coalesce((select extracted_at from watermark), timestamp '0001-01-01 00:00:00')
+        and (
+            coalesce(staged.extracted_at, timestamp '9999-12-31 23:59:59')
+            > coalesce((select extracted_at from watermark), timestamp '0001-01-01 00:00:00')
+            or (select row_count from staged_at_watermark) <> (select row_count from stored_at_watermark)
+        )
     {% endif %}
 
 )
