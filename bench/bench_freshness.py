@@ -109,7 +109,8 @@ def main() -> int:
     print(f"  landed -> acknowledged: {freshness:.1f} s ({target_text}"
           + (f", {freshness / target_s:.2f}x the target)" if target_s else ")"))
     if args.orders == 1_000_000:
-        print(f"  against issue 17's figures at 1 M: incremental build {build_wall / BEFORE_1M['incremental build']:.2f}x, "
+        print(f"  against issue 17's figures at 1 M: incremental build "
+              f"{build_wall / BEFORE_1M['incremental build']:.2f}x, "
               f"no-change build {no_change.wall / BEFORE_1M['no-change build']:.2f}x, "
               f"landed -> acknowledged {freshness / BEFORE_1M['freshness']:.2f}x")
     missed = (target_s is not None and freshness > target_s) or (

@@ -30,7 +30,9 @@ confirmation_versions as (
 
 build_state as (
 
+    -- the latest row (DuckDB keeps only that one; Spark appends one per build)
     select * from {{ ref('int_build_state') }}
+    where build_sequence = (select max(build_sequence) from {{ ref('int_build_state') }})
 
 ),
 

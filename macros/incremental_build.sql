@@ -100,7 +100,8 @@ current_state as (
 
 build_state as (
 
-    select build_sequence from {{ ref('int_build_state') }}
+    -- the latest row (DuckDB keeps only that one; Spark appends one per build)
+    select max(build_sequence) as build_sequence from {{ ref('int_build_state') }}
 
 ),
 {% if is_incremental() %}
@@ -133,4 +134,27 @@ current_orders as (
 
 ),
 {% endif %}
+{%- endmacro %}
+
+
+{#
+    rebuilds_everything() -> true when this build recomputes every order (int_build_state says so: the
+    first build, --full-refresh, or after an unfinished full build). The deduplication models then rank
+    every stored version without semi-joining a list of every order number, which on a full build costs
+    as much as the ranking. Asked of the warehouse when the model runs (int_build_state is built
+    before); false in unit tests, which give int_orders_to_rebuild as a fixture.
+#}
+{% macro rebuilds_everything() -%}
+    {%- set build_state = ref('int_build_state') -%}
+    {%- if flags.FULL_REFRESH -%}
+        {{- return(true) -}}
+    {%- endif -%}
+    {%- if execute and model is defined and model.resource_type == 'model' -%}
+        {%- set found = run_query(
+            'select rebuild_everything from ' ~ build_state
+            ~ ' where build_sequence = (select max(build_sequence) from ' ~ build_state ~ ')'
+        ) -%}
+        {{- return(found.rows | length == 0 or found.rows[0][0]) -}}
+    {%- endif -%}
+    {{- return(false) -}}
 {%- endmacro %}

@@ -1,7 +1,7 @@
 """The dbt project on Spark (target `spark`): the same marts as on DuckDB, incrementally too, and exported.
 
-One sample data set is written to a DuckDB file and, as Parquet, to a raw folder. Two rounds share one
-module fixture, so the whole module costs two Spark builds:
+One sample data set is written to a DuckDB file and, as Parquet, to a raw folder. Three rounds share one
+module fixture, so the whole module costs three Spark builds:
 
 1. DuckDB builds the data; Spark builds it in its own `dbt build --target spark` process on
    `local-cluster[2,1,1024]` (a master and two executors in separate JVMs, so the models really run
@@ -10,6 +10,10 @@ module fixture, so the whole module costs two Spark builds:
 2. A later extraction is appended to the raw data. DuckDB rebuilds it with `--full-refresh`; Spark
    builds it incrementally on `local[2]` (no unit tests: they ran in round 1). The export runs again
    and sends only the rows that changed.
+3. A random extraction (tests/freshness_extractions.py: new orders, header changes, late, duplicated,
+   moved and reversed confirmations, master-data changes) is appended; DuckDB rebuilds it with
+   `--full-refresh`, Spark builds it incrementally again (`dbt run`: the models only), on top of its
+   append-only current state.
 
 Spark's marts (copied after each round) are read with DuckDB's read_parquet and compared with the
 DuckDB marts row for row (multisets, both directions). Small data and one shuffle partition keep the
@@ -20,6 +24,7 @@ module to a few minutes, nearly all of it JVM start-up and Spark planning. Selec
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -37,6 +42,7 @@ from exporter.sample_data.parquet import RAW_TABLES, write_raw_parquet
 from exporter.sandbox import SandboxConfig, running_sandbox
 from tests.dbt_support import PROJECT_DIR, run_dbt_subprocess
 from tests.export_support import TOKEN, Project, sandbox_rows
+from tests.freshness_extractions import append_random_extraction
 
 pytest.importorskip("pyspark", reason="needs the spark extra: uv sync --extra spark (make test-spark)")
 pytest.importorskip("dbt.adapters.spark", reason="needs the spark extra: uv sync --extra spark (make test-spark)")
@@ -69,12 +75,14 @@ class SparkRounds:
     folder: Path
     first: Round
     second: Round
+    third: Round
     changed_orders: set[str]
     state_path: Path
     spark_warehouse: Path
 
 
-def _spark_build(folder: Path, target: Path, master: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _spark_build(folder: Path, target: Path, master: str, *args: str,
+                 command: str = "build") -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "MO_RAW_PARQUET_DIR": str(folder / "raw"),
@@ -84,7 +92,7 @@ def _spark_build(folder: Path, target: Path, master: str, *args: str) -> subproc
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     command = [
-        str(Path(sys.executable).with_name("dbt")), "build", "--target", "spark", *args,
+        str(Path(sys.executable).with_name("dbt")), command, "--target", "spark", *args,
         "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
         "--target-path", str(target), "--log-path", str(target / "logs"),
     ]
@@ -133,6 +141,19 @@ def _round(folder: Path, name: str, duckdb_path: Path, duckdb_target: Path, spar
     )
 
 
+def _marts_round(folder: Path, name: str, duckdb_path: Path, duckdb_target: Path, spark_target: Path,
+                 spark_process: subprocess.CompletedProcess[str]) -> Round:
+    """A round compared for its marts only: not exported."""
+    kept = Project(duckdb_path, duckdb_target).copy_to(folder / f"{name}_duckdb")
+    marts = folder / f"{name}_spark_marts"
+    for model in MARTS:
+        source = folder / "spark-warehouse" / "mo_export.db" / model
+        if source.is_dir():
+            shutil.copytree(source, marts / model)
+    return Round(duckdb=kept, spark_marts=marts, spark_process=spark_process, spark_target=spark_target,
+                 export_process=subprocess.CompletedProcess([], 0, "", ""), export_summary={}, sandbox_rows={})
+
+
 @pytest.fixture(scope="module")
 def rounds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkRounds]:
     folder = tmp_path_factory.mktemp("spark")
@@ -154,7 +175,16 @@ def rounds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkRounds]:
         assert duck.returncode == 0, duck.stdout[-4000:]
         spark = _spark_build(folder, folder / "spark_2", "local[2]", "--exclude-resource-type", "unit_test")
         second = _round(folder, "round_2", duckdb_path, folder / "duckdb_2", folder / "spark_2", spark, sandbox)
-    yield SparkRounds(folder, first, second, changed, folder / "state" / "export_state.duckdb",
+
+        # round 3: a random extraction; DuckDB rebuilds everything, Spark runs its models incrementally
+        with duckdb.connect(str(duckdb_path)) as con:
+            append_random_extraction(con, random.Random(17))
+        write_raw_parquet(duckdb_path, folder / "raw")
+        duck = run_dbt_subprocess(["run", "--full-refresh"], duckdb_path=duckdb_path, target_path=folder / "duckdb_3")
+        assert duck.returncode == 0, duck.stdout[-4000:]
+        spark = _spark_build(folder, folder / "spark_3", "local[2]", command="run")
+        third = _marts_round(folder, "round_3", duckdb_path, folder / "duckdb_3", folder / "spark_3", spark)
+    yield SparkRounds(folder, first, second, third, changed, folder / "state" / "export_state.duckdb",
                       folder / "spark-warehouse")
 
 
@@ -194,10 +224,10 @@ def test_incremental_spark_build_after_an_extraction_passes_its_data_tests(round
     assert not_passed == {"test.mo_export.assert_confirmations_have_an_order": "warn"}
 
 
-@pytest.mark.parametrize("which", ["first", "second"])
+@pytest.mark.parametrize("which", ["first", "second", "third"])
 @pytest.mark.parametrize("model", MARTS)
 def test_spark_mart_equals_duckdb_full_build_row_for_row(rounds: SparkRounds, which: str, model: str) -> None:
-    """Round 1: both full builds. Round 2: Spark's incremental build against DuckDB's full rebuild."""
+    """Round 1: both full builds. Rounds 2 and 3: Spark's incremental builds against DuckDB's full rebuilds."""
     done: Round = getattr(rounds, which)
     assert done.spark_process.returncode == 0, done.spark_process.stdout[-4000:]
     con = duckdb.connect(str(done.duckdb.duckdb_path), read_only=True)

@@ -1,3 +1,5 @@
+{%- set everything = rebuilds_everything() %}
+
 with
 
 confirmations as (
@@ -39,7 +41,11 @@ ranked as (
         ) as version_rank
 
     from confirmations
-    where confirmation_id in (select confirmation_id from confirmations_of_rebuilt_orders)
+    -- on a full build every confirmation (those of no order are dropped by the order join downstream)
+    where
+        {% if everything %}confirmation_id is not null{% else %}confirmation_id in (
+            select confirmation_id from confirmations_of_rebuilt_orders
+        ){% endif %}
 
 ),
 

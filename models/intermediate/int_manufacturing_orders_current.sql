@@ -21,7 +21,8 @@ validated_orders as (
 
 build_state as (
 
-    select build_sequence from {{ ref('int_build_state') }}
+    -- the latest row (DuckDB keeps only that one; Spark appends one per build)
+    select max(build_sequence) as build_sequence from {{ ref('int_build_state') }}
 
 ),
 

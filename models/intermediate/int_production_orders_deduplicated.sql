@@ -1,3 +1,5 @@
+{%- set everything = rebuilds_everything() %}
+
 with
 
 production_orders as (
@@ -36,7 +38,10 @@ ranked as (
 
     from production_orders
     -- only the orders this build recomputes (all of them on a full build), from all their versions
-    where order_number in (select order_number from orders_to_rebuild)
+    where
+        {% if everything %}order_number is not null{% else %}order_number in (
+            select order_number from orders_to_rebuild
+        ){% endif %}
 
 ),
 
