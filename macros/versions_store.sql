@@ -18,15 +18,14 @@ staged as (
 ),
 
 {% if is_incremental() %}
-stored as (
-
-    select * from {{ this }}
-
-),
-
 watermark as (
 
-    select max(extracted_at) as extracted_at from stored
+    -- one row. The store and staging are read directly in each of these small aggregates, never
+    -- through a CTE referenced twice, which the engine may materialise (the whole parsed staging)
+    select
+        max(extracted_at) as extracted_at,
+        coalesce(max(load_sequence), 0) as load_sequence
+    from {{ this }}
 
 ),
 
@@ -34,11 +33,11 @@ stored_at_watermark as (
 
     -- the rows of the watermark's extraction the store knows: the latest load that stored it has all
     select count(*) as row_count
-    from stored
+    from {{ this }}
     where
         extracted_at = (select extracted_at from watermark)
         and load_sequence = (
-            select max(load_sequence) from stored
+            select max(load_sequence) from {{ this }}
             where extracted_at = (select extracted_at from watermark)
         )
 
@@ -47,7 +46,7 @@ stored_at_watermark as (
 staged_at_watermark as (
 
     select count(*) as row_count
-    from staged
+    from {{ ref(staging_model) }}
     where extracted_at = (select extracted_at from watermark)
 
 ),
@@ -58,7 +57,7 @@ new_versions as (
     select
         staged.*,
         {% if is_incremental() -%}
-        (select coalesce(max(load_sequence), 0) + 1 from stored)
+        (select load_sequence + 1 from watermark)
         {%- else -%}
         1
         {%- endif %} as load_sequence
