@@ -59,7 +59,7 @@ docs-serve: docs  ## dbt docs on http://127.0.0.1:$(DOCS_PORT) (a file:// URL do
 	$(BIN)/dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 BENCH_ARGS ?=
-bench: install  ## every performance figure (export, incremental, 5 M build, Spark); BENCH_ARGS="--only export" runs parts
+bench: install  ## every performance figure (export, incremental, 5 M build, Spark, freshness); BENCH_ARGS="--only freshness --freshness-orders 5000000" runs parts
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 
 chaos: install  ## export 200,000 orders through every injected fault and 8 SIGKILLs, then check nothing was lost
