@@ -221,7 +221,8 @@ def test_incremental_spark_build_after_an_extraction_passes_its_data_tests(round
     statuses = _statuses(second.spark_target)
     assert not [uid for uid in statuses if uid.startswith("unit_test.")]
     not_passed = {uid: s for uid, s in statuses.items() if s not in ("success", "pass", "no-op")}
-    assert not_passed == {"test.mo_export.assert_confirmations_have_an_order": "warn"}
+    # an incremental build counts the unattached confirmations among the new ones only: none here
+    assert not_passed == {}
 
 
 @pytest.mark.parametrize("which", ["first", "second", "third"])
