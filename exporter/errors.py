@@ -70,3 +70,10 @@ class DiskFullError(ExportError):
 
 class ReadOnlyError(ConfigError):
     """The DuckDB file, its write-ahead log or their folder cannot be written."""
+
+
+class OutOfMemoryError(ExportError):
+    """DuckDB could not stay within its memory limit (nor spill to its temp directory): raise the limit
+    (``MO_EXPORT_MEMORY_LIMIT``) or free memory or disk, then re-run."""
+
+    exit_code = EXIT_DELIVERY_FAILED

@@ -193,14 +193,14 @@ class ContractModelReader:
     ) -> Plan:
         """Decide, once per run, which rows to send; :meth:`stream_rows_to_send` then streams exactly those.
 
-        With nothing acknowledged at the destination (``destination_id`` None) every row is new and no diff
-        is needed. Otherwise the model is compared in ONE pass with the destination's latest event per key
-        and its last acknowledged content per order; the verdicts (key and order fingerprints, a decision
-        and a comparison per row, about 20 MB per million rows) are kept in a temporary table for the stream
-        and for :meth:`attribute_changes`. A full refresh sends every row but is still compared, so the
-        change guard sees what it changes. A ``pinned`` plan sends exactly its rows, except those the
-        destination acknowledged with the same content since; it is refused (nothing sent) if the model no
-        longer holds one of them with the same content.
+        With nothing acknowledged at the destination (``destination_id`` None) every row is new and no diff is
+        needed. Otherwise the model is compared with the destination's latest event per key and its last
+        acknowledged content per order, one join per statement so each can spill to disk; the verdicts (key and
+        order fingerprints, a decision and a comparison per row, about 20 MB per million rows) are kept in a
+        temporary table for the stream and for :meth:`attribute_changes`. A full refresh sends every row but is
+        still compared, so the change guard sees what it changes. A ``pinned`` plan sends exactly its rows,
+        except those the destination acknowledged with the same content since; it is refused (nothing sent) if
+        the model no longer holds one of them with the same content.
         """
         self._destination_id = destination_id
         self._diffed = destination_id is not None or pinned is not None
@@ -240,42 +240,50 @@ class ContractModelReader:
                 "and pin.content_hash = model.content_hash"
             )
         pinned_flag = "pin.key_hash is not null" if pinned is not None else "false"
-        self._cursor.execute(
-            f"""create or replace temp table {_DECISIONS} as
-            with model as (
+        # One statement per join, each into a temporary table: a join or aggregate alone spills to disk
+        # beyond the memory limit, while one query holding the model's, the log's and the content's hash
+        # tables at once ran out of memory at 5 M orders of history (the limit bounds the process, not the
+        # history it can decide).
+        steps = {
+            "_decide_model": f"""
                 select {KEY_HASH_SQL} as key_hash, {CONTENT_HASH_SQL} as content_hash, {ORDER_HASH_SQL} as order_hash
-                from {self._relation.qualified_name}
-            ),
-            last_event as (
+                from {self._relation.qualified_name}""",
+            "_decide_last_event": f"""
                 select key_hash,
                        arg_max(content_hash, event_id) as content_hash,
                        arg_max(outcome, event_id) as outcome
                 from "{self._state}".deliveries
                 where destination_id = {destination}
-                group by key_hash
-            ),
-            last_content as ({content}),
-            compared as (
-                select model.key_hash, model.order_hash, last_event.outcome,
+                group by key_hash""",
+            "_decide_with_event": f"""
+                select model.key_hash, model.order_hash, model.content_hash, last_event.outcome,
                        coalesce(last_event.content_hash = model.content_hash, false) as same_as_last_event,
-                       case
-                           when last_event.outcome = 'acknowledged' and last_event.content_hash = model.content_hash
-                               then {_SAME}
-                           when last_content.order_hash is not null then
-                               case when last_content.content_hash = model.content_hash then {_SAME}
-                                    else {_CHANGED} end
-                           when last_event.outcome = 'acknowledged' then {_CHANGED_UNKNOWN}
-                           else {_NEW}
-                       end as change,
                        {pinned_flag} as pinned
-                from model
-                left join last_event using (key_hash)
-                left join last_content using (order_hash)
-                {pinned_join}
-            )
-            select key_hash, order_hash, change::utinyint as change, ({decision})::utinyint as decision
-            from compared"""
-        )
+                from _decide_model as model
+                left join _decide_last_event as last_event using (key_hash)
+                {pinned_join}""",
+            "_decide_last_content": content,
+            _DECISIONS: f"""
+                with compared as (
+                    select model.key_hash, model.order_hash, model.outcome, model.same_as_last_event, model.pinned,
+                           case
+                               when model.outcome = 'acknowledged' and model.same_as_last_event then {_SAME}
+                               when last_content.order_hash is not null then
+                                   case when last_content.content_hash = model.content_hash then {_SAME}
+                                        else {_CHANGED} end
+                               when model.outcome = 'acknowledged' then {_CHANGED_UNKNOWN}
+                               else {_NEW}
+                           end as change
+                    from _decide_with_event as model
+                    left join _decide_last_content as last_content using (order_hash)
+                )
+                select key_hash, order_hash, change::utinyint as change, ({decision})::utinyint as decision
+                from compared""",
+        }
+        for table, sql in steps.items():
+            self._cursor.execute(f"create or replace temp table {table} as {sql}")
+        for table in ("_decide_model", "_decide_last_event", "_decide_with_event"):
+            self._cursor.execute(f"drop table {table}")
         if pinned is not None:
             self._refuse_unheld_pinned_rows(pinned)
         counts = first_row(
@@ -293,11 +301,11 @@ class ContractModelReader:
         ) or (0,) * 9
         acknowledged, lost = first_row(
             self._cursor,
-            f"""with last_content as ({content})
-                select count(*), count(*) filter (where not exists (
+            f"""select count(*), count(*) filter (where not exists (
                     select 1 from {_DECISIONS} as d where d.order_hash = last_content.order_hash))
-                from last_content""",
+                from _decide_last_content as last_content""",
         ) or (0, 0)
+        self._cursor.execute("drop table _decide_last_content")
         n = [int(v) for v in counts]
         self._plan = Plan(
             n[0], n[1], n[2], n[3], new=n[4], changed=n[5], changed_unknown=n[6], resent_unchanged=n[7],

@@ -61,8 +61,6 @@ from exporter.warehouse import connect, scalar
 log = logging.getLogger(__name__)
 
 Status = Literal["ok", "fail", "skip"]
-#: The DuckDB buffer pool of a check: it reads one row and runs the contract checks.
-CHECK_MEMORY_LIMIT = "64MB"
 
 
 @dataclass(frozen=True)
@@ -140,7 +138,8 @@ def run_checks(flags: Mapping[str, Any]) -> CheckReport:
 def _local_checks(settings: ExportSettings, report: CheckReport) -> bytes | None:
     """Checks 2-4; returns the body of the dry-run request (one real model row), or None."""
     try:
-        con = connect(settings.duckdb_path, read_only=True, memory_limit=CHECK_MEMORY_LIMIT)
+        con = connect(settings.duckdb_path, read_only=True, memory_limit=settings.memory_limit,
+                      temp_directory=settings.temp_directory)
     except errors.WarehouseError as exc:
         report.add("duckdb file", "fail", str(exc), "point MO_DUCKDB_PATH (--duckdb-path) at the file dbt built",
                    errors.EXIT_CONFIG_ERROR)

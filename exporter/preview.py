@@ -19,7 +19,7 @@ from exporter.change_guard import GuardVerdict
 from exporter.dbt_artifacts import resolve_model
 from exporter.model_reader import AttributeChange, Plan
 from exporter.plan_file import write_plan
-from exporter.runner import DUCKDB_MEMORY_LIMIT, decide, relation_label
+from exporter.runner import decide, relation_label
 from exporter.settings import ExportSettings
 from exporter.warehouse import connect, environment_fault
 
@@ -71,7 +71,7 @@ def make_plan(settings: ExportSettings, *, examples: int, out: Path | None) -> P
     relation = resolve_model(settings.target_path, settings.model_name)
     # a Spark build is read through views in the local state file, which plan (re)creates there
     con = connect(settings.database_path, read_only=not settings.on_spark, must_exist=not settings.on_spark,
-                  memory_limit=DUCKDB_MEMORY_LIMIT)
+                  memory_limit=settings.memory_limit, temp_directory=settings.temp_directory)
     try:
         try:
             decision = decide(con, settings, relation, read_only=True)

@@ -48,8 +48,6 @@ from exporter.warehouse import connect, environment_fault
 
 log = logging.getLogger(__name__)
 
-#: DuckDB's buffer pool for the export; it spills beyond this, keeping the process small and flat.
-DUCKDB_MEMORY_LIMIT = "64MB"
 STREAM_CHUNK_ROWS = 8192
 #: acknowledged batches are committed to the state in groups of at most this many ...
 ACK_GROUP_MAX_BATCHES = 16
@@ -161,7 +159,8 @@ def run_export(settings: ExportSettings) -> RunSummary:
         settings.database_path,
         read_only=read_only and not settings.on_spark,
         must_exist=not settings.on_spark,
-        memory_limit=DUCKDB_MEMORY_LIMIT,
+        memory_limit=settings.memory_limit,
+        temp_directory=settings.temp_directory,
     )
     try:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import ssl
 import string
 from collections.abc import Mapping
@@ -45,6 +46,8 @@ ENVIRONMENT: dict[str, str] = {
     "ca_bundle": "MO_CA_BUNDLE",
     "max_change_share": "MO_MAX_CHANGE_SHARE",
     "max_loss_share": "MO_MAX_LOSS_SHARE",
+    "memory_limit": "MO_EXPORT_MEMORY_LIMIT",
+    "temp_directory": "MO_DUCKDB_TEMP_DIR",
 }
 
 DEFAULT_DUCKDB_PATH = "mo_export.duckdb"
@@ -80,6 +83,11 @@ def redacted_url(url: str) -> str:
 #: losing orders is rare: a fifth of them gone is a vanished plant, not a normal day.
 DEFAULT_MAX_CHANGE_SHARE = 0.5
 DEFAULT_MAX_LOSS_SHARE = 0.2
+#: DuckDB's buffer pool for the export's queries; beyond it DuckDB spills to its temp directory. The queries
+#: are written to spill (exporter.model_reader), so this bounds the process, not the history it can handle:
+#: 64 MB decided a 5 M-order history here and 128 MB a 10 M one, in a process of under 300 MB.
+DEFAULT_MEMORY_LIMIT = "128MB"
+_MEMORY_SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
 class Secret:
@@ -150,6 +158,9 @@ class ExportSettings:
     allow_large_change: bool = False
     #: `run --plan`: the reviewed plan file whose rows the run sends, exactly
     plan_path: Path | None = None
+    #: DuckDB's memory limit for the export's queries (they spill beyond it) and where they spill
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
+    temp_directory: Path | None = None
 
     @property
     def on_spark(self) -> bool:
@@ -258,6 +269,14 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
     if plan_path is not None and (flags.get("full_refresh") or dry_run):
         raise ConfigError("--plan sends exactly the rows of a reviewed plan: it excludes --full-refresh and --dry-run")
 
+    memory_limit = str(pick("memory_limit", DEFAULT_MEMORY_LIMIT))
+    if not _MEMORY_SIZE.match(memory_limit):
+        raise ConfigError(
+            f"{_label('memory_limit')} {memory_limit!r} must be a size such as 256MB or 1GB (DuckDB's memory_limit)"
+        )
+    temp_value = pick("temp_directory")
+    temp_directory = Path(temp_value).expanduser() if temp_value else None
+
     results_path = Path(flags.get("results_path") or target_path / "export_results.json")
     _check_writable_file(
         results_path,
@@ -298,6 +317,8 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
         max_loss_share=max_loss_share,
         allow_large_change=bool(flags.get("allow_large_change")),
         plan_path=plan_path,
+        memory_limit=memory_limit,
+        temp_directory=temp_directory,
     )
 
 

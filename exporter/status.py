@@ -45,7 +45,8 @@ class ExportStatus:
 
 def collect_status(settings: ExportSettings, *, limit: int) -> ExportStatus:
     relation = resolve_model(settings.target_path, settings.model_name)
-    con = connect(settings.duckdb_path, read_only=True)
+    con = connect(settings.duckdb_path, read_only=True, memory_limit=settings.memory_limit,
+                  temp_directory=settings.temp_directory)
     try:
         state = ExportState(con, settings.state_schema, relation.qualified_name)
         exists = state.exists()

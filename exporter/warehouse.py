@@ -16,7 +16,14 @@ from typing import Any
 
 import duckdb
 
-from exporter.errors import DiskFullError, ExportError, ReadOnlyError, WarehouseBusyError, WarehouseError
+from exporter.errors import (
+    DiskFullError,
+    ExportError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    WarehouseBusyError,
+    WarehouseError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +34,15 @@ def connect(
     read_only: bool = False,
     must_exist: bool = True,
     memory_limit: str | None = None,
+    temp_directory: Path | None = None,
     threads: int | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open the DuckDB file at ``path``.
 
-    ``memory_limit`` (e.g. ``"256MB"``) bounds DuckDB's buffer pool so a streaming export keeps a flat
-    footprint; DuckDB spills to disk beyond it.
+    ``memory_limit`` (e.g. ``"256MB"``) bounds DuckDB's buffer pool; beyond it DuckDB spills to
+    ``temp_directory`` (default: DuckDB's own, the file's path + ``.tmp``). With a limit the connection also
+    drops insertion-order preservation, which lets large joins and aggregates spill instead of failing:
+    every query of the export that needs an order says so with ``order by``.
     """
     path = Path(path)
     if must_exist and not path.exists():
@@ -51,6 +61,9 @@ def connect(
     config: dict[str, str | int] = {}
     if memory_limit:
         config["memory_limit"] = memory_limit
+        config["preserve_insertion_order"] = "false"
+    if temp_directory is not None:
+        config["temp_directory"] = str(temp_directory)
     if threads:
         config["threads"] = threads
     try:
@@ -123,6 +136,12 @@ def environment_fault(exc: BaseException, path: Path) -> ExportError | None:
     """
     text = str(exc)
     lower = text.lower()
+    if isinstance(exc, duckdb.OutOfMemoryException) or lower.startswith("out of memory error"):
+        return OutOfMemoryError(
+            f"DuckDB ran out of memory working on {path} ({_first_line(text)}): raise the export's memory limit "
+            "(--memory-limit / MO_EXPORT_MEMORY_LIMIT) or give its temp directory "
+            "(MO_DUCKDB_TEMP_DIR) more free disk, then re-run"
+        )
     code = getattr(exc, "errno", None)
     match = _QUOTED_PATH.search(text)
     where = match.group(1) if match else str(path)

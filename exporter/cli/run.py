@@ -10,6 +10,7 @@ import click
 from exporter import contract
 from exporter.settings import (
     DEFAULT_DUCKDB_PATH,
+    DEFAULT_MEMORY_LIMIT,
     DEFAULT_MODEL_NAME,
     DEFAULT_SPARK_WAREHOUSE,
     DEFAULT_STATE_FILE,
@@ -21,7 +22,7 @@ Exit codes:
   0   success: every row to send was acknowledged (or nothing had changed)
   1   finished, but the API rejected some rows (see mo_export_state.rejections)
   2   delivery failed (API unreachable, retry budget spent, stopped by SIGTERM/SIGINT, disk
-      full, DuckDB file locked): unacknowledged rows stay pending; re-run later
+      full, out of memory, DuckDB file locked): unacknowledged rows stay pending; re-run later
   3   configuration, authentication, build, value or read-only-file error: the message names
       the setting or file
   70  internal error (a bug): report it with the log
@@ -91,6 +92,8 @@ Exit codes:
 @click.option("--max-loss-share", type=float, help="Refuse a run when more than this share of the orders "
               "acknowledged before left the model (MO_MAX_LOSS_SHARE). [default: 0.2]")
 @click.option("--allow-large-change", is_flag=True, help="Allow this run once although the change guard refuses it.")
+@click.option("--memory-limit", help="DuckDB memory for the export's queries, which spill to MO_DUCKDB_TEMP_DIR "
+              f"beyond it (MO_EXPORT_MEMORY_LIMIT). [default: {DEFAULT_MEMORY_LIMIT}]")
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Progress bar on stderr. [default: on when stderr is a terminal]")
 def run_command(**flags: object) -> int:
