@@ -48,6 +48,7 @@ ENVIRONMENT: dict[str, str] = {
     "max_loss_share": "MO_MAX_LOSS_SHARE",
     "memory_limit": "MO_EXPORT_MEMORY_LIMIT",
     "temp_directory": "MO_DUCKDB_TEMP_DIR",
+    "ack_fields": "MO_ACK_FIELDS",
 }
 
 DEFAULT_DUCKDB_PATH = "mo_export.duckdb"
@@ -87,6 +88,10 @@ DEFAULT_MAX_LOSS_SHARE = 0.2
 #: are written to spill (exporter.model_reader), so this bounds the process, not the history it can handle:
 #: 64 MB decided a 5 M-order history here and 128 MB a 10 M one, in a process of under 300 MB.
 DEFAULT_MEMORY_LIMIT = "128MB"
+#: the fields of the API's success object that count as evidence of delivery (exporter.classify). A tenant
+#: whose answers carry fewer may name them (MO_ACK_FIELDS), never fewer than one field that counts the rows.
+ACK_FIELDS = ("requestId", "accepted", "failed")
+_COUNTING_ACK_FIELDS = frozenset({"accepted", "failed"})
 _MEMORY_SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
@@ -161,6 +166,8 @@ class ExportSettings:
     #: DuckDB's memory limit for the export's queries (they spill beyond it) and where they spill
     memory_limit: str = DEFAULT_MEMORY_LIMIT
     temp_directory: Path | None = None
+    #: which fields of the success object must be present for an acknowledgement (ACK_FIELDS or fewer)
+    ack_fields: frozenset[str] = frozenset(ACK_FIELDS)
 
     @property
     def on_spark(self) -> bool:
@@ -274,6 +281,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
         raise ConfigError(
             f"{_label('memory_limit')} {memory_limit!r} must be a size such as 256MB or 1GB (DuckDB's memory_limit)"
         )
+    ack_fields = _ack_fields(pick("ack_fields", ",".join(ACK_FIELDS)))
     temp_value = pick("temp_directory")
     temp_directory = Path(temp_value).expanduser() if temp_value else None
 
@@ -319,6 +327,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
         plan_path=plan_path,
         memory_limit=memory_limit,
         temp_directory=temp_directory,
+        ack_fields=ack_fields,
     )
 
 
@@ -418,6 +427,18 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _ack_fields(value: Any) -> frozenset[str]:
+    names = frozenset(part.strip() for part in str(value).split(",") if part.strip())
+    unknown = sorted(names - set(ACK_FIELDS))
+    if unknown or not names & _COUNTING_ACK_FIELDS:
+        raise ConfigError(
+            f"{_label('ack_fields')} {value!r} must name fields of the API's success object among "
+            f"{', '.join(ACK_FIELDS)}, at least one of them counting the rows (accepted or failed)"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+        )
+    return names
 
 
 def _int(value: Any, name: str, low: int, high: int) -> int:
