@@ -69,7 +69,7 @@ import orjson
 from exporter.errors import AuthError, ConfigError, DeliveryError, ExportError
 from exporter.masking import mask_secret
 from exporter.settings import ExportSettings, redacted_url
-from exporter.state import RowRejection
+from exporter.outcomes import RowRejection
 
 log = logging.getLogger(__name__)
 

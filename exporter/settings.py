@@ -168,6 +168,9 @@ class ExportSettings:
     temp_directory: Path | None = None
     #: which fields of the success object must be present for an acknowledgement (ACK_FIELDS or fewer)
     ack_fields: frozenset[str] = frozenset(ACK_FIELDS)
+    #: the change guard's answers for a first run next to a known destination (exporter.change_guard)
+    new_tenant: bool = False
+    token_rotated: bool = False
 
     @property
     def on_spark(self) -> bool:
@@ -187,7 +190,8 @@ class ExportSettings:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_key"}
         data["api_key_set"] = bool(self.api_key)
         data["base_url"] = redacted_url(self.base_url)
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+        return {k: str(v) if isinstance(v, Path) else sorted(v) if isinstance(v, frozenset) else v
+                for k, v in data.items()}
 
 
 def duckdb_path_from_environment(environ: Mapping[str, str] | None = None) -> Path:
@@ -276,6 +280,9 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
     if plan_path is not None and (flags.get("full_refresh") or dry_run):
         raise ConfigError("--plan sends exactly the rows of a reviewed plan: it excludes --full-refresh and --dry-run")
 
+    if flags.get("new_tenant") and flags.get("token_rotated"):
+        raise ConfigError("--new-tenant and --token-rotated exclude each other: another tenant, or the same one "
+                          "with a new token")
     memory_limit = str(pick("memory_limit", DEFAULT_MEMORY_LIMIT))
     if not _MEMORY_SIZE.match(memory_limit):
         raise ConfigError(
@@ -328,6 +335,8 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
         memory_limit=memory_limit,
         temp_directory=temp_directory,
         ack_fields=ack_fields,
+        new_tenant=bool(flags.get("new_tenant")),
+        token_rotated=bool(flags.get("token_rotated")),
     )
 
 

@@ -11,6 +11,8 @@ import errno
 import logging
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from exporter.errors import (
     WarehouseBusyError,
     WarehouseError,
 )
+from exporter.settings import ExportSettings
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,41 @@ def connect(
         ) from None
     log.debug("opened DuckDB file %s (read_only=%s)", path, read_only)
     return con
+
+
+@contextmanager
+def mapped_faults(path: Path) -> Iterator[None]:
+    """Run a block against the DuckDB file at ``path``; a DuckDB or OS error that is a fault of the machine
+    (disk full, read-only, locked, out of memory) leaves it as that exporter error. Other errors pass
+    unchanged: they are bugs, and the CLI reports them as such (exit 70)."""
+    try:
+        yield
+    except (duckdb.Error, OSError) as exc:
+        fault = environment_fault(exc, path)
+        if fault is None:
+            raise
+        raise fault from None
+
+
+@contextmanager
+def connect_for(settings: ExportSettings, *, writes: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The DuckDB file an export command works in, with the export's memory limit and spill directory:
+    the warehouse itself, or for a Spark build the local ledger file (which even a read-only command may
+    create, to hold the views over the Parquet files). Closed at the end; a failing close is logged."""
+    con = connect(
+        settings.database_path,
+        read_only=not writes and not settings.on_spark,
+        must_exist=not settings.on_spark,
+        memory_limit=settings.memory_limit,
+        temp_directory=settings.temp_directory,
+    )
+    try:
+        yield con
+    finally:
+        try:
+            con.close()
+        except duckdb.Error as exc:  # e.g. the closing checkpoint on a full disk: the run's error says it
+            log.warning("closing DuckDB file %s failed: %s", settings.database_path, _first_line(str(exc)))
 
 
 def wal_path(path: Path) -> Path:

@@ -21,7 +21,7 @@ dagster = pytest.importorskip(
 pytest.importorskip("dagster_dbt", reason="the dagster extra is not installed (uv sync --extra dagster)")
 
 from exporter import errors  # noqa: E402
-from exporter.model_reader import Plan  # noqa: E402
+from exporter.decide import Plan  # noqa: E402
 from exporter.report import RunSummary  # noqa: E402
 from exporter.sample_data import generate  # noqa: E402
 from exporter.sandbox import SandboxConfig, running_sandbox  # noqa: E402

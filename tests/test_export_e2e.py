@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from exporter.runner import ACK_GROUP_MAX_BATCHES
+from exporter.deliver import ACK_GROUP_MAX_BATCHES
 from exporter.sandbox import SandboxConfig, running_sandbox
 from tests.dbt_support import PROJECT_DIR, run_dbt_subprocess
 from tests.export_support import TOKEN, Project, build_sample_project, run_cli, sandbox_rows
@@ -269,12 +269,12 @@ def test_sigkill_mid_run_then_rerun_stores_every_row_exactly_once(project, tmp_p
 def test_an_unexpected_error_exits_70_without_traceback_and_the_run_is_recorded_failed(
     project, sandbox, monkeypatch, capsys
 ) -> None:
-    import exporter.runner
+    import exporter.pipeline
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(exporter.runner, "_deliver", broken)
+    monkeypatch.setattr(exporter.pipeline, "deliver", broken)
     result = export(project, sandbox, monkeypatch, capsys)
     assert result.exit_code == 70
     assert "internal error (RuntimeError): simulated bug" in result.stderr

@@ -23,8 +23,8 @@ import pytest
 from exporter import contract
 from exporter.destination import Destination
 from exporter.fingerprints import CONTENT_HASH_SQL, KEY_HASH_SQL, ORDER_HASH_SQL
+from exporter.ledger import Ledger
 from exporter.sandbox import SandboxConfig, running_sandbox
-from exporter.state import ExportState
 from tests.dbt_support import PROJECT_DIR
 from tests.export_support import TOKEN, Project, build_sample_project
 
@@ -58,7 +58,7 @@ def history(tmp_path_factory: pytest.TempPathFactory, sandbox) -> Project:
                    timestamp '2025-06-01' + to_seconds(i % 86400)
             from range({HISTORY}) as t(i)"""
         )
-        state = ExportState(con, STATE_SCHEMA, MODEL)
+        state = Ledger(con, STATE_SCHEMA, MODEL)
         state.ensure()
         destination = Destination.of(
             base_url=sandbox.base_url, path_template=contract.DEFAULT_PATH_TEMPLATE,

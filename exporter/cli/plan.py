@@ -22,6 +22,8 @@ import click
 @click.option("--retry-rejected", is_flag=True, help="Plan a run that also re-sends rows rejected before.")
 @click.option("--max-change-share", type=float, help="The change guard's limit (MO_MAX_CHANGE_SHARE). Default 0.5.")
 @click.option("--max-loss-share", type=float, help="The loss guard's limit (MO_MAX_LOSS_SHARE). Default 0.2.")
+@click.option("--new-tenant", is_flag=True, help="Plan as `run --new-tenant`: another tenant at a known URL.")
+@click.option("--token-rotated", is_flag=True, help="Plan as `run --token-rotated`: the known destination's ledger.")
 @click.option("--examples", type=click.IntRange(0, 100), default=3, show_default=True,
               help="Example orders per changed attribute.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),

@@ -92,6 +92,10 @@ Exit codes:
 @click.option("--max-loss-share", type=float, help="Refuse a run when more than this share of the orders "
               "acknowledged before left the model (MO_MAX_LOSS_SHARE). [default: 0.2]")
 @click.option("--allow-large-change", is_flag=True, help="Allow this run once although the change guard refuses it.")
+@click.option("--new-tenant", is_flag=True, help="This destination is another tenant than the known one at the same "
+              "base URL and object: its first run sends every row.")
+@click.option("--token-rotated", is_flag=True, help="The token was rotated: the known destination with the same URL, "
+              "path, object and solution moves to this token, with its ledger (nothing is re-sent).")
 @click.option("--memory-limit", help="DuckDB memory for the export's queries, which spill to MO_DUCKDB_TEMP_DIR "
               f"beyond it (MO_EXPORT_MEMORY_LIMIT). [default: {DEFAULT_MEMORY_LIMIT}]")
 @click.option("--progress/--no-progress", "show_progress", default=None,
@@ -103,7 +107,7 @@ def run_command(**flags: object) -> int:
     from PEAK_API_KEY only (a --dry-run needs none).
     """
     from exporter.logging_setup import json_lines, mask_in_logs, say_error
-    from exporter.runner import run_export
+    from exporter.pipeline import run_export
     from exporter.settings import load_settings
 
     if flags.get("show_progress") is None:  # a bar is not a JSON line: none under --log-format json
