@@ -68,8 +68,8 @@ import orjson
 
 from exporter.errors import AuthError, ConfigError, DeliveryError, ExportError
 from exporter.masking import mask_secret
-from exporter.settings import ExportSettings, redacted_url
 from exporter.outcomes import RowRejection
+from exporter.settings import ExportSettings, redacted_url
 
 log = logging.getLogger(__name__)
 

@@ -54,8 +54,8 @@ from dagster_dbt.dbt_project import using_dagster_dev
 
 from exporter import errors
 from exporter.logging_setup import mask_in_logs
-from exporter.report import RunSummary
 from exporter.pipeline import run_export
+from exporter.report import RunSummary
 from exporter.settings import ExportSettings, duckdb_path_from_environment, load_settings
 
 log = logging.getLogger(__name__)
