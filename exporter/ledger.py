@@ -362,12 +362,14 @@ class Ledger:
             )
 
     def _siblings(self, destination: Destination, found: int | None) -> tuple[str, ...]:
-        """Known destinations at the same base URL and object that are not this one (another path or token)."""
+        """Known destinations at the same base URL and object that are not this one (another path or token),
+        and hold deliveries (one that never acknowledged a row, a mistyped setting's, resends nothing)."""
         rows = self._con.execute(
             f"""select destination_id, base_url, path, solution_name,
                        token_fingerprint is distinct from ? as other_token
-                from "{self.schema}".destinations
+                from "{self.schema}".destinations as d
                 where base_url = ? and object_name = ? and destination_id is distinct from ?
+                  and exists (select 1 from "{self.schema}".deliveries as e where e.destination_id = d.destination_id)
                 order by destination_id""",
             [destination.token_fingerprint, destination.base_url, destination.object_name, found],
         ).fetchall()
