@@ -85,7 +85,7 @@ def redacted_url(url: str) -> str:
 DEFAULT_MAX_CHANGE_SHARE = 0.5
 DEFAULT_MAX_LOSS_SHARE = 0.2
 #: DuckDB's buffer pool for the export's queries; beyond it DuckDB spills to its temp directory. The queries
-#: are written to spill (exporter.model_reader), so this bounds the process, not the history it can handle:
+#: are written to spill (exporter.decide), so this bounds the process, not the history it can handle:
 #: 64 MB decided a 5 M-order history here and 128 MB a 10 M one, in a process of under 300 MB.
 DEFAULT_MEMORY_LIMIT = "128MB"
 #: the fields of the API's success object that count as evidence of delivery (exporter.classify). A tenant
