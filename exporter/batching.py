@@ -65,8 +65,9 @@ class Batch:
         )
 
 
-#: what the ledger records of each row sent: the key columns, the fingerprints and the payload
-RECORD_COLUMNS = [*MANUFACTURING_ORDERS.primary_key, "key_hash", "content_hash", "row_json"]
+#: what the ledger records of each row sent: the typed attributes (the acknowledged content), the
+#: fingerprints and the payload rendered from them
+RECORD_COLUMNS = [*MANUFACTURING_ORDERS.attribute_names, "key_hash", "content_hash", "row_json"]
 
 
 def make_batches(

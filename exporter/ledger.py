@@ -171,10 +171,6 @@ TABLES: dict[str, dict[str, str]] = {
     },
 }
 
-#: the typed columns of a row's JSON payload as json_transform reads them (timestamps as text, cast after)
-_PAYLOAD_STRUCTURE = orjson.dumps(
-    {a.name: ("VARCHAR" if a.api_type == "timestamp" else a.duckdb_type) for a in contract.ATTRIBUTES}
-).decode()
 _CONTENT_COLUMNS = ", ".join(contract.ATTRIBUTE_NAMES)
 _KEY_COLUMNS = ", ".join(_OBJECT.primary_key)
 _MODEL_CONTENT_COLUMNS = ", ".join(f"model.{c}" for c in contract.ATTRIBUTE_NAMES)
@@ -654,7 +650,7 @@ class Ledger:
         acked_parts: list[pa.Table] = []
         rejected_parts: list[pa.Table] = []
         for record in records:
-            fingerprints = record.rows.select(["key_hash", "content_hash", "row_json"])
+            fingerprints = record.rows.select(["key_hash", "content_hash", *contract.ATTRIBUTE_NAMES])
             if not record.rejections:
                 acked_parts.append(fingerprints)
                 continue
@@ -706,21 +702,13 @@ class Ledger:
 
     def _record_content(self) -> None:
         """Replace the destination's last acknowledged content of the orders in ``_acked_rows`` (inside the
-        caller's transaction). The typed values are read back from the JSON payload the API acknowledged,
-        in DuckDB, so the stream carries no extra columns; of two versions of one order in the same group,
-        the later ``updated_at`` wins."""
+        caller's transaction). The typed values travel with each row from the model's stream beside the JSON
+        rendered from them, so nothing is parsed back; of two versions of one order in the same group, the
+        later ``updated_at`` wins."""
         s = self.schema
-        typed = ", ".join(
-            f"(r.{a.name})::timestamp as {a.name}" if a.api_type == "timestamp" else f"r.{a.name} as {a.name}"
-            for a in contract.ATTRIBUTES
-        )
         self._con.execute(
             f"""create or replace temp table _acked_content as
-            with parsed as (
-                select json_transform_strict(row_json, '{_PAYLOAD_STRUCTURE}') as r from _acked_rows
-            ),
-            typed as (select {typed} from parsed)
-            select {ORDER_HASH_SQL} as order_hash, {_CONTENT_COLUMNS} from typed
+            select {ORDER_HASH_SQL} as order_hash, {_CONTENT_COLUMNS} from _acked_rows
             qualify row_number() over (partition by order_hash order by updated_at desc) = 1"""
         )
         self._con.execute(

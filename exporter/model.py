@@ -179,19 +179,20 @@ class ContractModel:
         return self._count(f"select count(*) from {self.table}")
 
     def stream(self, selection: Selection, *, chunk_rows: int = 8192) -> Iterator[pa.RecordBatch]:
-        """Record batches of (key columns, key_hash, content_hash, row_json, row_bytes) for every selected row."""
+        """Record batches of (the typed attributes, key_hash, content_hash, row_json, row_bytes) for every
+        selected row: the JSON is what is sent, the typed values what the ledger keeps once acknowledged."""
         fields = ", ".join(
             f"'{a.name}': " + (_TIMESTAMP_TEXT.format(column=a.name) if a.api_type == "timestamp" else a.name)
             for a in self.contract.attributes
         )
-        keys = ", ".join(self.contract.primary_key)
+        columns = ", ".join(self.contract.attribute_names)
         sql = f"""
             with model as (
                 select *, {self.key_hash} as key_hash, {self.content_hash} as content_hash from {self.table}
             ),
             chosen as (select * from model {self._where(selection)}),
             rendered as (
-                select {keys}, key_hash, content_hash, to_json({{{fields}}})::varchar as row_json from chosen
+                select {columns}, key_hash, content_hash, to_json({{{fields}}})::varchar as row_json from chosen
             )
             select *, strlen(row_json) as row_bytes from rendered"""
         # its own cursor, so the ledger can be written on the main connection while the rows stream
