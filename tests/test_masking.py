@@ -131,17 +131,20 @@ def test_masking_text_without_the_token_is_cheap() -> None:
     plain_4k = body_4k.replace("&", "and").replace("%", " pct")
 
     def per_call(work: Callable[[], object], repeat: int) -> float:
-        work()
-        started = time.perf_counter()
-        for _ in range(repeat):
-            work()
-        return (time.perf_counter() - started) / repeat
+        """The best of five rounds (a shared CI machine adds noise, never speed)."""
+        rounds = []
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(repeat):
+                work()
+            rounds.append((time.perf_counter() - started) / repeat)
+        return min(rounds)
 
     figures = {
-        "4 KB body with & and %": per_call(lambda: mask_secret(body_4k, TOKEN), 200),
-        "4 KB body, no escapes": per_call(lambda: mask_secret(plain_4k, TOKEN), 200),
-        f"500-entry failed array ({len(array_body) // 1024} KB)": per_call(lambda: mask_secret(array_body, TOKEN), 20),
-        "500 messages, one call each": per_call(lambda: [mask_secret(m, TOKEN) for m in messages], 20),
+        "4 KB body with & and %": per_call(lambda: mask_secret(body_4k, TOKEN), 100),
+        "4 KB body, no escapes": per_call(lambda: mask_secret(plain_4k, TOKEN), 100),
+        f"500-entry failed array ({len(array_body) // 1024} KB)": per_call(lambda: mask_secret(array_body, TOKEN), 10),
+        "500 messages, one call each": per_call(lambda: [mask_secret(m, TOKEN) for m in messages], 10),
     }
     print({name: f"{seconds * 1e6:.0f} us" for name, seconds in figures.items()})
     assert figures["4 KB body, no escapes"] < 0.001
