@@ -72,7 +72,8 @@ def run_export(settings: ExportSettings, contract: ObjectContract = MANUFACTURIN
         )
         if writes:
             summary = _close(ledger, summary, compact=plan.compared and not settings.api_dry_run)
-    write_results(settings.results_path, summary)
+    with mapped_faults(settings.results_path):  # a full disk here: the run's rows are recorded already
+        write_results(settings.results_path, summary)
     return summary
 
 

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from exporter.contract import MANUFACTURING_ORDERS, TIMESTAMP_FORMAT
 from exporter.destination import Destination
 from exporter.errors import ConfigError, PlanFileError
+from exporter.output_paths import write_output
 
 FORMAT = "mo-export-plan"
 #: version 2: the decision's mode is recorded (a full-refresh plan sends its rows although acknowledged)
@@ -67,11 +68,8 @@ def write_plan(
         "row_columns": ROW_COLUMNS,
         "rows": listed,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
     try:
-        tmp.write_bytes(orjson.dumps(document, default=str, option=orjson.OPT_INDENT_2))
-        tmp.replace(path)
+        write_output(path, orjson.dumps(document, default=str, option=orjson.OPT_INDENT_2))
     except OSError as exc:
         raise PlanFileError(f"plan file {path} cannot be written: {exc.strerror or exc}") from None
 

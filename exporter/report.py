@@ -7,7 +7,6 @@ HTTP counters) and the settings; the text a person reads, `target/export_results
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from exporter import errors
 from exporter.client import HttpStats
 from exporter.decide import Plan
 from exporter.deliver import Counters, DeliveryResult
+from exporter.output_paths import write_output
 from exporter.settings import ExportSettings, redacted_url
 
 STATUS_BY_EXIT_CODE = {
@@ -219,8 +219,6 @@ def _explained(failure: errors.ExportError | None, plan: Plan, c: Counters) -> s
 
 
 def write_results(path: Path, summary: RunSummary) -> None:
-    """Write the summary as JSON atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(orjson.dumps(summary.as_dict(), option=orjson.OPT_INDENT_2))
-    os.replace(tmp, path)
+    """Write the summary as JSON atomically (a reader never sees half a file; ``-`` is stdout, and a path
+    that is not a regular file is refused, never replaced)."""
+    write_output(path, orjson.dumps(summary.as_dict(), option=orjson.OPT_INDENT_2))

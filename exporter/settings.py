@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from exporter import contract
 from exporter.errors import ConfigError
+from exporter.output_paths import check_output_path
 
 #: Environment variables the exporter reads, by setting name.
 ENVIRONMENT: dict[str, str] = {
@@ -293,7 +294,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
     temp_directory = Path(temp_value).expanduser() if temp_value else None
 
     results_path = Path(flags.get("results_path") or target_path / "export_results.json")
-    _check_writable_file(
+    check_output_path(
         results_path,
         "--results-path" if flags.get("results_path") else "the run summary (in --target-path / MO_DBT_TARGET_PATH)",
     )
@@ -366,19 +367,6 @@ def _base_url(value: str, allow_insecure_http: bool) -> str:
             "Use https, or pass --allow-insecure-http (MO_ALLOW_INSECURE_HTTP=1) if you really mean it."
         )
     return value.rstrip("/")
-
-
-def _check_writable_file(path: Path, label: str) -> None:
-    """The run summary is written at the end of a run: find out now, before sending, if it cannot be."""
-    if path.is_dir():
-        raise ConfigError(f"{label} {path} is a directory: give a file name such as {path / 'export_results.json'}")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(
-            f"{label} {path} cannot be written ({folder} is not a writable directory): choose another path"
-        )
 
 
 def _check_ca_bundle(path: Path) -> None:

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -348,3 +350,21 @@ def test_the_guard_counts_new_rows_so_a_model_that_doubles_is_refused(project, s
     assert f"{considered:,} rows would go out that the destination does not hold as they are ({considered:,} of them "
     assert f"({considered:,} of them new)" in refused.stderr and "(100.0%" in refused.stderr
     assert sandbox.stats()["requests"] == requests
+
+
+def test_an_output_path_that_is_not_a_regular_file_is_refused_and_left_alone(
+    project, sandbox, monkeypatch, capsys, tmp_path
+) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for args in (["plan", "--out", str(fifo)], ["plan", "--out", "/dev/null"],
+                 ["run", "--no-progress", "--results-path", "/dev/null"]):
+        refused = mo_export(project, sandbox, monkeypatch, capsys, *args)
+        assert refused.exit_code == 3, (args, refused.stderr)
+        assert "not a regular file" in refused.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sandbox.stats()["requests"] == 0
+
+    to_stdout = mo_export(project, sandbox, monkeypatch, capsys, "plan", "--out", "-")
+    assert to_stdout.exit_code == 0, to_stdout.stderr
+    assert orjson.loads(to_stdout.stdout)["format"] == "mo-export-plan"

@@ -26,7 +26,7 @@ import click
 @click.option("--token-rotated", is_flag=True, help="Plan as `run --token-rotated`: the known destination's ledger.")
 @click.option("--examples", type=click.IntRange(0, 100), default=3, show_default=True,
               help="Example orders per changed attribute.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               help="Write the plan file that `mo-export run --plan` sends exactly.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def plan_command(examples: int, out: Path | None, as_json: bool, **flags: object) -> int:
@@ -36,6 +36,11 @@ def plan_command(examples: int, out: Path | None, as_json: bool, **flags: object
     from exporter.settings import load_settings
 
     settings = load_settings({**flags, "dry_run": True})
+    if out is not None:
+        from exporter.output_paths import check_output_path
+
+        check_output_path(out, "plan --out")
     view = make_plan(settings, examples=examples, out=out)
-    click.echo(view.to_json() if as_json else render_plan(view))
+    if out is None or str(out) != "-":  # `--out -` makes stdout the plan file alone
+        click.echo(view.to_json() if as_json else render_plan(view))
     return 0

@@ -82,7 +82,7 @@ Exit codes:
               help="With --dry-run: write each request body to this folder.")
 @click.option("--api-dry-run", is_flag=True, help="Send with dryRun: true (the API validates, stores nothing); "
               "no state changes.")
-@click.option("--results-path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--results-path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               help="Where to write the JSON summary. [default: <target-path>/export_results.json]")
 @click.option("--plan", "plan_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Send exactly the rows of this reviewed plan file (`mo-export plan --out`); refused if the "
@@ -118,7 +118,8 @@ def run_command(**flags: object) -> int:
     if settings.api_key is not None:
         mask_in_logs(settings.api_key.reveal())
     summary = run_export(settings)
-    click.echo(summary.render_text())
+    if str(settings.results_path) != "-":  # `--results-path -` makes stdout the JSON summary alone
+        click.echo(summary.render_text())
     if summary.error:  # a failed delivery (exit 2) must say why where errors go, not only in the summary
         say_error(f"error: {summary.error}")
     return summary.exit_code
