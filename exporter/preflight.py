@@ -6,8 +6,9 @@
 4. model table: the built table matches the contract (columns, types, whole seconds, unique keys);
 5. destination, token, object, sample row: one request with ``"dryRun": true`` carrying one real row of
    the model (the API validates and answers, stores nothing), sent over the run's own transport and
-   judged by the run's own classification (:func:`exporter.client.classify`), so the check never calls
-   "ok" an answer a run would not count as an acknowledgement;
+   judged by the run's own classification (:func:`exporter.classify.classify`), so the check never calls
+   "ok" an answer a run would not count as an acknowledgement, and exits as a run of that row would
+   (:func:`exporter.outcomes.exit_code_of`);
 6. schema: where the destination offers its schema endpoint (:mod:`exporter.schema_compare`), the
    contract's columns, types, requiredness and key compared with the destination's table; skipped if not.
 
@@ -35,19 +36,11 @@ import orjson
 from exporter import errors
 from exporter.batching import Envelope
 from exporter.build_verdict import check_build_verdict
-from exporter.client import (
-    Acknowledged,
-    DestinationProbe,
-    DryRunAnswer,
-    Fatal,
-    Outcome,
-    Refused,
-    SchemaAnswer,
-    Unconfirmed,
-)
+from exporter.client import DestinationProbe, DryRunAnswer, SchemaAnswer
 from exporter.dbt_artifacts import ModelRelation, resolve_model
 from exporter.logging_setup import mask_in_logs
 from exporter.model_reader import ContractModelReader
+from exporter.outcomes import Acknowledged, Fatal, Outcome, Refused, Unconfirmed, exit_code_of
 from exporter.schema_compare import (
     SchemaShapeError,
     compare_with_contract,
@@ -196,16 +189,8 @@ def _destination_checks(settings: ExportSettings, body: bytes | None, report: Ch
 
 
 def outcome_exit_code(outcome: Outcome) -> int:
-    """The exit code a run ends with when a one-row batch has this outcome: 0 acknowledged, 1 acknowledged
-    with the row failed or the request refused (a run records a refused one-row batch as a rejected row),
-    2 unconfirmed (retried, then left pending), 3 or the error's own code for a fatal answer."""
-    if isinstance(outcome, Acknowledged):
-        return errors.EXIT_REJECTED_ROWS if outcome.rejections else errors.EXIT_OK
-    if isinstance(outcome, Refused):
-        return errors.EXIT_REJECTED_ROWS
-    if isinstance(outcome, Unconfirmed):
-        return errors.EXIT_DELIVERY_FAILED
-    return outcome.error.exit_code
+    """The exit code a run ends with when a one-row batch has this outcome (:func:`exit_code_of`)."""
+    return exit_code_of(outcome)
 
 
 def dry_run_checks(settings: ExportSettings, answer: DryRunAnswer, report: CheckReport) -> bool:
@@ -222,6 +207,13 @@ def dry_run_checks(settings: ExportSettings, answer: DryRunAnswer, report: Check
     if isinstance(outcome, Fatal) and (status is None or 300 <= status < 400):
         report.add("destination", "fail", str(outcome.error),
                    "set PEAK_BASE_URL / --path-template / --ca-bundle as the message says", code)
+        report.skip(DESTINATION_CHECKS[1:], "a run would stop on this answer")
+        return False
+    if isinstance(outcome, Refused) and not outcome.from_api:
+        report.add("destination", "fail", f"POST {answer.url} was answered {outcome.came_back}, which is not the "
+                   "ingestion API's error object: a proxy or another host stands in front of the API",
+                   "check the base URL (PEAK_BASE_URL) and the proxy between: a run would stop on this answer "
+                   "(exit 3) and leave every row pending", code)
         report.skip(DESTINATION_CHECKS[1:], "a run would stop on this answer")
         return False
     report.add("destination", "ok", f"POST {answer.url} answered {status} in {answer.elapsed_ms:.0f} ms")

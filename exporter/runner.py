@@ -27,17 +27,11 @@ from exporter import errors
 from exporter.batching import Batch, Envelope, make_batches
 from exporter.build_verdict import check_build_verdict
 from exporter.change_guard import GuardVerdict, judge
-from exporter.client import (
-    BatchRefused,
-    Delivered,
-    IngestionClient,
-    RateLimiter,
-    Stopped,
-    build_http_client,
-)
+from exporter.client import IngestionClient, RateLimiter, build_http_client
 from exporter.dbt_artifacts import ModelRelation, resolve_model
 from exporter.destination import Destination
 from exporter.model_reader import ContractModelReader, PinnedRows, Plan
+from exporter.outcomes import Acknowledged, Fatal, GaveUp, Refused, RequestIds
 from exporter.plan_file import PlanFile, read_plan
 from exporter.progress import Progress
 from exporter.report import RunSummary, write_results
@@ -328,7 +322,7 @@ def _deliver(
             max_workers=settings.concurrency, thread_name_prefix="sender"
         ) as pool:
             limiter = RateLimiter(settings.max_rps, stop)
-            client = IngestionClient(http, settings, limiter, summary.http, stop=stop)
+            client = IngestionClient(http, settings, limiter, summary.http, RequestIds(), stop=stop)
             failure = _send_all(batches, client, envelope, pool, settings.concurrency, account, stop)
         if stop.is_set():
             summary.error = "stopped by a signal before every row was sent; the rest stays pending"
@@ -457,7 +451,7 @@ def _send_all(
             wait_for_some()
     finally:
         recorder.flush()  # whatever was acknowledged is recorded, also when a batch raised
-    if isinstance(failure, Stopped) and stop.is_set():
+    if isinstance(failure, errors.StoppedError) and stop.is_set():
         return None  # a stop, not a failure: the caller reports it
     return failure
 
@@ -468,26 +462,34 @@ def _deliver_batch(client: IngestionClient, envelope: Envelope, batch: Batch) ->
     queue = [batch]
     while queue:
         piece = queue.pop(0)
-        try:
-            delivered: Delivered = client.send(envelope.body(piece.rows_json), piece.size)
-        except BatchRefused as refused:
+        outcome = client.send(envelope.body(piece.rows_json), piece.size)
+        if isinstance(outcome, Acknowledged):
+            records.append(BatchRecord(piece.rows, list(outcome.rejections)))
+        elif isinstance(outcome, Refused):
             if piece.size > 1:
                 log.info(
                     "batch %d (%d rows) refused with HTTP %d; splitting it to isolate the bad rows",
-                    piece.seq, piece.size, refused.status, extra={"event": "bisect"},
+                    piece.seq, piece.size, outcome.status, extra={"event": "bisect"},
                 )
                 queue[:0] = list(piece.split())
                 continue
-            if not refused.from_api:
-                raise refused.not_a_row_verdict() from None
-            records.append(
-                BatchRecord(
-                    piece.rows,
-                    [RowRejection(0, f"HTTP_{refused.status}", refused.detail, "request", None, refused.status)],
+            if not outcome.from_api:
+                raise errors.ConfigError(
+                    f"a request of a single row was answered {outcome.came_back}, which is not the ingestion "
+                    "API's error object: a proxy or another host stands in front of the API, so this says "
+                    "nothing about the row. Nothing was recorded as rejected and every row not acknowledged "
+                    "stays pending. Check PEAK_BASE_URL (--base-url) and the proxy between, then re-run"
                 )
-            )
-            continue
-        records.append(BatchRecord(piece.rows, delivered.rejections))
+            records.append(BatchRecord(
+                piece.rows,
+                [RowRejection(0, f"HTTP_{outcome.status}", outcome.detail, "request", None, outcome.status)],
+            ))
+        elif isinstance(outcome, Fatal):
+            raise outcome.error
+        elif isinstance(outcome, GaveUp):
+            raise errors.DeliveryError(outcome.reason)
+        else:
+            raise errors.StoppedError(outcome.reason)
     return _Outcome(batch, records)
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from exporter import errors
-from exporter.client import BatchRefused, DestinationProbe, HttpStats, IngestionClient, RateLimiter, build_http_client
+from exporter.client import DestinationProbe, HttpStats, IngestionClient, RateLimiter, build_http_client
+from exporter.outcomes import RequestIds, exit_code_of
 from exporter.preflight import CheckReport, dry_run_checks
 from exporter.schema_compare import schema_paths
 from exporter.settings import ExportSettings, load_settings
@@ -21,16 +24,11 @@ def settings_for(base_url: str) -> ExportSettings:
 
 
 def run_exit_code(settings: ExportSettings) -> int:
-    """The exit code a run of one row ends with for this answer (a refused one-row batch is a rejected row)."""
+    """The exit code a run of one row ends with for this answer: the run's own send(), its own exit code."""
     with build_http_client(settings) as http:
-        client = IngestionClient(http, settings, RateLimiter(1000), HttpStats(), backoff_base_seconds=0.01)
-        try:
-            acknowledged = client.send(ONE_ROW, 1)
-        except BatchRefused:
-            return errors.EXIT_REJECTED_ROWS
-        except errors.ExportError as exc:
-            return exc.exit_code
-    return errors.EXIT_REJECTED_ROWS if acknowledged.rejections else errors.EXIT_OK
+        client = IngestionClient(http, settings, RateLimiter(1000), HttpStats(), RequestIds(),
+                                 stop=threading.Event(), backoff_base_seconds=0.01)
+        return exit_code_of(client.send(ONE_ROW, 1))
 
 
 def check_report(settings: ExportSettings) -> CheckReport:
