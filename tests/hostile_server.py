@@ -43,6 +43,8 @@ class _Server(ThreadingHTTPServer):
         self.request_ids = itertools.count(1)
         #: the first success body a "replay_first" server gave; replayed for every later request
         self.replayed: bytes | None = None
+        #: modes for the next requests, one each, before ``mode`` answers again
+        self.script: list[str] = []
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -59,8 +61,10 @@ class _Handler(BaseHTTPRequestHandler):
             rows = len(json.loads(body)["data"])
         except (ValueError, KeyError, TypeError):
             rows = 0
+        with self.server.lock:
+            mode = self.server.script.pop(0) if self.server.script else self.server.mode
         try:
-            MODES[self.server.mode](self, rows)
+            MODES[mode](self, rows)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up on us: that is the point
             self.close_connection = True
 
@@ -228,6 +232,12 @@ def _slow_ok(h: _Handler, rows: int) -> None:
     h.answer_json(200, _success(rows, [], rows))
 
 
+def _drop(h: _Handler, rows: int) -> None:
+    """Close the connection without an answer."""
+    h.close_connection = True
+    h.connection.shutdown(2)
+
+
 def _unicode_escape(text: str) -> str:
     return "".join(f"\\u{ord(c):04x}" if c in "-aeiou" else c for c in text)
 
@@ -281,6 +291,14 @@ MODES: dict[str, Callable[[_Handler, int], None]] = {
     "gzip_bomb_stacked": _gzip_bomb(2, 128),
     "gzip_gzip_ok": _gzipped_ok(2),
     "slow_ok": _slow_ok,
+    "status_502": lambda h, rows: h.answer_json(502, {"detail": "bad gateway"}),
+    "status_503": lambda h, rows: h.answer_json(503, {"detail": "down"}),
+    "status_400": lambda h, rows: h.answer_json(400, {"detail": "solutionName INV_OOTB is not known"}),
+    "status_401": lambda h, rows: h.answer_json(401, {"detail": "bad token"}),
+    "status_404": lambda h, rows: h.answer_json(404, {"detail": "no such object"}),
+    "status_409": lambda h, rows: h.answer_json(409, {"detail": "conflict"}),
+    "throttled_briefly": _retry_after(429, lambda: "0.3"),
+    "drop": _drop,
     "echo_slash_escaped": _echo(lambda token: token.replace("/", "\\/")),
     "echo_unicode_escaped": _echo(_unicode_escape),
 }
@@ -300,6 +318,14 @@ class HostileServer:
     def authorizations(self) -> list[str]:
         with self._server.lock:
             return list(self._server.authorizations)
+
+    def set_script(self, *modes: str) -> None:
+        """Answer the next requests with ``modes``, one each, then with the server's mode again."""
+        unknown = [m for m in modes if m not in MODES]
+        if unknown:
+            raise KeyError(f"no hostile modes {unknown}")
+        with self._server.lock:
+            self._server.script = list(modes)
 
     def set_mode(self, mode: str) -> None:
         if mode not in MODES:
