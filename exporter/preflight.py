@@ -239,7 +239,10 @@ def dry_run_checks(settings: ExportSettings, answer: DryRunAnswer, report: Check
         report.add("sample row", "fail", f"the API refused the model's first row: {_row_errors(outcome)}",
                    "fix the model or its source data: `run` would record such rows as rejected", code)
     else:
-        report.add("sample row", "ok", "the model's first row passed the API's validation and was acknowledged")
+        lean = "" if outcome.request_id else (
+            " (the answer carries no requestId, as MO_ACK_FIELDS allows: an answer a proxy replays for another "
+            "request cannot be told apart)")
+        report.add("sample row", "ok", f"the model's first row passed the API's validation and was acknowledged{lean}")
     return True
 
 

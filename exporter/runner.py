@@ -488,6 +488,8 @@ def _deliver_batch(client: IngestionClient, envelope: Envelope, batch: Batch) ->
             raise outcome.error
         elif isinstance(outcome, GaveUp):
             raise errors.DeliveryError(outcome.reason)
+        elif records:  # stopped after some pieces were acknowledged: record those, the rest stays pending
+            return _Outcome(batch, records)
         else:
             raise errors.StoppedError(outcome.reason)
     return _Outcome(batch, records)

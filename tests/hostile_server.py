@@ -286,6 +286,7 @@ MODES: dict[str, Callable[[_Handler, int], None]] = {
     "failed_too_long": lambda h, rows: h.answer_json(
         200, {"requestId": f"hostile-{next(_REQUEST_IDS)}", "accepted": 0, "failed": [{"index": 0}] * (rows + 1)}),
     "replay_first": _replay_first,
+    "no_request_id": lambda h, rows: h.answer_json(200, {"accepted": rows, "failed": []}),
     "html_413": lambda h, rows: h.answer(
         413, b"<html><h1>413 Request Entity Too Large</h1><hr>nginx</html>", "text/html"),
     "gzip_bomb_stacked": _gzip_bomb(2, 128),

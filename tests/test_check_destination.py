@@ -107,3 +107,27 @@ def test_a_schema_read_masks_the_token_echoed_in_json() -> None:
 
     assert answers[0].status == 200
     assert answers[0].body["requestId"] == "r-********"
+
+
+def test_the_check_names_the_fields_an_answer_lacks_and_ack_fields_accepts_a_lean_tenant() -> None:
+    with hostile_server("no_request_id") as server:
+        strict = check_report(settings_for(server.base_url))
+        lean_settings = load_settings({"base_url": server.base_url, "timeout_seconds": 1, "max_attempts": 1,
+                                       "ack_fields": "accepted,failed"}, {"PEAK_API_KEY": TOKEN})
+        lean = check_report(lean_settings)
+        lean_run = run_exit_code(lean_settings)
+
+    assert strict.exit_code == errors.EXIT_DELIVERY_FAILED
+    assert "the success object lacks 'requestId'" in strict.checks[0].detail
+    assert lean.exit_code == lean_run == errors.EXIT_OK
+    assert "carries no requestId" in {c.name: c for c in lean.checks}["sample row"].detail
+
+
+def test_a_proxys_html_413_on_a_one_row_request_exits_3_in_check_as_in_run() -> None:
+    with hostile_server("html_413") as server:
+        settings = settings_for(server.base_url)
+        run = run_exit_code(settings)
+        report = check_report(settings)
+
+    assert run == report.exit_code == errors.EXIT_CONFIG_ERROR
+    assert "not the ingestion API's error object" in report.checks[0].detail
