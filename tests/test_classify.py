@@ -198,3 +198,29 @@ def test_no_body_shape_makes_classify_raise_and_only_a_consistent_one_acknowledg
         assert 200 <= status < 300 and isinstance(request_id, str) and request_id
         assert type(accepted) is int and isinstance(failed, list) and accepted + len(failed) == 3
         assert sorted({r.row_index for r in outcome.rejections}) == sorted(e["index"] for e in failed)
+
+
+def test_transport_faults_map_to_outcomes_in_one_place() -> None:
+    import httpcore
+
+    from exporter.classify import classify_failure
+    from exporter.transport import BodyTooLarge, UndecodableBody, UnsupportedEncoding
+
+    untrusted = httpcore.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed "
+                                      "certificate (_ssl.c:1006)")
+    cases = {
+        untrusted: (Fatal, "not trusted (certificate verify failed: self-signed certificate): point --ca-bundle"),
+        httpcore.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version"): (Fatal, "TLS handshake with 127.0.0.1"),
+        httpcore.UnsupportedProtocol("Request URL has an unsupported protocol 'ftp://'."): (Fatal, "cannot send to"),
+        httpcore.ReadTimeout(f"the request did not complete ({TOKEN})"): (Unconfirmed, "ReadTimeout: the request did"),
+        httpcore.ConnectError("[Errno 111] Connection refused"): (Unconfirmed, "ConnectError: [Errno 111]"),
+        httpcore.RemoteProtocolError("peer closed"): (Unconfirmed, "RemoteProtocolError: peer closed"),
+        BodyTooLarge(200, "HTTP 200 with a body over 16 MB"): (Unconfirmed, "not the API's acknowledgement"),
+        UndecodableBody(503, "HTTP 503 with a response body that cannot be decoded"): (Unconfirmed, "cannot be"),
+        UnsupportedEncoding(200, "HTTP 200 with Content-Encoding 'br', an unsupported encoding"): (Unconfirmed, "br"),
+    }
+    for exc, (kind, fragment) in cases.items():
+        outcome = classify_failure(exc, SETTINGS, mask)
+        assert isinstance(outcome, kind), exc
+        text = str(outcome.error) if isinstance(outcome, Fatal) else outcome.reason
+        assert fragment in text and TOKEN not in text, text
