@@ -120,3 +120,16 @@ def test_a_body_that_does_not_decode_as_labelled_is_undecodable(body: bytes) -> 
 def test_a_plain_body_over_the_cap_is_stopped_as_it_streams() -> None:
     with hostile_server("huge_body") as server, pytest.raises(BodyTooLarge, match="HTTP 200 with a body over 16 MB"):
         post(server.base_url, timeout=10)
+
+
+def test_the_http_layer_reaches_into_no_private_httpx_or_httpcore_attribute() -> None:
+    """Today's client patched ``transport._pool._network_backend``, which the next httpcore release may break."""
+    import ast
+    import inspect
+
+    from exporter import classify, client
+
+    for module in (transport, classify, client):
+        attributes = {node.attr for node in ast.walk(ast.parse(inspect.getsource(module)))
+                      if isinstance(node, ast.Attribute)}
+        assert not {"_pool", "_network_backend"} & attributes, module.__name__
