@@ -187,8 +187,8 @@ class ExportSettings:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_key"}
         data["api_key_set"] = bool(self.api_key)
         data["base_url"] = redacted_url(self.base_url)
-        data["ack_fields"] = [name for name in ACK_FIELDS if name in self.ack_fields]  # JSON has no sets
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+        return {k: str(v) if isinstance(v, Path) else sorted(v) if isinstance(v, frozenset) else v
+                for k, v in data.items()}
 
 
 def duckdb_path_from_environment(environ: Mapping[str, str] | None = None) -> Path:
