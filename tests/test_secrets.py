@@ -31,7 +31,8 @@ import pytest
 
 import exporter.cli
 from exporter.client import HttpStats, IngestionClient, RateLimiter, build_http_client
-from exporter.errors import ExportError
+from exporter.errors import DeliveryError, ExportError
+from exporter.outcomes import Fatal, GaveUp, RequestIds
 from exporter.sample_data import generate
 from exporter.sandbox import SandboxConfig, start_sandbox_process
 from exporter.settings import load_settings
@@ -294,7 +295,9 @@ class _EchoHandler(BaseHTTPRequestHandler):
         if status == 200:
             failed = [{"index": i, "errors": [{"code": "X1", "message": f"bad row for {auth}", "column": auth}]}
                       for i in range(len(body["data"]))]
-            payload = {"requestId": f"r-{auth}", "failed": failed}
+            self.server.answered += 1  # type: ignore[attr-defined]
+            payload = {"requestId": f"r-{auth}-{self.server.answered}", "accepted": 0,  # type: ignore[attr-defined]
+                       "failed": failed}
         else:
             payload = {"detail": f"token {auth!r} refused"}
         data = orjson.dumps(payload)
@@ -314,6 +317,7 @@ def echo_server(status: int, encode: Callable[[str], str] = lambda header: heade
     server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoHandler)
     server.status = status  # type: ignore[attr-defined]
     server.encode = encode  # type: ignore[attr-defined]
+    server.answered = 0  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -383,14 +387,16 @@ def test_settings_client_and_their_errors_never_show_the_token(tmp_path) -> None
         s = load_settings({"base_url": base_url, "max_attempts": 2, "retry_budget_seconds": 5},
                           {"PEAK_API_KEY": SECRET})
         with build_http_client(s) as http:
-            client = IngestionClient(http, s, RateLimiter(100), HttpStats(), rng=random.Random(1),
-                                     backoff_base_seconds=0.01)
+            client = IngestionClient(http, s, RateLimiter(100), HttpStats(), RequestIds(), rng=random.Random(1),
+                                     backoff_base_seconds=0.01, stop=threading.Event())
             texts[f"repr(client) {base_url}"] = repr(client) + repr(http)
-            try:
-                client.send(b'{"data": []}', 1)
-            except ExportError as exc:
-                return exc
-        raise AssertionError("the send should have failed")
+            outcome = client.send(b'{"data": []}', 1)
+            texts[f"repr(outcome) {base_url}"] = repr(outcome)
+        if isinstance(outcome, Fatal):
+            return outcome.error
+        if isinstance(outcome, GaveUp):
+            return DeliveryError(outcome.reason)
+        raise AssertionError(f"the send should have failed, it came to {outcome!r}")
 
     for status in (401, 500):
         with echo_server(status) as base_url:
