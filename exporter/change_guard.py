@@ -12,7 +12,9 @@ A run above either share (``--max-change-share``, ``--max-loss-share``) is refus
 unless ``--allow-large-change`` allows it once. A full refresh is judged on the same figures: the unchanged
 rows it resends do not count.
 
-A destination with nothing acknowledged yet is not limited by the shares, with one exception: when the
+A destination with nothing acknowledged yet, or whose first load has not finished (no run to it ended
+with every row answered: a killed first run is resumed, not judged), is not limited by the shares, with
+one exception: when the
 ledger knows another destination at the same base URL and object (another token, the alternate path, a
 spelling of the URL), the first run there would resend everything to what is probably the same tenant.
 It is refused unless the user says which it is: ``--new-tenant`` (another tenant: send everything) or

@@ -141,7 +141,8 @@ def decide(
     finally:
         cursor.close()
     guard = GuardVerdict(
-        acknowledged_orders=counts["acknowledged_orders"],
+        # a first load that was interrupted is resumed, not judged: the shares apply once a run has finished
+        acknowledged_orders=counts["acknowledged_orders"] if ledger.has_completed_run() else 0,
         leaving_rows=counts["new"] + counts["changed"] + counts["changed_unknown"],
         new_rows=counts["new"],
         lost_orders=counts["lost_orders"],

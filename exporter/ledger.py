@@ -265,6 +265,17 @@ class Ledger:
             [self.destination_id],
         ) is True
 
+    def has_completed_run(self) -> bool:
+        """Whether a run to the current destination ever finished with every row answered (exit 0 or 1): until
+        then the destination is still in its first load, which a killed run leaves to be resumed."""
+        if self.destination_id is None or not self.exists():
+            return False
+        return self._scalar(
+            f"""select exists (select 1 from "{self.schema}".runs where destination_id = ?
+                and status in ('success', 'success_with_rejections') and mode not in ('dry-run', 'api-dry-run'))""",
+            [self.destination_id],
+        ) is True
+
     def ensure(self) -> None:
         """Create the schema on first use; on later runs migrate an older version and check the shape."""
         if not self.exists():

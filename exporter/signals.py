@@ -1,10 +1,11 @@
 """SIGTERM and SIGINT during a run: a request to stop, however many arrive, never a kill.
 
-:class:`StopSignals` is installed once for the whole run (from deciding to writing the summary) and
-restored after it, so a second signal a moment after the first finds the same handler: it is logged and
-changes nothing. The delivery stage stops scheduling batches when the event is set; requests already on
-the wire finish (bounded by ``--timeout``) and are recorded; the run then exits 2. Only the main thread can
-install handlers: elsewhere (a Dagster op in a worker thread) the event is never set by a signal.
+:class:`StopSignals` is installed once for the whole run (from deciding to writing the summary) and restored
+after it, so a second signal a moment after the first finds the same handler: it is logged and changes
+nothing. The delivery stage stops scheduling batches when the event is set; requests already on the wire
+finish (bounded by ``--timeout``) and are recorded; the run then exits 2. After a stop the handlers are not
+restored, so a signal while the process writes its summary and exits cannot kill it either. Only the main
+thread can install handlers: elsewhere (a Dagster op in a worker thread) the event is never set by a signal.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ class StopSignals:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self.name is not None:
+            # stopping: the process is on its way out with exit 2; a signal now must not kill it (status 143)
+            # before it has said so. The handler stays: it only sets the event and logs.
+            self._previous.clear()
+            return
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous.clear()
