@@ -12,6 +12,7 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -26,7 +27,7 @@ from exporter.build_verdict import (
 from exporter.dbt_artifacts import resolve_model
 from exporter.errors import BuildError
 from tests.dbt_support import dbt_command
-from tests.export_support import Project, build_sample_project
+from tests.export_support import Project, build_sample_project, run_cli
 
 EAST = "Pacific/Kiritimati"  # UTC+14
 WEST = "Pacific/Pago_Pago"  # UTC-11
@@ -113,6 +114,16 @@ def test_a_failing_build_in_a_zone_behind_refuses_after_a_passing_one_ahead(file
     assert refused.value.exit_code == 3
     assert FAILING_TEST in str(refused.value)
     assert "did not pass" in str(refused.value)
+
+
+def test_mo_export_run_refuses_that_file_with_exit_3_and_sends_nothing(
+    files: Files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_cli(["run", "--dry-run", "--no-progress", "--results-path", str(tmp_path / "results.json")],
+                     files.pass_east_then_fail_west.env("http://127.0.0.1:9"), monkeypatch, capsys)
+
+    assert result.exit_code == 3, result.stderr
+    assert FAILING_TEST in result.stderr and "did not pass" in result.stderr
 
 
 def test_a_passing_build_in_a_zone_behind_passes_after_a_failing_one_ahead(files: Files) -> None:
