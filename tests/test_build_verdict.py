@@ -76,12 +76,22 @@ class Files:
 def files(tmp_path_factory: pytest.TempPathFactory) -> Files:
     base = build_sample_project(tmp_path_factory.mktemp("base"), orders=300, seed=5)
 
-    def pass_east_then_fail_west() -> tuple[Project, Project]:
+    def stopped_west(project: Project) -> Project:
+        """A build stopped after the model's rebuild: a real `dbt run` of the model under UTC-11, less the
+        results dbt records only at the end (the post-hook's 'built' row is what a killed process leaves)."""
+        run = dbt_in_zone(project, WEST, "run", "-s", "peak_manufacturing_orders")
+        assert run.returncode == 0, run.stdout[-3000:]
+        with duckdb.connect(str(project.duckdb_path)) as con:
+            con.execute("delete from mo_export_build.node_results where command = 'run' and status <> ?",
+                        [BUILT_STATUS])
+        return project
+
+    def pass_east_then_fail_west(pool: ThreadPoolExecutor) -> tuple[Project, Project]:
         project = base.copy_to(tmp_path_factory.mktemp("a"))
         build(project, EAST, passing=True)
-        before_fail = project.copy_to(tmp_path_factory.mktemp("c"))
+        stopped = pool.submit(stopped_west, project.copy_to(tmp_path_factory.mktemp("c")))
         build(project, WEST, passing=False)
-        return project, before_fail
+        return project, stopped.result()
 
     def fail_east_then_pass_west() -> Project:
         project = base.copy_to(tmp_path_factory.mktemp("b"))
@@ -89,18 +99,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Files:
         build(project, WEST, passing=True)
         return project
 
-    with ThreadPoolExecutor(2) as pool:
-        a = pool.submit(pass_east_then_fail_west)
+    with ThreadPoolExecutor(3) as pool:  # one process per file: the files are copies of their own
+        a = pool.submit(pass_east_then_fail_west, pool)
         b = pool.submit(fail_east_then_pass_west)
-        (failed, passed_east), reverse = a.result(), b.result()
-    # a build stopped after the model's rebuild: a real `dbt run` of the model under UTC-11, less the
-    # results dbt records only at the end (the post-hook's 'built' row is what a killed process leaves)
-    run = dbt_in_zone(passed_east, WEST, "run", "-s", "peak_manufacturing_orders")
-    assert run.returncode == 0, run.stdout[-3000:]
-    with duckdb.connect(str(passed_east.duckdb_path)) as con:
-        con.execute("delete from mo_export_build.node_results where command = 'run' and status <> ?",
-                    [BUILT_STATUS])
-    return Files(failed, reverse, passed_east)
+        (failed, stopped), reverse = a.result(), b.result()
+    return Files(failed, reverse, stopped)
 
 
 def test_a_failing_build_in_a_zone_behind_refuses_after_a_passing_one_ahead(files: Files) -> None:
