@@ -83,9 +83,10 @@ class Invocation:
         return (final or mine)[-1] if mine else None
 
     def describe(self) -> str:
-        start = self.started_text if self.started != _UNKNOWN_START else f"unreadable start {self.started_text!r}"
+        start = (f"started {self.started_text}" if self.started != _UNKNOWN_START
+                 else f"start unreadable: {self.started_text!r}")
         return (f"`dbt {self.command}{' -s ' + self.selection if self.selection else ''}` "
-                f"(invocation {self.invocation_id}, started {start})")
+                f"(invocation {self.invocation_id}, {start})")
 
 
 def started_instant(value: Any) -> datetime:
