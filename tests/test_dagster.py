@@ -77,6 +77,8 @@ def step_events(result: Any, step: str, kind: str) -> list[Any]:
     return [e for e in result.all_events if e.step_key == step and e.event_type_value == kind]
 
 
+# the code location itself must not call deprecated Dagster API (AssetExecutionContext.op warned 3 times a run)
+@pytest.mark.filterwarnings("error::DeprecationWarning")
 def test_whole_graph_builds_then_delivers_every_contract_row(definitions, warehouse, sandbox) -> None:
     result = materialize_all(definitions)
 
@@ -167,3 +169,46 @@ def test_exit_codes_2_3_70_are_failures_and_only_2_is_retried(definitions, exit_
     assert raised.value.allow_retries is retried
     assert raised.value.metadata["exit_code"].value == exit_code
     assert definitions.peak_ingestion_api_export.op.retry_policy.max_retries == 3
+
+
+class ExitTwoButTerminal(errors.TerminalError):
+    """A terminal error whose number says 2: the code location must follow the type, not the number."""
+
+    exit_code = errors.EXIT_DELIVERY_FAILED
+
+
+@pytest.mark.parametrize(
+    ("raised", "retried", "exit_code"),
+    [
+        (errors.DeliveryError("the API did not answer"), True, errors.EXIT_DELIVERY_FAILED),
+        (errors.StoppedError("stopped by SIGTERM"), True, errors.EXIT_DELIVERY_FAILED),
+        (errors.AuthError("401: invalid token"), False, errors.EXIT_CONFIG_ERROR),
+        (errors.BuildError("the latest build failed"), False, errors.EXIT_CONFIG_ERROR),
+        (ExitTwoButTerminal("a person must act"), False, errors.EXIT_DELIVERY_FAILED),
+        (errors.ExportError("a bug"), False, errors.EXIT_INTERNAL_ERROR),
+        (RuntimeError("a bug"), False, errors.EXIT_INTERNAL_ERROR),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else None,
+)
+def test_an_export_error_is_retried_by_its_type(definitions, monkeypatch, raised, retried, exit_code) -> None:
+    def run_export(settings: object) -> RunSummary:
+        raise raised
+
+    monkeypatch.setattr(definitions, "run_export", run_export)
+    with pytest.raises(dagster.Failure) as failure:
+        definitions._run_in_worker_thread(object())
+
+    assert failure.value.allow_retries is retried
+    assert failure.value.metadata["retryable"].value is retried
+    assert failure.value.metadata["exit_code"].value == exit_code
+    expected_type = type(raised).__name__ if isinstance(raised, errors.ExportError) else "ExportError"
+    assert failure.value.metadata["error_type"].value == expected_type
+    assert str(raised) in failure.value.description
+
+
+@pytest.mark.parametrize(("exit_code", "error_type"), [(0, None), (1, None), (2, errors.TransientError),
+                                                       (3, errors.TerminalError), (70, errors.ExportError)])
+def test_a_summary_exit_code_maps_to_an_error_type_in_one_place(definitions, exit_code: int, error_type) -> None:
+    error = definitions._summary_error(summary_with(definitions, exit_code, {}))
+
+    assert (error is None) if error_type is None else (type(error) is error_type and error.exit_code == exit_code)
