@@ -35,7 +35,16 @@ import httpx
 import orjson
 
 from exporter.errors import AuthError, ConfigError
-from exporter.outcomes import Acknowledged, Fatal, Outcome, Refused, RequestIds, RowRejection, Unconfirmed
+from exporter.outcomes import (
+    Acknowledged,
+    Fatal,
+    Outcome,
+    Refused,
+    RequestIds,
+    RowRejection,
+    Unconfirmed,
+    request_key,
+)
 from exporter.settings import ACK_FIELDS, ExportSettings, redacted_url
 from exporter.transport import BodyError, BodyTooLarge
 
@@ -197,15 +206,18 @@ def _acknowledgement(
         request_id, _, failed = parse_acknowledgement(body, n_rows, settings.ack_fields)
     except NotAnAcknowledgement as why:
         return Unconfirmed(f"{came_back(status, headers, body, mask)}: {why}, not the API's acknowledgement")
+    # the claim is on the id as it came (two ids that differ only inside a masked token are two ids); what is
+    # shown and stored is the masked id and a keyed digest of the raw one
+    key = request_key(request_id) if request_id else ""
     request_id = mask(request_id)
-    if request_id and not request_ids.claim(request_id):
+    if key and not request_ids.claim(key):
         return Unconfirmed(
             f"{came_back(status, headers, body, mask)}: a replayed answer: requestId {request_id!r} was "
             "acknowledged for another batch (a caching proxy?), not the API's acknowledgement of this request")
     rejections: list[RowRejection] = []
     for entry in failed or ():
         rejections.extend(_row_rejections(entry["index"], entry.get("errors"), status, mask))
-    return Acknowledged(request_id=request_id, rejections=tuple(rejections))
+    return Acknowledged(request_id=request_id, rejections=tuple(rejections), request_key=key)
 
 
 def missing_ack_fields(body: bytes) -> list[str]:

@@ -255,7 +255,7 @@ def _deliver_batch(client: IngestionClient, envelope: Envelope, batch: Batch) ->
     while pieces:
         piece, outcome = pieces.pop()
         if isinstance(outcome, Acknowledged):
-            records.append(BatchRecord(piece.rows, outcome.rejections, outcome.request_id))
+            records.append(BatchRecord(piece.rows, outcome.rejections, outcome.request_id, outcome.request_key))
             continue
         if isinstance(outcome, GaveUp):
             return _Verdict(batch, records, errors.DeliveryError(outcome.reason))
@@ -285,6 +285,13 @@ def _same_refusal(answer: object, refusal: Refused) -> bool:
 
 
 def _request_refused(refusal: Refused, rows: int) -> str:
+    if not refusal.from_api:
+        return (
+            f"a request of {rows} rows and both its halves were answered {refusal.came_back}, which is not the "
+            "ingestion API's error object: a proxy or another host stands in front of the API. Nothing was "
+            "recorded as rejected and every row not acknowledged stays pending. Check PEAK_BASE_URL (--base-url) "
+            "and the proxy between, then re-run"
+        )
     return (
         f"the ingestion API refused the request as a whole: HTTP {refusal.status} ({refusal.detail}) for a "
         f"request of {rows} rows and for both its halves, so it is not about rows. Nothing was recorded as "

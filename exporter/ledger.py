@@ -165,6 +165,7 @@ TABLES: dict[str, dict[str, str]] = {
     ACKNOWLEDGEMENTS_TABLE: {
         "destination_id": "INTEGER",
         "request_id": "VARCHAR",
+        "request_key": "VARCHAR",
         "run_id": "VARCHAR",
         "rows": "INTEGER",
         "recorded_at": "TIMESTAMP WITH TIME ZONE",
@@ -185,6 +186,8 @@ class BatchRecord:
     rows: pa.Table  # batching.RECORD_COLUMNS: key columns, key_hash, content_hash, row_json
     rejections: Sequence[RowRejection]
     request_id: str | None = None
+    #: exporter.outcomes.request_key of the raw id: what replay detection compares
+    request_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -401,12 +404,13 @@ class Ledger:
                 raise
 
     def known_request_ids(self) -> list[str]:
-        """The ``requestId`` of every request the current destination acknowledged (schema version 6)."""
+        """The request keys (:func:`exporter.outcomes.request_key`) of every request the current destination
+        acknowledged (schema version 6)."""
         if self.destination_id is None or not self._has_table(ACKNOWLEDGEMENTS_TABLE):
             return []
         return [
             str(r[0]) for r in self._con.execute(
-                f'select request_id from "{self.schema}".{ACKNOWLEDGEMENTS_TABLE} where destination_id = ?',
+                f'select request_key from "{self.schema}".{ACKNOWLEDGEMENTS_TABLE} where destination_id = ?',
                 [self.destination_id],
             ).fetchall()
         ]
@@ -674,7 +678,8 @@ class Ledger:
         s = self.schema
         con = self._con
         params = [self.destination_id, run_id]
-        requests = [(self.destination_id, r.request_id, run_id, r.rows.num_rows) for r in records if r.request_id]
+        requests = [(self.destination_id, r.request_id, r.request_key, run_id, r.rows.num_rows)
+                    for r in records if r.request_key]
         with self.transaction():
             if acked is not None and acked.num_rows:
                 con.register("_acked_rows", acked)
@@ -707,7 +712,8 @@ class Ledger:
             if requests:
                 con.executemany(
                     f"""insert into "{s}".{ACKNOWLEDGEMENTS_TABLE}
-                        (destination_id, request_id, run_id, rows, recorded_at) values (?, ?, ?, ?, now())""",
+                        (destination_id, request_id, request_key, run_id, rows, recorded_at)
+                        values (?, ?, ?, ?, ?, now())""",
                     requests,
                 )
 

@@ -19,6 +19,8 @@ is the only code that turns outcomes into row verdicts, bisection and exit codes
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,6 +47,8 @@ class Acknowledged:
 
     request_id: str
     rejections: tuple[RowRejection, ...] = ()
+    #: :func:`request_key` of the id as the API sent it (the ``request_id`` shown is masked)
+    request_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,10 +116,20 @@ def exit_code_of(outcome: Outcome | BatchOutcome) -> int:
     return outcome.error.exit_code
 
 
+_REQUEST_KEY_SALT = b"mo-export requestId"
+
+
+def request_key(request_id: str) -> str:
+    """A keyed digest of a ``requestId`` as the API sent it: what replay detection compares and the ledger
+    keeps, so an id that carries an echoed token is compared whole but never stored whole."""
+    return hmac.new(_REQUEST_KEY_SALT, request_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 class RequestIds:
-    """The ``requestId`` values the destination has acknowledged: in the ledger from earlier runs, and
-    claimed by this run's batches. A success body whose id is already here belongs to another batch (a
-    caching proxy replaying an answer): it proves nothing about this request. Shared by the sender threads."""
+    """The :func:`request_key` of every ``requestId`` the destination has acknowledged: in the ledger from
+    earlier runs, and claimed by this run's batches. A success body whose id is already here belongs to
+    another batch (a caching proxy replaying an answer): it proves nothing about this request. Shared by
+    the sender threads."""
 
     def __init__(self, known: Iterable[str] = ()) -> None:
         self._seen = set(known)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from exporter import errors
 from exporter.classify import classify, retry_after
 from exporter.masking import mask_secret
-from exporter.outcomes import Acknowledged, Fatal, Refused, RequestIds, Unconfirmed, exit_code_of
+from exporter.outcomes import Acknowledged, Fatal, Refused, RequestIds, Unconfirmed, exit_code_of, request_key
 from exporter.settings import load_settings
 
 TOKEN = "pat-classify-must-not-leak-9"
@@ -88,7 +88,7 @@ def test_a_success_word_status_is_allowed() -> None:
 
 
 def test_a_replayed_request_id_is_unconfirmed_and_the_first_claim_stands() -> None:
-    ids = RequestIds(["from-an-earlier-run"])
+    ids = RequestIds([request_key("from-an-earlier-run")])  # the ledger keeps keyed digests of the ids
     first = judge(200, {"requestId": "r-1", "accepted": 3, "failed": []}, request_ids=ids)
     again = judge(200, {"requestId": "r-1", "accepted": 3, "failed": []}, request_ids=ids)
     earlier = judge(200, {"requestId": "from-an-earlier-run", "accepted": 3, "failed": []}, request_ids=ids)
