@@ -21,11 +21,11 @@ dagster = pytest.importorskip(
 pytest.importorskip("dagster_dbt", reason="the dagster extra is not installed (uv sync --extra dagster)")
 
 from exporter import errors  # noqa: E402
-from exporter.decide import Plan  # noqa: E402
 from exporter.report import RunSummary  # noqa: E402
 from exporter.sample_data import generate  # noqa: E402
 from exporter.sandbox import SandboxConfig, running_sandbox  # noqa: E402
 from tests.dbt_support import PROJECT_DIR  # noqa: E402
+from tests.export_support import a_plan, a_summary  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -137,18 +137,13 @@ def test_a_wrong_token_fails_the_export_with_exit_code_3_and_is_not_retried(
     assert sandbox.stats()["rows_stored"] == 0
 
 
+FAILURES = {errors.EXIT_DELIVERY_FAILED: errors.DeliveryError("the API did not answer"),
+            errors.EXIT_CONFIG_ERROR: errors.RequestRefusedError("the API refused the request as a whole")}
+
+
 def summary_with(definitions: ModuleType, exit_code: int, rejected_by_code: dict[str, int]) -> RunSummary:
-    summary = RunSummary(run_id="r1", mode="incremental", endpoint="http://127.0.0.1:1/api", model="m",
-                         plan=Plan(considered=10, to_send=10, unchanged=0, skipped_rejected=0),
-                         started_at="2026-01-01T00:00:00+00:00", settings={})
-    for code, n in rejected_by_code.items():
-        summary.counters.rejected_by_code[code] = n
-        summary.counters.rejected += n
-    summary.counters.sent = summary.counters.acknowledged = 10
-    summary.finish(exit_code)
-    if exit_code == errors.EXIT_DELIVERY_FAILED:
-        summary.error = "the API did not answer"
-    return summary
+    plan = a_plan(considered=10, to_send=10)
+    return a_summary(plan, sent=10, rejected_by_code=rejected_by_code, failure=FAILURES.get(exit_code))
 
 
 def test_exit_code_1_is_a_materialization_with_a_failing_check_that_lists_the_codes(definitions) -> None:
@@ -161,8 +156,10 @@ def test_exit_code_1_is_a_materialization_with_a_failing_check_that_lists_the_co
     assert result.metadata["rows_rejected"] == 3
 
 
-@pytest.mark.parametrize(("exit_code", "retried"), [(2, True), (3, False), (70, False)])
-def test_exit_codes_2_3_70_are_failures_and_only_2_is_retried(definitions, exit_code: int, retried: bool) -> None:
+@pytest.mark.parametrize(("exit_code", "retried"), [(2, True), (3, False)])
+def test_a_summary_failing_with_2_or_3_is_a_failure_and_only_2_is_retried(
+    definitions, exit_code: int, retried: bool
+) -> None:
     with pytest.raises(dagster.Failure) as raised:
         definitions._outcome(summary_with(definitions, exit_code, {}))
 
@@ -207,8 +204,9 @@ def test_an_export_error_is_retried_by_its_type(definitions, monkeypatch, raised
 
 
 @pytest.mark.parametrize(("exit_code", "error_type"), [(0, None), (1, None), (2, errors.TransientError),
-                                                       (3, errors.TerminalError), (70, errors.ExportError)])
-def test_a_summary_exit_code_maps_to_an_error_type_in_one_place(definitions, exit_code: int, error_type) -> None:
-    error = definitions._summary_error(summary_with(definitions, exit_code, {}))
+                                                       (3, errors.TerminalError)])
+def test_a_summary_carries_its_failure_typed(definitions, exit_code: int, error_type) -> None:
+    summary = summary_with(definitions, exit_code, {"X": 1} if exit_code == 1 else {})
 
-    assert (error is None) if error_type is None else (type(error) is error_type and error.exit_code == exit_code)
+    assert summary.exit_code == exit_code
+    assert (summary.failure is None) if error_type is None else isinstance(summary.failure, error_type)

@@ -465,7 +465,9 @@ def test_log_lines_and_the_last_error_mask_the_token_in_every_form_a_response_ca
     assert "abc%2Bdef" not in err and "pat\\/abc" not in err
 
 
-def test_request_ids_are_stored_masked_and_compared_by_a_keyed_digest_of_the_raw_id(project, monkeypatch, capsys) -> None:
+def test_request_ids_are_stored_masked_and_compared_by_a_keyed_digest_of_the_raw_id(
+    project, monkeypatch, capsys
+) -> None:
     with echo_server(200, ECHO_ENCODINGS["url-safe base64 in Basic credentials"]) as base_url:
         result = run_export(project, base_url, SECRET, ["--batch-size", "100"], "text", monkeypatch, capsys)
     assert result.exit_code == 1, result.stderr  # every row failed by the API: its verdict, recorded

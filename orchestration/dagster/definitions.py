@@ -16,10 +16,10 @@ Load it with ``dagster dev -f orchestration/dagster/definitions.py`` or material
   under the asset's RetryPolicy is the error's type (``exporter.errors``), not a number: a
   ``TransientError`` (exit 2: the API unreachable, the budget spent, stopped) may succeed later and is
   retried; a ``TerminalError`` (exit 3: a setting, the token, the build) and anything else (exit 70, a
-  bug) need a person and are not. A run that ends with a summary rather than an exception carries only
-  its exit code for now: :func:`_summary_error` is the one place that turns it back into that type.
+  bug) need a person and are not. A run that ends with a summary rather than an exception carries the
+  same typed error as its ``failure``.
 
-The export runs in-process (``exporter.runner.run_export``) rather than as a ``mo-export`` subprocess: the
+The export runs in-process (``exporter.pipeline.run_export``) rather than as a ``mo-export`` subprocess: the
 settings are validated by the same code before anything starts, the run's summary arrives as an object
 (its counts become metadata without parsing output), and no second interpreter has to import DuckDB and
 pyarrow. It runs in a worker thread of its own, so the exporter never installs its SIGTERM/SIGINT handlers
@@ -198,9 +198,8 @@ def _run_in_worker_thread(settings: ExportSettings) -> RunSummary:
 
 
 def _outcome(summary: RunSummary) -> MaterializeResult:
-    error = _summary_error(summary)
-    if error is not None:
-        raise _failure(error, _counts(summary))
+    if summary.failure is not None:  # typed by the exporter: transient (retried) or terminal
+        raise _failure(summary.failure, _counts(summary))
     code = summary.exit_code
     by_code = summary.counters.rejected_by_code
     check = AssetCheckResult(
@@ -239,28 +238,6 @@ def _counts(summary: RunSummary) -> Mapping[str, Any]:
 
 
 #: how a summary's exit code reads as an error type, until the summary carries a typed failure itself
-_SUMMARY_FAILURES: Mapping[int, type[errors.ExportError]] = {
-    errors.EXIT_DELIVERY_FAILED: errors.TransientError,
-    errors.EXIT_CONFIG_ERROR: errors.TerminalError,
-}
-
-
-def _summary_error(summary: RunSummary) -> errors.ExportError | None:
-    """The failure a finished run's summary reports, as the exporter's error type; None for exit 0 and 1.
-
-    The one place that reads a failure from an exit code: a summary carries no typed failure yet. Exit 2
-    is a :class:`~exporter.errors.TransientError`, 3 a :class:`~exporter.errors.TerminalError`, any other
-    code a plain :class:`~exporter.errors.ExportError` (exit 70, a bug).
-    """
-    code = summary.exit_code
-    if code in (errors.EXIT_OK, errors.EXIT_REJECTED_ROWS):
-        return None
-    error = _SUMMARY_FAILURES.get(code, errors.ExportError)(
-        summary.error or f"the export ended with status {summary.status}"
-    )
-    if error.exit_code != code:  # keep the code the run really ended with in the failure's metadata
-        error.exit_code = code
-    return error
 
 
 def _failure(error: errors.ExportError, metadata: Mapping[str, Any] | None = None) -> Failure:
