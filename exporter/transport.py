@@ -33,8 +33,6 @@ import httpx
 
 #: a response body (on the wire and after each decoding stage) is read up to this many bytes
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-#: socket reads are cut into slices this long, so the request's deadline is seen promptly
-SOCKET_SLICE_SECONDS = 0.25
 #: the encodings the exporter can decode within the cap, and asks for
 ACCEPT_ENCODING = "gzip, deflate"
 #: what a request that got no answer can raise (httpcore's faults, a URL httpx refuses, the socket's own)
@@ -106,15 +104,13 @@ class DeadlineStream(httpcore.NetworkStream):
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        phase_end = time.monotonic() + timeout if timeout is not None else math.inf
-        while True:  # short slices: a trickle or a silent server is abandoned at the deadline
-            left = min(_remaining(None, httpcore.ReadTimeout), phase_end - time.monotonic())
-            if left <= 0:
-                raise httpcore.ReadTimeout("timed out")
-            try:
-                return self._inner.read(max_bytes, min(SOCKET_SLICE_SECONDS, left))
-            except httpcore.ReadTimeout:
-                continue
+        # one blocking read bounded by what is left of the request: a silent server times out at the
+        # deadline, a trickling one is checked at every chunk it sends; no polling in short slices
+        try:
+            return self._inner.read(max_bytes, _socket_timeout(_remaining(timeout, httpcore.ReadTimeout)))
+        except httpcore.ReadTimeout:
+            _remaining(None, httpcore.ReadTimeout)  # at the request's deadline: say so, naming --timeout
+            raise
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._inner.write(buffer, _socket_timeout(_remaining(timeout, httpcore.WriteTimeout)))
