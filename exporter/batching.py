@@ -3,7 +3,7 @@
 A request holds at most ``batch_size`` rows and at most ``max_bytes`` of body, and never two rows with the
 same primary key. The rows' JSON was rendered by DuckDB, so a body is the envelope's prefix, the row texts
 joined by commas, and the suffix: no per-row encoding in Python. A row too large to fit any request on its
-own is yielded as a single-row batch marked ``oversized``; the runner records it as rejected without
+own is yielded as a single-row batch marked ``oversized``; the delivery stage records it as rejected without
 sending it.
 """
 
@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import orjson
 import pyarrow as pa
+
+from exporter.contract import MANUFACTURING_ORDERS
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,9 @@ class Batch:
         )
 
 
-RECORD_COLUMNS = ["order_number", "product_id", "location_id", "updated_at", "key_hash", "content_hash", "row_json"]
+#: what the ledger records of each row sent: the typed attributes (the acknowledged content), the
+#: fingerprints and the payload rendered from them
+RECORD_COLUMNS = [*MANUFACTURING_ORDERS.attribute_names, "key_hash", "content_hash", "row_json"]
 
 
 def make_batches(

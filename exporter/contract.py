@@ -1,8 +1,10 @@
 """The destination contract: Peak's manufacturing-order object, as its resource page defines it.
 
-One definition serves the exporter (which checks the dbt model against it before sending anything) and
-the sandbox API (which validates incoming rows against it). The dbt model `peak_manufacturing_orders`
-declares the same columns with an enforced dbt contract; `DUCKDB_TYPES` is what that model must hold.
+:class:`ObjectContract` is the value every stage of the export takes (the model check, the decision, the
+batching, the ledger), so the object's columns and key columns are listed here once, in one order, and
+nothing else types them. The dbt model `peak_manufacturing_orders` declares the same columns with an
+enforced dbt contract; :attr:`ObjectContract.duckdb_types` is what that model must hold. The sandbox API
+still validates rows with this module (it is to get a contract of its own).
 """
 
 from __future__ import annotations
@@ -64,3 +66,50 @@ PRIMARY_KEY: tuple[str, ...] = ("product_id", "location_id", "order_number", "up
 
 #: Column name -> DuckDB type the contract model must have.
 DUCKDB_TYPES: dict[str, str] = {a.name: a.duckdb_type for a in ATTRIBUTES}
+
+
+@dataclass(frozen=True)
+class ObjectContract:
+    """One Peak object as the export sees it: its attributes in the API's order and its primary key.
+
+    ``version_column`` is the key column that tells versions of one record apart (a changed order arrives
+    with a new ``updated_at``, so a new key, but it is the same order): the record's identity is the key
+    without it, and the ledger keeps the last acknowledged content per identity.
+    """
+
+    object_name: str
+    attributes: tuple[Attribute, ...]
+    primary_key: tuple[str, ...]
+    version_column: str | None
+
+    @property
+    def attribute_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.attributes)
+
+    @property
+    def duckdb_types(self) -> dict[str, str]:
+        return {a.name: a.duckdb_type for a in self.attributes}
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """The key without the version column: one record across its versions."""
+        return tuple(c for c in self.primary_key if c != self.version_column)
+
+    @property
+    def timestamps(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.attributes if a.api_type == "timestamp")
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.attributes if a.required)
+
+    def attribute(self, name: str) -> Attribute:
+        return next(a for a in self.attributes if a.name == name)
+
+
+MANUFACTURING_ORDERS = ObjectContract(
+    object_name=DEFAULT_OBJECT_NAME,
+    attributes=ATTRIBUTES,
+    primary_key=PRIMARY_KEY,
+    version_column="updated_at",
+)

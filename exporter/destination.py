@@ -14,6 +14,7 @@ once more, which UPSERT makes harmless.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -39,7 +40,7 @@ class Destination:
     ) -> Destination:
         return cls(
             base_url=normalise_base_url(base_url),
-            path=path_template.format(object_name=object_name),
+            path=normalise_path(path_template.format(object_name=object_name)),
             object_name=object_name,
             solution_name=solution_name,
             token_fingerprint=token_fingerprint(token) if token else None,
@@ -80,4 +81,9 @@ def normalise_base_url(value: str) -> str:
         host = f"[{host}]"
     port = parts.port
     netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
-    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), "", ""))
+    return urlunsplit((scheme, netloc, normalise_path(parts.path), "", ""))
+
+
+def normalise_path(path: str) -> str:
+    """One spelling per path: repeated slashes folded (``//api`` is ``/api``), no trailing slash."""
+    return re.sub(r"/{2,}", "/", path).rstrip("/")

@@ -1,10 +1,11 @@
 """The pinned change set: a reviewed plan written by `mo-export plan --out`, read by `mo-export run --plan`.
 
 A plan file is JSON: the format and its version, when it was made, the model relation and the destination
-it was computed for, the counts and attribute changes a reviewer saw, and the rows to send, each as
-``[product_id, location_id, order_number, updated_at, content_fingerprint]`` (the fingerprint as 16 hex
-digits: :data:`exporter.fingerprints.CONTENT_HASH_SQL` of the row's 13 attributes). A run with the file sends
-those rows and no others; every problem with the file is a configuration error naming the file.
+it was computed for, the decision's mode (``full_refresh``, ``retry_rejected``), the counts and attribute
+changes a reviewer saw, and the rows to send, each as the object's key columns and ``content_fingerprint``
+(16 hex digits: :func:`exporter.fingerprints.content_hash_sql` of the row's attributes). A run with the file
+sends those rows and no others, and only while they are exactly what the decision would send
+(:mod:`exporter.decide`); every problem with the file is a :class:`~exporter.errors.PlanFileError` naming it.
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exporter.contract import TIMESTAMP_FORMAT
+from exporter.contract import MANUFACTURING_ORDERS, TIMESTAMP_FORMAT
 from exporter.destination import Destination
-from exporter.errors import ConfigError
-from exporter.model_reader import PinnedRows
+from exporter.errors import ConfigError, PlanFileError
+from exporter.output_paths import write_output
 
 FORMAT = "mo-export-plan"
-VERSION = 1
-ROW_COLUMNS = ["product_id", "location_id", "order_number", "updated_at", "content_fingerprint"]
+#: version 2: the decision's mode is recorded (a full-refresh plan sends its rows although acknowledged)
+VERSION = 2
+_KEY = MANUFACTURING_ORDERS.primary_key
+ROW_COLUMNS = [*_KEY, "content_fingerprint"]
 
 
 @dataclass(frozen=True)
@@ -34,18 +37,20 @@ class PlanFile:
     created_at: str
     model_relation: str
     destination: Destination
-    pinned: PinnedRows
+    full_refresh: bool
+    retry_rejected: bool
+    #: the key columns (timestamps typed) and ``content_hash`` (uint64) of every row the plan sends
+    rows: pa.Table
 
 
 def write_plan(
     path: Path, *, model_relation: str, destination: Destination, summary: dict[str, Any], rows: pa.Table
 ) -> None:
-    """Write the plan atomically; ``rows`` as :meth:`ContractModelReader.rows_to_send` returns them."""
-    keys = rows.select(["product_id", "location_id", "order_number"]).to_pydict()
-    stamps = rows.column("updated_at").to_pylist()
+    """Write the plan atomically; ``rows`` as :meth:`exporter.model.ContractModel.selected_keys` returns them,
+    ``summary`` as :func:`exporter.decide.plan_summary` (it carries ``full_refresh`` and ``retry_rejected``)."""
+    columns = [rows.column(c).to_pylist() for c in _KEY]
     hashes = [f"{h:016x}" for h in rows.column("content_hash").to_pylist()]
-    listed = [list(r) for r in zip(keys["product_id"], keys["location_id"], keys["order_number"], stamps, hashes,
-                                   strict=True)]
+    listed = [list(r) for r in zip(*columns, hashes, strict=True)]
     document = {
         "format": FORMAT,
         "version": VERSION,
@@ -63,20 +68,17 @@ def write_plan(
         "row_columns": ROW_COLUMNS,
         "rows": listed,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
     try:
-        tmp.write_bytes(orjson.dumps(document, default=str, option=orjson.OPT_INDENT_2))
-        tmp.replace(path)
+        write_output(path, orjson.dumps(document, default=str, option=orjson.OPT_INDENT_2))
     except OSError as exc:
-        raise ConfigError(f"plan file {path} cannot be written: {exc.strerror or exc}") from None
+        raise PlanFileError(f"plan file {path} cannot be written: {exc.strerror or exc}") from None
 
 
 def read_plan(path: Path) -> PlanFile:
     """Read and check a plan file; any problem is a :class:`ConfigError` naming the file and the problem."""
 
     def bad(problem: str) -> ConfigError:
-        return ConfigError(f"plan file {path}: {problem}; nothing was sent. Make it with `mo-export plan --out`.")
+        return PlanFileError(f"plan file {path}: {problem}; nothing was sent. Make it with `mo-export plan --out`.")
 
     try:
         document = orjson.loads(path.read_bytes())
@@ -102,38 +104,43 @@ def read_plan(path: Path) -> PlanFile:
     rows = document.get("rows")
     if not isinstance(rows, list):
         raise bad("field rows is missing or not a list")
-    columns: list[list[str]] = [[], [], [], [], []]
+    width = len(ROW_COLUMNS)
+    columns: list[list[str]] = [[] for _ in ROW_COLUMNS]
     for i, row in enumerate(rows):
-        if not isinstance(row, list) or len(row) != 5 or not all(isinstance(v, str) for v in row):
-            raise bad(f"row {i + 1} is not a list of 5 strings ({', '.join(ROW_COLUMNS)})")
+        if not isinstance(row, list) or len(row) != width or not all(isinstance(v, str) for v in row):
+            raise bad(f"row {i + 1} is not a list of {width} strings ({', '.join(ROW_COLUMNS)})")
         for column, value in zip(columns, row, strict=True):
             column.append(value)
-    try:
-        stamps = pc.strptime(pa.array(columns[3], pa.string()), format=TIMESTAMP_FORMAT, unit="us")
-    except pa.ArrowInvalid:
-        first = next(i for i, v in enumerate(columns[3]) if not _is_timestamp(v))
-        raise bad(f"row {first + 1}: updated_at {columns[3][first]!r} is not {TIMESTAMP_FORMAT}") from None
+    typed: dict[str, pa.Array] = {}
+    for name, values in zip(_KEY, columns, strict=False):
+        if name not in MANUFACTURING_ORDERS.timestamps:
+            typed[name] = pa.array(values, pa.string())
+            continue
+        try:
+            typed[name] = pc.strptime(pa.array(values, pa.string()), format=TIMESTAMP_FORMAT, unit="us")
+        except pa.ArrowInvalid:
+            first = next(i for i, v in enumerate(values) if not _is_timestamp(v))
+            raise bad(f"row {first + 1}: {name} {values[first]!r} is not {TIMESTAMP_FORMAT}") from None
+    for flag in ("full_refresh", "retry_rejected"):
+        if not isinstance(document.get(flag), bool):
+            raise bad(f"field {flag} is missing or not true/false")
     hashes = []
-    for i, text in enumerate(columns[4]):
+    for i, text in enumerate(columns[-1]):
         try:
             if len(text) != 16:
                 raise ValueError
             hashes.append(int(text, 16))
         except ValueError:
             raise bad(f"row {i + 1}: content_fingerprint {text!r} is not 16 hex digits") from None
-    table = pa.table({
-        "product_id": pa.array(columns[0], pa.string()),
-        "location_id": pa.array(columns[1], pa.string()),
-        "order_number": pa.array(columns[2], pa.string()),
-        "updated_at": stamps,
-        "content_hash": pa.array(hashes, pa.uint64()),
-    })
+    table = pa.table({**typed, "content_hash": pa.array(hashes, pa.uint64())})
     return PlanFile(
         path=path,
         created_at=str(document.get("created_at") or ""),
         model_relation=relation,
         destination=Destination(**{f: target[f] for f in fields}, token_fingerprint=_fingerprint(target)),
-        pinned=PinnedRows(str(path), table),
+        full_refresh=document["full_refresh"],
+        retry_rejected=document["retry_rejected"],
+        rows=table,
     )
 
 

@@ -6,8 +6,9 @@
 4. model table: the built table matches the contract (columns, types, whole seconds, unique keys);
 5. destination, token, object, sample row: one request with ``"dryRun": true`` carrying one real row of
    the model (the API validates and answers, stores nothing), sent over the run's own transport and
-   judged by the run's own classification (:func:`exporter.client.classify`), so the check never calls
-   "ok" an answer a run would not count as an acknowledgement;
+   judged by the run's own classification (:func:`exporter.classify.classify`), so the check never calls
+   "ok" an answer a run would not count as an acknowledgement, and exits as a run of that row would
+   (:func:`exporter.outcomes.exit_code_of`);
 6. schema: where the destination offers its schema endpoint (:mod:`exporter.schema_compare`), the
    contract's columns, types, requiredness and key compared with the destination's table; skipped if not.
 
@@ -24,7 +25,7 @@ of its failures (0 when none failed; skips do not count).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -35,19 +36,12 @@ import orjson
 from exporter import errors
 from exporter.batching import Envelope
 from exporter.build_verdict import check_build_verdict
-from exporter.client import (
-    Acknowledged,
-    DestinationProbe,
-    DryRunAnswer,
-    Fatal,
-    Outcome,
-    Refused,
-    SchemaAnswer,
-    Unconfirmed,
-)
+from exporter.client import DestinationProbe, DryRunAnswer, SchemaAnswer
+from exporter.contract import MANUFACTURING_ORDERS
 from exporter.dbt_artifacts import ModelRelation, resolve_model
 from exporter.logging_setup import mask_in_logs
-from exporter.model_reader import ContractModelReader
+from exporter.model import ContractModel, Selection
+from exporter.outcomes import Acknowledged, Fatal, Outcome, Refused, Unconfirmed, exit_code_of
 from exporter.schema_compare import (
     SchemaShapeError,
     compare_with_contract,
@@ -56,13 +50,11 @@ from exporter.schema_compare import (
     solution_names,
 )
 from exporter.settings import ExportSettings, load_settings
-from exporter.warehouse import connect, scalar
+from exporter.warehouse import connect
 
 log = logging.getLogger(__name__)
 
 Status = Literal["ok", "fail", "skip"]
-#: The DuckDB buffer pool of a check: it reads one row and runs the contract checks.
-CHECK_MEMORY_LIMIT = "64MB"
 
 
 @dataclass(frozen=True)
@@ -140,7 +132,8 @@ def run_checks(flags: Mapping[str, Any]) -> CheckReport:
 def _local_checks(settings: ExportSettings, report: CheckReport) -> bytes | None:
     """Checks 2-4; returns the body of the dry-run request (one real model row), or None."""
     try:
-        con = connect(settings.duckdb_path, read_only=True, memory_limit=CHECK_MEMORY_LIMIT)
+        con = connect(settings.duckdb_path, read_only=True, memory_limit=settings.memory_limit,
+                      temp_directory=settings.temp_directory)
     except errors.WarehouseError as exc:
         report.add("duckdb file", "fail", str(exc), "point MO_DUCKDB_PATH (--duckdb-path) at the file dbt built",
                    errors.EXIT_CONFIG_ERROR)
@@ -163,28 +156,23 @@ def _local_checks(settings: ExportSettings, report: CheckReport) -> bytes | None
 
 def _model_table(con: duckdb.DuckDBPyConnection, settings: ExportSettings, relation: ModelRelation,
                  report: CheckReport) -> bytes | None:
-    reader = ContractModelReader(con, relation, settings.state_schema)
+    model = ContractModel(con, relation, MANUFACTURING_ORDERS)
     try:
-        reader.check_contract()
-        reader.check_values()
+        model.check_contract()
+        model.check_values()
     except errors.BuildError as exc:
         report.add("model table", "fail", str(exc), "fix the model and run `dbt build`", errors.EXIT_CONFIG_ERROR)
         return None
-    rows = int(scalar(con, f"select count(*) from {relation.qualified_name}") or 0)
+    rows = model.count()
     report.add("model table", "ok", f"{relation.schema}.{relation.identifier} matches the contract ({rows:,} rows)")
     if rows == 0:
         return None
-    with closing(_first_rows(reader)) as stream:
+    with closing(model.stream(Selection(), chunk_rows=1)) as stream:
         first = next(stream, None)
     if first is None or first.num_rows == 0:
         return None
     row_json = str(first.column("row_json")[0].as_py())
     return Envelope(settings.solution_name, "UPSERT", dry_run=True).body([row_json])
-
-
-def _first_rows(reader: ContractModelReader) -> Iterator[Any]:
-    reader.plan(destination_id=None, full_refresh=True, retry_rejected=False)
-    return reader.stream_rows_to_send(chunk_rows=1)
 
 
 def _destination_checks(settings: ExportSettings, body: bytes | None, report: CheckReport) -> None:
@@ -197,16 +185,8 @@ def _destination_checks(settings: ExportSettings, body: bytes | None, report: Ch
 
 
 def outcome_exit_code(outcome: Outcome) -> int:
-    """The exit code a run ends with when a one-row batch has this outcome: 0 acknowledged, 1 acknowledged
-    with the row failed or the request refused (a run records a refused one-row batch as a rejected row),
-    2 unconfirmed (retried, then left pending), 3 or the error's own code for a fatal answer."""
-    if isinstance(outcome, Acknowledged):
-        return errors.EXIT_REJECTED_ROWS if outcome.rejections else errors.EXIT_OK
-    if isinstance(outcome, Refused):
-        return errors.EXIT_REJECTED_ROWS
-    if isinstance(outcome, Unconfirmed):
-        return errors.EXIT_DELIVERY_FAILED
-    return outcome.error.exit_code
+    """The exit code a run ends with when a one-row batch has this outcome (:func:`exit_code_of`)."""
+    return exit_code_of(outcome)
 
 
 def dry_run_checks(settings: ExportSettings, answer: DryRunAnswer, report: CheckReport) -> bool:
@@ -223,6 +203,13 @@ def dry_run_checks(settings: ExportSettings, answer: DryRunAnswer, report: Check
     if isinstance(outcome, Fatal) and (status is None or 300 <= status < 400):
         report.add("destination", "fail", str(outcome.error),
                    "set PEAK_BASE_URL / --path-template / --ca-bundle as the message says", code)
+        report.skip(DESTINATION_CHECKS[1:], "a run would stop on this answer")
+        return False
+    if isinstance(outcome, Refused) and not outcome.from_api:
+        report.add("destination", "fail", f"POST {answer.url} was answered {outcome.came_back}, which is not the "
+                   "ingestion API's error object: a proxy or another host stands in front of the API",
+                   "check the base URL (PEAK_BASE_URL) and the proxy between: a run would stop on this answer "
+                   "(exit 3) and leave every row pending", code)
         report.skip(DESTINATION_CHECKS[1:], "a run would stop on this answer")
         return False
     report.add("destination", "ok", f"POST {answer.url} answered {status} in {answer.elapsed_ms:.0f} ms")
@@ -248,7 +235,10 @@ def dry_run_checks(settings: ExportSettings, answer: DryRunAnswer, report: Check
         report.add("sample row", "fail", f"the API refused the model's first row: {_row_errors(outcome)}",
                    "fix the model or its source data: `run` would record such rows as rejected", code)
     else:
-        report.add("sample row", "ok", "the model's first row passed the API's validation and was acknowledged")
+        lean = "" if outcome.request_id else (
+            " (the answer carries no requestId, as MO_ACK_FIELDS allows: an answer a proxy replays for another "
+            "request cannot be told apart)")
+        report.add("sample row", "ok", f"the model's first row passed the API's validation and was acknowledged{lean}")
     return True
 
 

@@ -1,9 +1,8 @@
 """What `mo-export plan` shows: what the next run would send, decided by the run's own code, sending nothing.
 
-The decision comes from :func:`exporter.runner.decide` (the same call `run` makes), on a read-only
-connection: nothing is sent and nothing is written, not even an upgrade of an older state. The view adds,
-for changed orders, which attributes change and a few examples (the order, the value the destination
-acknowledged last, the value now), and the change guard's verdict.
+The decision is :func:`exporter.decide.decide`, the call `run` makes, on a read-only connection: nothing
+is sent and nothing is written, not even an upgrade of an older ledger. The view adds, for changed records,
+which attributes change with a few examples, and the change guard's verdict.
 """
 
 from __future__ import annotations
@@ -16,95 +15,48 @@ from typing import Any
 import orjson
 
 from exporter.change_guard import GuardVerdict
-from exporter.dbt_artifacts import resolve_model
-from exporter.model_reader import AttributeChange, Plan
+from exporter.contract import MANUFACTURING_ORDERS, ObjectContract
+from exporter.decide import Plan, decide, plan_summary
+from exporter.ledger import Ledger
+from exporter.model import ContractModel
 from exporter.plan_file import write_plan
-from exporter.runner import DUCKDB_MEMORY_LIMIT, decide, relation_label
 from exporter.settings import ExportSettings
-from exporter.warehouse import connect, environment_fault
+from exporter.warehouse import connect_for, mapped_faults
 
 
 @dataclass(frozen=True)
 class PlanView:
-    model_relation: str
-    destination: str
-    created_at: str
     plan: Plan
-    changes: list[AttributeChange]
-    guard: GuardVerdict
-    #: whether the ledger holds acknowledged content (a state not yet upgraded does not)
-    content_known: bool
-    full_refresh: bool
+    created_at: str
 
     def summary(self) -> dict[str, Any]:
-        p = self.plan
-        return {
-            "created_at": self.created_at,
-            "model_relation": self.model_relation,
-            "destination_label": self.destination,
-            "full_refresh": self.full_refresh,
-            "counts": {
-                "in_model": p.considered,
-                "to_send": p.to_send,
-                "new": p.new,
-                "changed": p.changed,
-                "changed_previous_content_unknown": p.changed_unknown,
-                "resent_unchanged": p.resent_unchanged,
-                "unchanged": p.unchanged,
-                "rejected_before": p.skipped_rejected,
-                "acknowledged_orders": p.acknowledged_orders,
-                "lost_orders": p.lost_orders,
-            },
-            "acknowledged_content_known": self.content_known,
-            "changed_attributes": [
-                {"attribute": c.attribute, "rows": c.rows, "examples": c.examples} for c in self.changes
-            ],
-            "guard": self.guard.as_dict(),
-        }
+        return {"created_at": self.created_at, **plan_summary(self.plan)}
 
     def to_json(self) -> str:
         return orjson.dumps(self.summary(), default=str, option=orjson.OPT_INDENT_2).decode()
 
 
-def make_plan(settings: ExportSettings, *, examples: int, out: Path | None) -> PlanView:
+def make_plan(
+    settings: ExportSettings, *, examples: int, out: Path | None, contract: ObjectContract = MANUFACTURING_ORDERS
+) -> PlanView:
     """Decide what the next run would send (read-only); with ``out``, also write the plan file."""
-    relation = resolve_model(settings.target_path, settings.model_name)
-    # a Spark build is read through views in the local state file, which plan (re)creates there
-    con = connect(settings.database_path, read_only=not settings.on_spark, must_exist=not settings.on_spark,
-                  memory_limit=DUCKDB_MEMORY_LIMIT)
-    try:
-        try:
-            decision = decide(con, settings, relation, read_only=True)
-            view = PlanView(
-                model_relation=relation_label(relation),
-                destination=decision.destination.label,
-                created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                plan=decision.plan,
-                changes=decision.reader.attribute_changes(examples=examples),
-                guard=decision.guard,
-                content_known=decision.state.has_content(),
-                full_refresh=settings.full_refresh,
-            )
-            if out is not None:
-                write_plan(
-                    out,
-                    model_relation=relation_label(relation),
-                    destination=decision.destination,
-                    summary={k: v for k, v in view.summary().items() if k not in ("created_at", "model_relation")},
-                    rows=decision.reader.rows_to_send(),
-                )
-        except OSError as exc:
-            raise environment_fault(exc, settings.duckdb_path) or exc from None
-        return view
-    finally:
-        con.close()
+    with connect_for(settings, writes=False) as con, mapped_faults(settings.database_path):
+        model = ContractModel.open(con, settings, contract)
+        plan = decide(model, Ledger.open(con, settings, model, writes=False), settings, register=False,
+                      examples=examples)
+        view = PlanView(plan, datetime.now(UTC).isoformat(timespec="seconds"))
+        if out is not None:
+            write_plan(out, model_relation=plan.model, destination=plan.destination,
+                       summary={k: v for k, v in plan_summary(plan).items() if k != "model_relation"},
+                       rows=model.selected_keys(plan.selection))
+    return view
 
 
 def render_plan(view: PlanView) -> str:
     """The plan as a person reads it: counts, the changed attributes as a table, the guard's verdict."""
     p = view.plan
     lines = [
-        f"plan for {view.model_relation} -> {view.destination}" + (" (full refresh)" if view.full_refresh else ""),
+        f"plan for {p.model} -> {p.destination.label}" + (" (full refresh)" if p.full_refresh else ""),
         "",
     ]
     counts = [
@@ -124,14 +76,14 @@ def render_plan(view: PlanView) -> str:
         ("  no longer in the model", p.lost_orders, ""),
     ]
     lines += table(["", "", ""], [[label, f"{n:,}", note] for label, n, note in counts], right=frozenset({1}))
-    if not view.content_known:
+    if not p.content_known:
         lines += ["", "the ledger keeps no acknowledged content yet (the next run upgrades it): attributes unknown"]
-    if view.changes:
+    if p.changes:
         lines += ["", f"changed attributes (of {p.changed:,} changed orders)"]
         rows = []
-        for change in view.changes:
+        for change in p.changes:
             for i, example in enumerate(change.examples or [{}]):
-                key = "/".join(str(example.get(c, "")) for c in ("product_id", "location_id", "order_number"))
+                key = "/".join(str(example.get(c, "")) for c in MANUFACTURING_ORDERS.identity)
                 rows.append([
                     change.attribute if i == 0 else "",
                     f"{change.rows:,}" if i == 0 else "",
@@ -141,17 +93,19 @@ def render_plan(view: PlanView) -> str:
                 ])
         lines += table(["attribute", "rows", "example order", "acknowledged", "now"], rows, right=frozenset({1}))
     lines.append("")
-    lines.append(_guard_line(view.guard))
+    lines.append(_guard_line(p.guard))
     return "\n".join(lines)
 
 
 def _guard_line(guard: GuardVerdict) -> str:
+    if guard.unresolved_sibling:
+        return "guard: `run` would REFUSE: " + "; ".join(guard.reasons)
     if not guard.limited:
         return "guard: not limited (nothing acknowledged at this destination yet)"
     figures = (
-        f"{guard.changed_orders:,} of {guard.acknowledged_orders:,} acknowledged orders change "
-        f"({guard.change_share:.2%}, limit {guard.max_change_share:.0%}), {guard.lost_orders:,} left the model "
-        f"({guard.loss_share:.2%}, limit {guard.max_loss_share:.0%})"
+        f"{guard.leaving_rows:,} rows would go out against {guard.acknowledged_orders:,} acknowledged orders "
+        f"({guard.new_rows:,} new; {guard.change_share:.2%}, limit {guard.max_change_share:.0%}), "
+        f"{guard.lost_orders:,} left the model ({guard.loss_share:.2%}, limit {guard.max_loss_share:.0%})"
     )
     if guard.refuses:
         return f"guard: `run` would REFUSE: {figures}; --allow-large-change allows it once"

@@ -1,11 +1,13 @@
-"""What a run reports: the summary a person reads, `target/export_results.json`, and the runs table."""
+"""The report stage: one run summary, built once, that every output reads.
+
+:meth:`RunSummary.build` takes the plan (what was decided), the delivery result (what came of it, with the
+HTTP counters) and the settings; the text a person reads, `target/export_results.json`, the ledger's
+``runs`` row and the Dagster metadata are all views of that one value.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +15,10 @@ import orjson
 
 from exporter import errors
 from exporter.client import HttpStats
-from exporter.dbt_artifacts import ModelRelation
-from exporter.model_reader import Plan
+from exporter.decide import Plan
+from exporter.deliver import Counters, DeliveryResult
+from exporter.output_paths import write_output
 from exporter.settings import ExportSettings, redacted_url
-from exporter.state import RowRejection
 
 STATUS_BY_EXIT_CODE = {
     errors.EXIT_OK: "success",
@@ -26,28 +28,17 @@ STATUS_BY_EXIT_CODE = {
 }
 
 
-@dataclass
-class Counters:
-    sent: int = 0
-    acknowledged: int = 0
-    rejected: int = 0
-    would_send: int = 0
-    refused_before_sending: int = 0
-    batches: int = 0
-    rejected_by_code: dict[str, int] = field(default_factory=dict)
-
-    def add_rejections(self, rejections: Sequence[RowRejection]) -> int:
-        """Count each refused row once, under its first error code; returns how many rows were refused."""
-        seen: set[int] = set()
-        for r in rejections:
-            if r.row_index not in seen:
-                seen.add(r.row_index)
-                self.rejected_by_code[r.error_code] = self.rejected_by_code.get(r.error_code, 0) + 1
-        self.rejected += len(seen)
-        return len(seen)
+def run_mode(settings: ExportSettings) -> str:
+    if settings.dry_run:
+        return "dry-run"
+    if settings.api_dry_run:
+        return "api-dry-run"
+    if settings.plan_path is not None:
+        return "pinned-plan"
+    return "full-refresh" if settings.full_refresh else "incremental"
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunSummary:
     run_id: str
     mode: str
@@ -56,34 +47,55 @@ class RunSummary:
     plan: Plan
     started_at: str
     settings: dict[str, Any]
-    counters: Counters = field(default_factory=Counters)
-    http: HttpStats = field(default_factory=HttpStats)
-    duration_seconds: float = 0.0
-    exit_code: int = errors.EXIT_INTERNAL_ERROR
-    status: str = "running"
+    counters: Counters
+    http: HttpStats
+    duration_seconds: float
+    exit_code: int
+    status: str
+    #: what ended the run early, typed (TransientError: retry later; TerminalError: a person fixes something)
+    failure: errors.ExportError | None = None
     error: str | None = None
     interrupted_by: str | None = None
     compacted_events: int = 0
-    #: the destination whose ledger this run compared with and recorded into (exporter.destination)
     destination: str = ""
 
     @classmethod
-    def start(
-        cls, *, run_id: str, mode: str, settings: ExportSettings, plan: Plan, relation: ModelRelation
+    def build(
+        cls, *, run_id: str, plan: Plan, result: DeliveryResult, settings: ExportSettings, started_at: str,
+        duration_seconds: float, interrupted_by: str | None = None, compacted_events: int = 0,
     ) -> RunSummary:
+        failure = result.failure
+        c = result.counters
+        if failure is not None:
+            exit_code = failure.exit_code
+        else:
+            exit_code = errors.EXIT_REJECTED_ROWS if c.rejected and not settings.dry_run else errors.EXIT_OK
         return cls(
             run_id=run_id,
-            mode=mode,
+            mode=run_mode(settings),
             endpoint=redacted_url(settings.endpoint),
-            model=f"{relation.unique_id} ({relation.schema}.{relation.identifier})",
+            model=plan.model,
             plan=plan,
-            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            started_at=started_at,
             settings=settings.public_dict(),
+            counters=c,
+            http=result.http,
+            duration_seconds=duration_seconds,
+            exit_code=exit_code,
+            status=STATUS_BY_EXIT_CODE.get(exit_code, "failed"),
+            failure=failure,
+            error=_explained(failure, plan, c),
+            interrupted_by=interrupted_by,
+            compacted_events=compacted_events,
+            destination=plan.destination.label,
         )
 
-    def finish(self, exit_code: int) -> None:
-        self.exit_code = exit_code
-        self.status = STATUS_BY_EXIT_CODE.get(exit_code, "failed")
+    def with_failure(self, failure: errors.ExportError) -> RunSummary:
+        """The same summary for a run that failed after delivery (recording its outcome, writing the results)."""
+        exit_code = failure.exit_code if self.failure is None else self.exit_code
+        error = self.error if self.failure is not None else _explained(failure, self.plan, self.counters)
+        return replace(self, failure=self.failure or failure, exit_code=exit_code,
+                        status=STATUS_BY_EXIT_CODE.get(exit_code, "failed"), error=error)
 
     @property
     def rows_per_second(self) -> float:
@@ -119,6 +131,7 @@ class RunSummary:
                 "would_send": c.would_send,
                 "refused_before_sending": c.refused_before_sending,
                 "pending": max(self.plan.to_send - c.sent - c.would_send - c.refused_before_sending, 0),
+                "lost": self.plan.lost_orders,
                 "rows_per_second": round(self.rows_per_second, 1),
             },
             "http": {
@@ -192,9 +205,20 @@ class RunSummary:
         return "\n".join(lines)
 
 
+def _explained(failure: errors.ExportError | None, plan: Plan, c: Counters) -> str | None:
+    """The failure's message, and for a fault of the machine what was kept and what will be sent again."""
+    if failure is None:
+        return None
+    if isinstance(failure, errors.DiskFullError | errors.ReadOnlyError | errors.WarehouseBusyError
+                  | errors.OutOfMemoryError):
+        again = max(plan.to_send - c.acknowledged - c.rejected, 0)
+        text = (f"{failure}. {c.acknowledged:,} acknowledged rows were recorded in the ledger; the other "
+                f"{again:,} rows of this run will be sent again by the next run (UPSERT makes that harmless)")
+        return text + (". Free space there, then re-run" if isinstance(failure, errors.DiskFullError) else "")
+    return str(failure)
+
+
 def write_results(path: Path, summary: RunSummary) -> None:
-    """Write the summary as JSON atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(orjson.dumps(summary.as_dict(), option=orjson.OPT_INDENT_2))
-    os.replace(tmp, path)
+    """Write the summary as JSON atomically (a reader never sees half a file; ``-`` is stdout, and a path
+    that is not a regular file is refused, never replaced)."""
+    write_output(path, orjson.dumps(summary.as_dict(), option=orjson.OPT_INDENT_2))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import ssl
 import string
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from exporter import contract
 from exporter.errors import ConfigError
+from exporter.output_paths import check_output_path
 
 #: Environment variables the exporter reads, by setting name.
 ENVIRONMENT: dict[str, str] = {
@@ -45,6 +47,9 @@ ENVIRONMENT: dict[str, str] = {
     "ca_bundle": "MO_CA_BUNDLE",
     "max_change_share": "MO_MAX_CHANGE_SHARE",
     "max_loss_share": "MO_MAX_LOSS_SHARE",
+    "memory_limit": "MO_EXPORT_MEMORY_LIMIT",
+    "temp_directory": "MO_DUCKDB_TEMP_DIR",
+    "ack_fields": "MO_ACK_FIELDS",
 }
 
 DEFAULT_DUCKDB_PATH = "mo_export.duckdb"
@@ -80,6 +85,15 @@ def redacted_url(url: str) -> str:
 #: losing orders is rare: a fifth of them gone is a vanished plant, not a normal day.
 DEFAULT_MAX_CHANGE_SHARE = 0.5
 DEFAULT_MAX_LOSS_SHARE = 0.2
+#: DuckDB's buffer pool for the export's queries; beyond it DuckDB spills to its temp directory. The queries
+#: are written to spill (exporter.decide), so this bounds the process, not the history it can handle:
+#: 64 MB decided a 5 M-order history here and 128 MB a 10 M one, in a process of under 300 MB.
+DEFAULT_MEMORY_LIMIT = "128MB"
+#: the fields of the API's success object that count as evidence of delivery (exporter.classify). A tenant
+#: whose answers carry fewer may name them (MO_ACK_FIELDS), never fewer than one field that counts the rows.
+ACK_FIELDS = ("requestId", "accepted", "failed")
+_COUNTING_ACK_FIELDS = frozenset({"accepted", "failed"})
+_MEMORY_SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
 class Secret:
@@ -150,6 +164,14 @@ class ExportSettings:
     allow_large_change: bool = False
     #: `run --plan`: the reviewed plan file whose rows the run sends, exactly
     plan_path: Path | None = None
+    #: DuckDB's memory limit for the export's queries (they spill beyond it) and where they spill
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
+    temp_directory: Path | None = None
+    #: which fields of the success object must be present for an acknowledgement (ACK_FIELDS or fewer)
+    ack_fields: frozenset[str] = frozenset(ACK_FIELDS)
+    #: the change guard's answers for a first run next to a known destination (exporter.change_guard)
+    new_tenant: bool = False
+    token_rotated: bool = False
 
     @property
     def on_spark(self) -> bool:
@@ -169,7 +191,8 @@ class ExportSettings:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_key"}
         data["api_key_set"] = bool(self.api_key)
         data["base_url"] = redacted_url(self.base_url)
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+        return {k: str(v) if isinstance(v, Path) else sorted(v) if isinstance(v, frozenset) else v
+                for k, v in data.items()}
 
 
 def duckdb_path_from_environment(environ: Mapping[str, str] | None = None) -> Path:
@@ -258,8 +281,20 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
     if plan_path is not None and (flags.get("full_refresh") or dry_run):
         raise ConfigError("--plan sends exactly the rows of a reviewed plan: it excludes --full-refresh and --dry-run")
 
+    if flags.get("new_tenant") and flags.get("token_rotated"):
+        raise ConfigError("--new-tenant and --token-rotated exclude each other: another tenant, or the same one "
+                          "with a new token")
+    memory_limit = str(pick("memory_limit", DEFAULT_MEMORY_LIMIT))
+    if not _MEMORY_SIZE.match(memory_limit):
+        raise ConfigError(
+            f"{_label('memory_limit')} {memory_limit!r} must be a size such as 256MB or 1GB (DuckDB's memory_limit)"
+        )
+    ack_fields = _ack_fields(pick("ack_fields", ",".join(ACK_FIELDS)))
+    temp_value = pick("temp_directory")
+    temp_directory = Path(temp_value).expanduser() if temp_value else None
+
     results_path = Path(flags.get("results_path") or target_path / "export_results.json")
-    _check_writable_file(
+    check_output_path(
         results_path,
         "--results-path" if flags.get("results_path") else "the run summary (in --target-path / MO_DBT_TARGET_PATH)",
     )
@@ -298,6 +333,11 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
         max_loss_share=max_loss_share,
         allow_large_change=bool(flags.get("allow_large_change")),
         plan_path=plan_path,
+        memory_limit=memory_limit,
+        temp_directory=temp_directory,
+        ack_fields=ack_fields,
+        new_tenant=bool(flags.get("new_tenant")),
+        token_rotated=bool(flags.get("token_rotated")),
     )
 
 
@@ -327,19 +367,6 @@ def _base_url(value: str, allow_insecure_http: bool) -> str:
             "Use https, or pass --allow-insecure-http (MO_ALLOW_INSECURE_HTTP=1) if you really mean it."
         )
     return value.rstrip("/")
-
-
-def _check_writable_file(path: Path, label: str) -> None:
-    """The run summary is written at the end of a run: find out now, before sending, if it cannot be."""
-    if path.is_dir():
-        raise ConfigError(f"{label} {path} is a directory: give a file name such as {path / 'export_results.json'}")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(
-            f"{label} {path} cannot be written ({folder} is not a writable directory): choose another path"
-        )
 
 
 def _check_ca_bundle(path: Path) -> None:
@@ -397,6 +424,18 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _ack_fields(value: Any) -> frozenset[str]:
+    names = frozenset(part.strip() for part in str(value).split(",") if part.strip())
+    unknown = sorted(names - set(ACK_FIELDS))
+    if unknown or not names & _COUNTING_ACK_FIELDS:
+        raise ConfigError(
+            f"{_label('ack_fields')} {value!r} must name fields of the API's success object among "
+            f"{', '.join(ACK_FIELDS)}, at least one of them counting the rows (accepted or failed)"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+        )
+    return names
 
 
 def _int(value: Any, name: str, low: int, high: int) -> int:

@@ -7,12 +7,12 @@ from typing import Any
 
 import orjson
 
-from exporter.dbt_artifacts import resolve_model
-from exporter.destination import Destination
-from exporter.model_reader import ContractModelReader, Plan
+from exporter.contract import MANUFACTURING_ORDERS
+from exporter.decide import Plan, decide
+from exporter.ledger import Ledger
+from exporter.model import ContractModel
 from exporter.settings import ExportSettings
-from exporter.state import ExportState
-from exporter.warehouse import connect
+from exporter.warehouse import connect_for, mapped_faults
 
 
 @dataclass(frozen=True)
@@ -44,21 +44,15 @@ class ExportStatus:
 
 
 def collect_status(settings: ExportSettings, *, limit: int) -> ExportStatus:
-    relation = resolve_model(settings.target_path, settings.model_name)
-    con = connect(settings.duckdb_path, read_only=True)
-    try:
-        state = ExportState(con, settings.state_schema, relation.qualified_name)
-        exists = state.exists()
-        reader = ContractModelReader(con, relation, settings.state_schema)
-        reader.check_contract()
-        destination = Destination.from_settings(settings)
-        destination_id = state.use_destination(destination, register=False)
-        plan = reader.plan(destination_id=destination_id, full_refresh=destination_id is None, retry_rejected=False)
-        if not exists:
-            return ExportStatus([], plan, [], False, destination.label)
-        return ExportStatus(state.recent_runs(limit), plan, state.rejection_counts(), True, destination.label)
-    finally:
-        con.close()
+    """The ledger's last runs and what the next run would send, read-only (the build verdict not required:
+    a status is asked for most when a build failed)."""
+    with connect_for(settings, writes=False) as con, mapped_faults(settings.database_path):
+        model = ContractModel.open(con, settings, MANUFACTURING_ORDERS, check_build=False)
+        ledger = Ledger.open(con, settings, model, writes=False)
+        plan = decide(model, ledger, settings, register=False)
+        if not ledger.exists():
+            return ExportStatus([], plan, [], False, plan.destination.label)
+        return ExportStatus(ledger.recent_runs(limit), plan, ledger.rejection_counts(), True, plan.destination.label)
 
 
 def render_status(status: ExportStatus) -> str:

@@ -11,12 +11,22 @@ import errno
 import logging
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from exporter.errors import DiskFullError, ExportError, ReadOnlyError, WarehouseBusyError, WarehouseError
+from exporter.errors import (
+    DiskFullError,
+    ExportError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    WarehouseBusyError,
+    WarehouseError,
+)
+from exporter.settings import ExportSettings
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +37,15 @@ def connect(
     read_only: bool = False,
     must_exist: bool = True,
     memory_limit: str | None = None,
+    temp_directory: Path | None = None,
     threads: int | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open the DuckDB file at ``path``.
 
-    ``memory_limit`` (e.g. ``"256MB"``) bounds DuckDB's buffer pool so a streaming export keeps a flat
-    footprint; DuckDB spills to disk beyond it.
+    ``memory_limit`` (e.g. ``"256MB"``) bounds DuckDB's buffer pool; beyond it DuckDB spills to
+    ``temp_directory`` (default: DuckDB's own, the file's path + ``.tmp``). With a limit the connection also
+    drops insertion-order preservation, which lets large joins and aggregates spill instead of failing:
+    every query of the export that needs an order says so with ``order by``.
     """
     path = Path(path)
     if must_exist and not path.exists():
@@ -51,6 +64,9 @@ def connect(
     config: dict[str, str | int] = {}
     if memory_limit:
         config["memory_limit"] = memory_limit
+        config["preserve_insertion_order"] = "false"
+    if temp_directory is not None:
+        config["temp_directory"] = str(temp_directory)
     if threads:
         config["threads"] = threads
     try:
@@ -81,6 +97,41 @@ def connect(
         ) from None
     log.debug("opened DuckDB file %s (read_only=%s)", path, read_only)
     return con
+
+
+@contextmanager
+def mapped_faults(path: Path) -> Iterator[None]:
+    """Run a block against the DuckDB file at ``path``; a DuckDB or OS error that is a fault of the machine
+    (disk full, read-only, locked, out of memory) leaves it as that exporter error. Other errors pass
+    unchanged: they are bugs, and the CLI reports them as such (exit 70)."""
+    try:
+        yield
+    except (duckdb.Error, OSError) as exc:
+        fault = environment_fault(exc, path)
+        if fault is None:
+            raise
+        raise fault from None
+
+
+@contextmanager
+def connect_for(settings: ExportSettings, *, writes: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The DuckDB file an export command works in, with the export's memory limit and spill directory:
+    the warehouse itself, or for a Spark build the local ledger file (which even a read-only command may
+    create, to hold the views over the Parquet files). Closed at the end; a failing close is logged."""
+    con = connect(
+        settings.database_path,
+        read_only=not writes and not settings.on_spark,
+        must_exist=not settings.on_spark,
+        memory_limit=settings.memory_limit,
+        temp_directory=settings.temp_directory,
+    )
+    try:
+        yield con
+    finally:
+        try:
+            con.close()
+        except duckdb.Error as exc:  # e.g. the closing checkpoint on a full disk: the run's error says it
+            log.warning("closing DuckDB file %s failed: %s", settings.database_path, _first_line(str(exc)))
 
 
 def wal_path(path: Path) -> Path:
@@ -123,6 +174,12 @@ def environment_fault(exc: BaseException, path: Path) -> ExportError | None:
     """
     text = str(exc)
     lower = text.lower()
+    if isinstance(exc, duckdb.OutOfMemoryException) or lower.startswith("out of memory error"):
+        return OutOfMemoryError(
+            f"DuckDB ran out of memory working on {path} ({_first_line(text)}): raise the export's memory limit "
+            "(--memory-limit / MO_EXPORT_MEMORY_LIMIT) or give its temp directory "
+            "(MO_DUCKDB_TEMP_DIR) more free disk, then re-run"
+        )
     code = getattr(exc, "errno", None)
     match = _QUOTED_PATH.search(text)
     where = match.group(1) if match else str(path)

@@ -44,7 +44,7 @@ import orjson
 
 from exporter.contract import ATTRIBUTES, PRIMARY_KEY, TIMESTAMP_FORMAT
 from exporter.dbt_artifacts import resolve_model
-from exporter.model_reader import ContractModelReader
+from exporter.fingerprints import CONTENT_HASH_SQL, KEY_HASH_SQL
 from exporter.sample_data import generate
 from exporter.sandbox import SandboxConfig, SandboxProcess, start_sandbox_process
 from exporter.warehouse import connect
@@ -427,18 +427,28 @@ def state_runs(duckdb_path: Path) -> list[tuple[str, int | None]]:
 
 
 def rows_the_exporter_would_send(duckdb_path: Path, target_path: Path) -> int:
-    """How many model rows the exporter's state does not hold with their current content (its own plan:
-    the content fingerprints in the state against the model's) for the one destination of the chaos run."""
+    """How many model rows the ledger does not hold as acknowledged with their current content, for the one
+    destination of the chaos run: computed here in SQL from the fingerprints, independently of the decision
+    stage it checks."""
     relation = resolve_model(target_path, "peak_manufacturing_orders")
     con = connect(duckdb_path, read_only=True)
     try:
         (destination_id,) = [r[0] for r in con.execute(
             f'select destination_id from "{STATE_SCHEMA}".destinations').fetchall()]
-        plan = ContractModelReader(con, relation, STATE_SCHEMA).plan(
-            destination_id=destination_id, full_refresh=False, retry_rejected=False)
+        (pending,) = con.execute(
+            f"""with model as (select {KEY_HASH_SQL} as key_hash, {CONTENT_HASH_SQL} as content_hash
+                               from {relation.qualified_name}),
+                     last as (select key_hash, arg_max(content_hash, event_id) as content_hash,
+                                     arg_max(outcome, event_id) as outcome
+                              from "{STATE_SCHEMA}".deliveries where destination_id = ? group by key_hash)
+                select count(*) from model left join last using (key_hash)
+                where last.key_hash is null or last.content_hash <> model.content_hash
+                   or last.outcome <> 'acknowledged'""",
+            [destination_id],
+        ).fetchone()
     finally:
         con.close()
-    return plan.to_send + plan.skipped_rejected
+    return int(pending)
 
 
 def _check(

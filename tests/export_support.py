@@ -101,3 +101,42 @@ def run_cli(args: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatc
 
 def sandbox_rows(handle: Any) -> dict[tuple[str, str, str, str], dict[str, Any]]:
     return {tuple(r["key"]): r["row"] for r in handle.rows()}
+
+
+def a_plan(*, considered: int, to_send: int, unchanged: int = 0, full_refresh: bool = False) -> Any:
+    """A :class:`exporter.decide.Plan` with these counts, for tests of what reads a plan (reports, Dagster)."""
+    from exporter.change_guard import GuardVerdict
+    from exporter.decide import Plan
+    from exporter.destination import Destination
+    from exporter.model import Selection
+
+    return Plan(
+        model="main.peak_manufacturing_orders",
+        destination=Destination.of(base_url="https://service.peak.ai/ingestion-api",
+                                   path_template="/api/v2/ingest/object/{object_name}",
+                                   object_name="INV_MANUFACTURING_ORDERS_OOTB", solution_name="INV_OOTB"),
+        destination_id=1, full_refresh=full_refresh, retry_rejected=False, considered=considered,
+        to_send=to_send, unchanged=unchanged, skipped_rejected=0, new=to_send, changed=0, changed_unknown=0,
+        resent_unchanged=0, acknowledged_orders=0, lost_orders=0,
+        guard=GuardVerdict(0, to_send, to_send, 0, 0.5, 0.2, False), selection=Selection(),
+    )
+
+
+def a_summary(plan: Any, *, dry_run: bool = False, payload_dir: str | None = None, exit_code: int = 0,
+              sent: int = 0, would_send: int = 0, rejected_by_code: dict[str, int] | None = None,
+              failure: Any = None) -> Any:
+    """A :class:`exporter.report.RunSummary` of a run that came to these counts."""
+    from exporter.deliver import Counters, DeliveryResult
+    from exporter.report import RunSummary
+    from exporter.settings import load_settings
+
+    counters = Counters(sent=sent, acknowledged=sent - sum((rejected_by_code or {}).values()),
+                        would_send=would_send, batches=(max(sent, would_send) + 499) // 500)
+    for code, n in (rejected_by_code or {}).items():
+        counters.rejected_by_code[code] = n
+        counters.rejected += n
+    flags: dict[str, Any] = {"dry_run": dry_run, "payload_dir": payload_dir, "full_refresh": plan.full_refresh}
+    settings = load_settings(flags, environ={"PEAK_API_KEY": TOKEN})
+    return RunSummary.build(run_id="dry-run" if dry_run else "r1", plan=plan,
+                            result=DeliveryResult(counters=counters, failure=failure), settings=settings,
+                            started_at="2026-01-01T00:00:00+00:00", duration_seconds=1.0)

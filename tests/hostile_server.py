@@ -9,9 +9,13 @@ keeps the Authorization headers it saw, so a test can tell whether a redirect wa
 
 from __future__ import annotations
 
+import functools
+import gzip
+import itertools
 import json
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +40,11 @@ class _Server(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.requests: dict[str, int] = {}
         self.authorizations: list[str] = []
+        self.request_ids = itertools.count(1)
+        #: the first success body a "replay_first" server gave; replayed for every later request
+        self.replayed: bytes | None = None
+        #: modes for the next requests, one each, before ``mode`` answers again
+        self.script: list[str] = []
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -52,8 +61,10 @@ class _Handler(BaseHTTPRequestHandler):
             rows = len(json.loads(body)["data"])
         except (ValueError, KeyError, TypeError):
             rows = 0
+        with self.server.lock:
+            mode = self.server.script.pop(0) if self.server.script else self.server.mode
         try:
-            MODES[self.server.mode](self, rows)
+            MODES[mode](self, rows)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up on us: that is the point
             self.close_connection = True
 
@@ -85,8 +96,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
 
+_REQUEST_IDS = itertools.count(1)
+
+
 def _success(rows: int, failed: object, accepted: object = None) -> dict[str, object]:
-    payload: dict[str, object] = {"requestId": "hostile-1", "failed": failed}
+    payload: dict[str, object] = {"requestId": f"hostile-{next(_REQUEST_IDS)}", "failed": failed}
     if accepted is not None:
         payload["accepted"] = accepted
     return payload
@@ -176,6 +190,54 @@ def _echo(encode: Callable[[str], str]) -> Callable[[_Handler, int], None]:
     return mode
 
 
+def _replay_first(h: _Handler, rows: int) -> None:
+    """A caching proxy: the first success body, answered again (same requestId, same counts) to every request."""
+    with h.server.lock:
+        if h.server.replayed is None:
+            h.server.replayed = json.dumps(_success(rows, [], rows)).encode()
+        body = h.server.replayed
+    h.answer(200, body)
+
+
+@functools.cache
+def gzip_bomb(layers: int, decoded_mb: int) -> bytes:
+    """A small body that decodes to ``decoded_mb`` MiB of spaces through ``layers`` stacked gzip encodings
+    (built incrementally, once per process: never held decoded)."""
+    first = zlib.compressobj(6, zlib.DEFLATED, 31)
+    megabyte = b" " * (1 << 20)
+    body = b"".join([first.compress(megabyte) for _ in range(decoded_mb)] + [first.flush()])
+    for _ in range(layers - 1):
+        body = gzip.compress(body, compresslevel=9)
+    return body
+
+
+def _gzip_bomb(layers: int, decoded_mb: int) -> Callable[[_Handler, int], None]:
+    encoding = ", ".join(["gzip"] * layers)
+    return lambda h, rows: h.answer(200, gzip_bomb(layers, decoded_mb), headers={"Content-Encoding": encoding})
+
+
+def _gzipped_ok(layers: int) -> Callable[[_Handler, int], None]:
+    def mode(h: _Handler, rows: int) -> None:
+        body = json.dumps(_success(rows, [], rows)).encode()
+        for _ in range(layers):
+            body = gzip.compress(body)
+        h.answer(200, body, headers={"Content-Encoding": ", ".join(["gzip"] * layers)})
+
+    return mode
+
+
+def _slow_ok(h: _Handler, rows: int) -> None:
+    """A valid acknowledgement after one second of silence (a stop arrives while it is on the wire)."""
+    time.sleep(1.0)
+    h.answer_json(200, _success(rows, [], rows))
+
+
+def _drop(h: _Handler, rows: int) -> None:
+    """Close the connection without an answer."""
+    h.close_connection = True
+    h.connection.shutdown(2)
+
+
 def _unicode_escape(text: str) -> str:
     return "".join(f"\\u{ord(c):04x}" if c in "-aeiou" else c for c in text)
 
@@ -215,6 +277,29 @@ MODES: dict[str, Callable[[_Handler, int], None]] = {
     "bogus_gzip_503": _bogus_gzip(503),
     "huge_body": _huge_body,
     "echo_raw": _echo(lambda token: token),
+    # a 200 that is a JSON object, but not the success object
+    "empty_object": lambda h, rows: h.answer_json(200, {}),
+    "error_unauthorized": lambda h, rows: h.answer_json(200, {"error": "Unauthorized", "message": "invalid token"}),
+    "detail_not_found": lambda h, rows: h.answer_json(200, {"detail": "Not Found"}),
+    "status_queued": lambda h, rows: h.answer_json(200, {"status": "queued"}),
+    "null_counts": lambda h, rows: h.answer_json(200, {"accepted": None, "failed": None}),
+    "failed_too_long": lambda h, rows: h.answer_json(
+        200, {"requestId": f"hostile-{next(_REQUEST_IDS)}", "accepted": 0, "failed": [{"index": 0}] * (rows + 1)}),
+    "replay_first": _replay_first,
+    "no_request_id": lambda h, rows: h.answer_json(200, {"accepted": rows, "failed": []}),
+    "html_413": lambda h, rows: h.answer(
+        413, b"<html><h1>413 Request Entity Too Large</h1><hr>nginx</html>", "text/html"),
+    "gzip_bomb_stacked": _gzip_bomb(2, 128),
+    "gzip_gzip_ok": _gzipped_ok(2),
+    "slow_ok": _slow_ok,
+    "status_502": lambda h, rows: h.answer_json(502, {"detail": "bad gateway"}),
+    "status_503": lambda h, rows: h.answer_json(503, {"detail": "down"}),
+    "status_400": lambda h, rows: h.answer_json(400, {"detail": "solutionName INV_OOTB is not known"}),
+    "status_401": lambda h, rows: h.answer_json(401, {"detail": "bad token"}),
+    "status_404": lambda h, rows: h.answer_json(404, {"detail": "no such object"}),
+    "status_409": lambda h, rows: h.answer_json(409, {"detail": "conflict"}),
+    "throttled_briefly": _retry_after(429, lambda: "0.3"),
+    "drop": _drop,
     "echo_slash_escaped": _echo(lambda token: token.replace("/", "\\/")),
     "echo_unicode_escaped": _echo(_unicode_escape),
 }
@@ -234,6 +319,14 @@ class HostileServer:
     def authorizations(self) -> list[str]:
         with self._server.lock:
             return list(self._server.authorizations)
+
+    def set_script(self, *modes: str) -> None:
+        """Answer the next requests with ``modes``, one each, then with the server's mode again."""
+        unknown = [m for m in modes if m not in MODES]
+        if unknown:
+            raise KeyError(f"no hostile modes {unknown}")
+        with self._server.lock:
+            self._server.script = list(modes)
 
     def set_mode(self, mode: str) -> None:
         if mode not in MODES:

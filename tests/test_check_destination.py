@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from exporter import errors
-from exporter.client import BatchRefused, DestinationProbe, HttpStats, IngestionClient, RateLimiter, build_http_client
+from exporter.client import DestinationProbe, HttpStats, IngestionClient, RateLimiter, build_http_client
+from exporter.outcomes import RequestIds, exit_code_of
 from exporter.preflight import CheckReport, dry_run_checks
 from exporter.schema_compare import schema_paths
 from exporter.settings import ExportSettings, load_settings
@@ -21,16 +24,11 @@ def settings_for(base_url: str) -> ExportSettings:
 
 
 def run_exit_code(settings: ExportSettings) -> int:
-    """The exit code a run of one row ends with for this answer (a refused one-row batch is a rejected row)."""
+    """The exit code a run of one row ends with for this answer: the run's own send(), its own exit code."""
     with build_http_client(settings) as http:
-        client = IngestionClient(http, settings, RateLimiter(1000), HttpStats(), backoff_base_seconds=0.01)
-        try:
-            acknowledged = client.send(ONE_ROW, 1)
-        except BatchRefused:
-            return errors.EXIT_REJECTED_ROWS
-        except errors.ExportError as exc:
-            return exc.exit_code
-    return errors.EXIT_REJECTED_ROWS if acknowledged.rejections else errors.EXIT_OK
+        client = IngestionClient(http, settings, RateLimiter(1000), HttpStats(), RequestIds(),
+                                 stop=threading.Event(), backoff_base_seconds=0.01)
+        return exit_code_of(client.send(ONE_ROW, 1))
 
 
 def check_report(settings: ExportSettings) -> CheckReport:
@@ -40,7 +38,11 @@ def check_report(settings: ExportSettings) -> CheckReport:
     return report
 
 
-@pytest.mark.parametrize("mode", sorted(MODES))
+#: modes that only time the client's waits (a throttle, a slow success): the agreement is the same as for "ok"
+_TIMING_ONLY = {"slow_ok", "throttled_briefly"}
+
+
+@pytest.mark.parametrize("mode", sorted(set(MODES) - _TIMING_ONLY))
 def test_the_check_exits_as_a_run_would_for_every_hostile_answer(mode: str) -> None:
     with hostile_server(mode) as server:
         settings = settings_for(server.base_url)
@@ -109,3 +111,27 @@ def test_a_schema_read_masks_the_token_echoed_in_json() -> None:
 
     assert answers[0].status == 200
     assert answers[0].body["requestId"] == "r-********"
+
+
+def test_the_check_names_the_fields_an_answer_lacks_and_ack_fields_accepts_a_lean_tenant() -> None:
+    with hostile_server("no_request_id") as server:
+        strict = check_report(settings_for(server.base_url))
+        lean_settings = load_settings({"base_url": server.base_url, "timeout_seconds": 1, "max_attempts": 1,
+                                       "ack_fields": "accepted,failed"}, {"PEAK_API_KEY": TOKEN})
+        lean = check_report(lean_settings)
+        lean_run = run_exit_code(lean_settings)
+
+    assert strict.exit_code == errors.EXIT_DELIVERY_FAILED
+    assert "the success object lacks 'requestId'" in strict.checks[0].detail
+    assert lean.exit_code == lean_run == errors.EXIT_OK
+    assert "carries no requestId" in {c.name: c for c in lean.checks}["sample row"].detail
+
+
+def test_a_proxys_html_413_on_a_one_row_request_exits_3_in_check_as_in_run() -> None:
+    with hostile_server("html_413") as server:
+        settings = settings_for(server.base_url)
+        run = run_exit_code(settings)
+        report = check_report(settings)
+
+    assert run == report.exit_code == errors.EXIT_CONFIG_ERROR
+    assert "not the ingestion API's error object" in report.checks[0].detail

@@ -10,9 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from exporter.cli import _register_commands, cli
-from exporter.model_reader import Plan
-from exporter.report import RunSummary
 from exporter.settings import load_settings
+from tests.export_support import a_plan, a_summary
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -83,15 +82,8 @@ def test_readme_option_tables_list_every_flag_of_every_command(command: str) -> 
 
 
 def dry_run_summary(*, to_send: int, unchanged: int, payload_dir: str | None, full_refresh: bool = False) -> str:
-    summary = RunSummary(
-        run_id="dry-run", mode="dry-run", endpoint="https://service.peak.ai/ingestion-api/api/v2/x", model="m",
-        plan=Plan(considered=to_send + unchanged, to_send=to_send, unchanged=unchanged, skipped_rejected=0),
-        started_at="2026-01-01T00:00:00+00:00", settings={"payload_dir": payload_dir, "full_refresh": full_refresh},
-    )
-    summary.counters.would_send = to_send
-    summary.counters.batches = (to_send + 499) // 500
-    summary.finish(0)
-    return summary.render_text()
+    plan = a_plan(considered=to_send + unchanged, to_send=to_send, unchanged=unchanged, full_refresh=full_refresh)
+    return a_summary(plan, dry_run=True, payload_dir=payload_dir, would_send=to_send).render_text()
 
 
 def test_dry_run_summary_says_what_would_go_and_shows_no_request_counters() -> None:

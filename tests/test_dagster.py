@@ -21,11 +21,11 @@ dagster = pytest.importorskip(
 pytest.importorskip("dagster_dbt", reason="the dagster extra is not installed (uv sync --extra dagster)")
 
 from exporter import errors  # noqa: E402
-from exporter.model_reader import Plan  # noqa: E402
 from exporter.report import RunSummary  # noqa: E402
 from exporter.sample_data import generate  # noqa: E402
 from exporter.sandbox import SandboxConfig, running_sandbox  # noqa: E402
 from tests.dbt_support import PROJECT_DIR  # noqa: E402
+from tests.export_support import a_plan, a_summary  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -77,6 +77,8 @@ def step_events(result: Any, step: str, kind: str) -> list[Any]:
     return [e for e in result.all_events if e.step_key == step and e.event_type_value == kind]
 
 
+# the code location itself must not call deprecated Dagster API (AssetExecutionContext.op warned 3 times a run)
+@pytest.mark.filterwarnings("error::DeprecationWarning")
 def test_whole_graph_builds_then_delivers_every_contract_row(definitions, warehouse, sandbox) -> None:
     result = materialize_all(definitions)
 
@@ -135,18 +137,13 @@ def test_a_wrong_token_fails_the_export_with_exit_code_3_and_is_not_retried(
     assert sandbox.stats()["rows_stored"] == 0
 
 
+FAILURES = {errors.EXIT_DELIVERY_FAILED: errors.DeliveryError("the API did not answer"),
+            errors.EXIT_CONFIG_ERROR: errors.RequestRefusedError("the API refused the request as a whole")}
+
+
 def summary_with(definitions: ModuleType, exit_code: int, rejected_by_code: dict[str, int]) -> RunSummary:
-    summary = RunSummary(run_id="r1", mode="incremental", endpoint="http://127.0.0.1:1/api", model="m",
-                         plan=Plan(considered=10, to_send=10, unchanged=0, skipped_rejected=0),
-                         started_at="2026-01-01T00:00:00+00:00", settings={})
-    for code, n in rejected_by_code.items():
-        summary.counters.rejected_by_code[code] = n
-        summary.counters.rejected += n
-    summary.counters.sent = summary.counters.acknowledged = 10
-    summary.finish(exit_code)
-    if exit_code == errors.EXIT_DELIVERY_FAILED:
-        summary.error = "the API did not answer"
-    return summary
+    plan = a_plan(considered=10, to_send=10)
+    return a_summary(plan, sent=10, rejected_by_code=rejected_by_code, failure=FAILURES.get(exit_code))
 
 
 def test_exit_code_1_is_a_materialization_with_a_failing_check_that_lists_the_codes(definitions) -> None:
@@ -159,11 +156,57 @@ def test_exit_code_1_is_a_materialization_with_a_failing_check_that_lists_the_co
     assert result.metadata["rows_rejected"] == 3
 
 
-@pytest.mark.parametrize(("exit_code", "retried"), [(2, True), (3, False), (70, False)])
-def test_exit_codes_2_3_70_are_failures_and_only_2_is_retried(definitions, exit_code: int, retried: bool) -> None:
+@pytest.mark.parametrize(("exit_code", "retried"), [(2, True), (3, False)])
+def test_a_summary_failing_with_2_or_3_is_a_failure_and_only_2_is_retried(
+    definitions, exit_code: int, retried: bool
+) -> None:
     with pytest.raises(dagster.Failure) as raised:
         definitions._outcome(summary_with(definitions, exit_code, {}))
 
     assert raised.value.allow_retries is retried
     assert raised.value.metadata["exit_code"].value == exit_code
     assert definitions.peak_ingestion_api_export.op.retry_policy.max_retries == 3
+
+
+class ExitTwoButTerminal(errors.TerminalError):
+    """A terminal error whose number says 2: the code location must follow the type, not the number."""
+
+    exit_code = errors.EXIT_DELIVERY_FAILED
+
+
+@pytest.mark.parametrize(
+    ("raised", "retried", "exit_code"),
+    [
+        (errors.DeliveryError("the API did not answer"), True, errors.EXIT_DELIVERY_FAILED),
+        (errors.StoppedError("stopped by SIGTERM"), True, errors.EXIT_DELIVERY_FAILED),
+        (errors.AuthError("401: invalid token"), False, errors.EXIT_CONFIG_ERROR),
+        (errors.BuildError("the latest build failed"), False, errors.EXIT_CONFIG_ERROR),
+        (ExitTwoButTerminal("a person must act"), False, errors.EXIT_DELIVERY_FAILED),
+        (errors.ExportError("a bug"), False, errors.EXIT_INTERNAL_ERROR),
+        (RuntimeError("a bug"), False, errors.EXIT_INTERNAL_ERROR),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else None,
+)
+def test_an_export_error_is_retried_by_its_type(definitions, monkeypatch, raised, retried, exit_code) -> None:
+    def run_export(settings: object) -> RunSummary:
+        raise raised
+
+    monkeypatch.setattr(definitions, "run_export", run_export)
+    with pytest.raises(dagster.Failure) as failure:
+        definitions._run_in_worker_thread(object())
+
+    assert failure.value.allow_retries is retried
+    assert failure.value.metadata["retryable"].value is retried
+    assert failure.value.metadata["exit_code"].value == exit_code
+    expected_type = type(raised).__name__ if isinstance(raised, errors.ExportError) else "ExportError"
+    assert failure.value.metadata["error_type"].value == expected_type
+    assert str(raised) in failure.value.description
+
+
+@pytest.mark.parametrize(("exit_code", "error_type"), [(0, None), (1, None), (2, errors.TransientError),
+                                                       (3, errors.TerminalError)])
+def test_a_summary_carries_its_failure_typed(definitions, exit_code: int, error_type) -> None:
+    summary = summary_with(definitions, exit_code, {"X": 1} if exit_code == 1 else {})
+
+    assert summary.exit_code == exit_code
+    assert (summary.failure is None) if error_type is None else isinstance(summary.failure, error_type)

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from exporter import contract
-from exporter.state import TABLES
+from exporter.ledger import TABLES
 from tests.dbt_support import run_dbt
 
 pytestmark = pytest.mark.slow
@@ -115,7 +115,7 @@ def test_the_export_state_tables_are_documented_sources_with_the_exporters_colum
 def test_the_documented_state_views_have_the_columns_the_exporter_creates(docs, tmp_path: Path) -> None:
     import duckdb
 
-    from exporter.state import ExportState
+    from exporter.ledger import Ledger
 
     manifest, _ = docs
     declared = {n["name"]: list(n["columns"]) for n in manifest["sources"].values()
@@ -123,7 +123,7 @@ def test_the_documented_state_views_have_the_columns_the_exporter_creates(docs, 
     columns = ", ".join(f"{name} {type_}" for name, type_ in contract.DUCKDB_TYPES.items())
     with duckdb.connect(str(tmp_path / "state.duckdb")) as con:
         con.execute(f"create table main.contract_model ({columns})")
-        ExportState(con, "mo_export_state", '"main"."contract_model"').ensure()
+        Ledger(con, "mo_export_state", '"main"."contract_model"').ensure()
         created = {view: [r[0] for r in con.execute(
             "select column_name from information_schema.columns where table_schema = 'mo_export_state' "
             "and table_name = ? order by ordinal_position", [view]).fetchall()]

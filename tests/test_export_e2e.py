@@ -6,14 +6,16 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import orjson
 import pytest
 
-from exporter.runner import ACK_GROUP_MAX_BATCHES
+from exporter.deliver import ACK_GROUP_MAX_BATCHES
 from exporter.sandbox import SandboxConfig, running_sandbox
 from tests.dbt_support import PROJECT_DIR, run_dbt_subprocess
 from tests.export_support import TOKEN, Project, build_sample_project, run_cli, sandbox_rows
@@ -40,9 +42,10 @@ def sandbox(tmp_path: Path) -> Iterator:
         yield h
 
 
-def export(project: Project, sandbox, monkeypatch, capsys, *args: str, token: str = TOKEN, json_logs: bool = False):
+def export(project: Project, sandbox, monkeypatch, capsys, *args: str, token: str = TOKEN, json_logs: bool = False,
+           base_url: str | None = None):
     prefix = ["--log-format", "json"] if json_logs else []
-    return run_cli([*prefix, "run", *args], project.env(sandbox.base_url, token), monkeypatch, capsys)
+    return run_cli([*prefix, "run", *args], project.env(base_url or sandbox.base_url, token), monkeypatch, capsys)
 
 
 def test_full_export_matches_the_contract_model_row_for_row(project, sandbox, monkeypatch, capsys) -> None:
@@ -269,12 +272,12 @@ def test_sigkill_mid_run_then_rerun_stores_every_row_exactly_once(project, tmp_p
 def test_an_unexpected_error_exits_70_without_traceback_and_the_run_is_recorded_failed(
     project, sandbox, monkeypatch, capsys
 ) -> None:
-    import exporter.runner
+    import exporter.pipeline
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(exporter.runner, "_deliver", broken)
+    monkeypatch.setattr(exporter.pipeline, "deliver", broken)
     result = export(project, sandbox, monkeypatch, capsys)
     assert result.exit_code == 70
     assert "internal error (RuntimeError): simulated bug" in result.stderr
@@ -310,3 +313,75 @@ def test_batch_size_2000_fills_requests_of_2000_rows(project, sandbox, monkeypat
     summary = orjson.loads((project.target_path / "export_results.json").read_bytes())
     assert summary["http"]["requests"] == -(-len(expected) // 2000)
     assert summary["rows"]["acknowledged"] == len(expected)
+
+
+class _RefuseEveryRequest(BaseHTTPRequestHandler):
+    """Answers every POST with the API's error object for a request it refuses as a whole."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b'{"detail": "solutionName INV_OOTB is not known to this tenant"}'
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.server.posts += 1  # type: ignore[attr-defined]
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_400_that_both_halves_repeat_refuses_the_request_not_its_rows(project, sandbox, monkeypatch, capsys) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RefuseEveryRequest)
+    server.posts = 0  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        refused = export(project, sandbox, monkeypatch, capsys, "--concurrency", "1", "--max-attempts", "1",
+                         base_url=f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert refused.exit_code == 3, refused.stderr
+    assert "refused the request as a whole" in refused.stderr and "is not known to this tenant" in refused.stderr
+    assert server.posts == 3  # the batch and its two halves: no descent to single rows  # type: ignore[attr-defined]
+    summary = orjson.loads((project.target_path / "export_results.json").read_bytes())
+    assert summary["rows"]["rejected"] == 0 and summary["rows"]["pending"] == summary["rows"]["to_send"] > 0
+    assert project.query("select count(*) from mo_export_state.rejections") == [(0,)]
+    assert project.query("select count(*) from mo_export_state.deliveries") == [(0,)]
+
+    # against the API that takes them, every row goes: nothing was recorded as rejected
+    fixed = export(project, sandbox, monkeypatch, capsys)
+    assert fixed.exit_code == 0, fixed.stderr
+    assert sandbox_rows(sandbox) == project.contract_rows()
+
+
+def test_repeated_sigterms_end_with_exit_2_and_every_answered_request_recorded(project, tmp_path) -> None:
+    config = SandboxConfig(token=TOKEN, store_path=tmp_path / "s.sqlite", rate_limit_rps=0, latency_ms=300)
+    with running_sandbox(config) as sandbox:
+        env = {**os.environ, **project.env(sandbox.base_url)}
+        command = [sys.executable, "-m", "exporter", "run", "--batch-size", "50", "--concurrency", "2",
+                   "--project-dir", str(PROJECT_DIR), "--no-progress"]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while sandbox.stats()["rows_stored"] < 200 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.02)
+        assert process.poll() is None, "the export finished before it could be stopped"
+        for _ in range(3):  # any number of signals is a request to stop, never a kill
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.2)
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 2, stderr.decode()[-2000:]
+        stored = set(sandbox_rows(sandbox))
+        # the requests in flight at the signal finished: whatever the API stored is recorded as acknowledged
+        delivered = set(project.query(
+            "select product_id, location_id, order_number, strftime(updated_at, '%Y-%m-%d %H:%M:%S') "
+            "from mo_export_state.delivered"))
+        assert stored == delivered and 0 < len(stored) < len(project.contract_rows())
+        assert project.query("select status, exit_code from mo_export_state.runs") == [("delivery_failed", 2)]
+
+        rerun = subprocess.run(command, env=env, capture_output=True, timeout=120)
+        assert rerun.returncode == 0, rerun.stderr.decode()
+        assert sandbox_rows(sandbox) == project.contract_rows()
+        assert all(r["write_count"] == 1 for r in sandbox.rows())  # nothing answered was sent twice

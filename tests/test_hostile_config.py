@@ -25,9 +25,9 @@ import orjson
 import pytest
 import uvicorn
 
+from exporter.ledger import SCHEMA_VERSION
 from exporter.sandbox import SandboxConfig, create_app, running_sandbox
 from exporter.settings import redacted_url
-from exporter.state import SCHEMA_VERSION
 from tests.dbt_support import PROJECT_DIR
 from tests.export_support import TOKEN, CliResult, Project, build_sample_project, run_cli
 

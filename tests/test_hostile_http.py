@@ -91,6 +91,8 @@ UNCONFIRMED = {
     "bogus_gzip_200": ["cannot be decoded"],
     "bogus_gzip_503": ["cannot be decoded"],
     "huge_body": ["HTTP 200 with a body over 16 MB"],
+    "gzip_bomb_stacked": ["HTTP 200 with a body over 16 MB once decoded"],
+    "failed_too_long": ["'failed' lists", "entries for", "rows sent"],
 }
 
 
@@ -108,7 +110,7 @@ def test_an_unconfirmed_answer_is_retried_then_leaves_the_rows_pending(
         assert fragment in result.stderr, result.stderr
     assert sum(requests.values()) == 2  # retried like a 5xx, not bisected
     assert count(project, "deliveries") == 0 and count(project, "rejections") == 0
-    if mode == "huge_body":  # streamed up to the cap, never read whole (KiB)
+    if mode in ("huge_body", "gzip_bomb_stacked"):  # streamed up to the cap, never read whole (KiB)
         assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 200 * 1024
     assert_rerun_against_the_sandbox_delivers_every_row(project, sandbox, monkeypatch, capsys)
 
@@ -248,3 +250,46 @@ def test_sigterm_ends_a_run_stuck_on_an_endless_trickle_within_the_timeout(proje
     assert ended < timeout + 3, f"took {ended:.1f} s after SIGTERM"
     assert b"stopped by a signal" in stderr
     assert count(project, "deliveries") == 0
+
+
+def results(project: Project) -> dict:
+    return orjson.loads((project.target_path / "export_results.json").read_bytes())
+
+
+@pytest.mark.parametrize("mode", ["empty_object", "error_unauthorized", "detail_not_found", "status_queued",
+                                  "null_counts"])
+def test_a_200_object_that_is_not_the_success_object_acknowledges_nothing_and_the_fixed_api_gets_every_row(
+    mode: str, project, monkeypatch, capsys
+) -> None:
+    """Today each of these bodies acknowledged every row with exit 0, and a re-run sent nothing."""
+    with hostile_server(mode) as server:
+        failed = export(project, server.base_url, monkeypatch, capsys)
+        first = results(project)
+        server.set_mode("ok")  # the API is fixed, at the same URL
+        rerun = export(project, server.base_url, monkeypatch, capsys)
+        second = results(project)
+    every_row = len(project.contract_rows())
+    assert failed.exit_code == 2, failed.stderr
+    assert first["rows"]["acknowledged"] == 0 and first["rows"]["to_send"] == every_row
+    assert rerun.exit_code == 0, rerun.stderr
+    assert second["rows"]["to_send"] == second["rows"]["acknowledged"] == every_row
+
+
+def test_a_caching_proxy_replaying_the_first_answer_acknowledges_only_the_first_batch(
+    project, monkeypatch, capsys
+) -> None:
+    """Today a proxy that replays the first success body (same requestId, same counts) had every batch
+    recorded as acknowledged, exit 0. Only the batch the answer was for is; the rest stays pending and the
+    API, once reached, gets exactly the rest."""
+    with hostile_server("replay_first") as server:
+        proxied = export(project, server.base_url, monkeypatch, capsys, "--batch-size", "30")
+        first = results(project)
+        server.set_mode("ok")
+        rerun = export(project, server.base_url, monkeypatch, capsys, "--batch-size", "30")
+        second = results(project)
+    assert proxied.exit_code == 2, proxied.stderr
+    assert "replayed answer: requestId" in proxied.stderr and "stay pending" in proxied.stderr
+    every_row = len(project.contract_rows())
+    assert first["rows"]["acknowledged"] == 30 and first["rows"]["to_send"] == every_row
+    assert rerun.exit_code == 0, rerun.stderr
+    assert second["rows"]["to_send"] == second["rows"]["acknowledged"] == every_row - 30

@@ -23,8 +23,8 @@ import duckdb
 import orjson
 import pytest
 
+from exporter.ledger import SCHEMA_VERSION
 from exporter.sandbox import SandboxConfig, running_sandbox
-from exporter.state import SCHEMA_VERSION
 from tests.dbt_support import PROJECT_DIR, dbt_command, run_dbt_subprocess
 from tests.export_support import TOKEN, CliResult, Project, build_sample_project, run_cli, sandbox_rows
 
@@ -102,18 +102,28 @@ def test_a_second_destination_gets_every_row_and_the_first_nothing_more(
     assert runs == [(1, len(expected)), (2, len(expected)), (1, 0)]
 
 
-def test_another_solution_or_object_path_is_another_destination(project, sandbox, monkeypatch, capsys) -> None:
+def test_another_object_path_at_a_known_url_is_refused_until_named_a_new_tenant(
+    project, sandbox, monkeypatch, capsys
+) -> None:
     assert export(project, sandbox.base_url, monkeypatch, capsys).exit_code == 0
-    # the same host, the newer guides' path (the sandbox serves both): another destination, every row again
+    # the same host, the newer guides' path (the sandbox serves both): probably the same tenant, so a first
+    # run there (every row again) is refused until the user says which it is
     newer = "/api/v2/objects/{object_name}"
-    other_path = export(project, sandbox.base_url, monkeypatch, capsys, "--path-template", newer)
+    refused = export(project, sandbox.base_url, monkeypatch, capsys, "--path-template", newer)
+    assert refused.exit_code == 3
+    assert "--new-tenant" in refused.stderr and "path /api/v2/ingest/object/" in refused.stderr
+    requests = sandbox.stats()["requests"]
+    other_path = export(project, sandbox.base_url, monkeypatch, capsys, "--path-template", newer, "--new-tenant")
     assert other_path.exit_code == 0, other_path.stderr
+    assert sandbox.stats()["requests"] > requests
     assert results(project)["rows"]["sent"] == results(project)["rows"]["considered"] > 0
     assert project.query("select path from mo_export_state.destinations order by destination_id") == [
         ("/api/v2/ingest/object/INV_MANUFACTURING_ORDERS_OOTB",), ("/api/v2/objects/INV_MANUFACTURING_ORDERS_OOTB",)]
 
 
-def test_another_tenant_at_the_same_url_is_another_destination(project, tmp_path, monkeypatch, capsys) -> None:
+def test_another_tenant_at_the_same_url_is_another_destination_once_named(
+    project, tmp_path, monkeypatch, capsys
+) -> None:
     """Tenants of one cluster share the ingestion host: the token, not the URL, tells staging from production."""
     expected = project.contract_rows()
     staging_token, production_token = "pat-staging-tenant-1a2b3c", "pat-production-tenant-4d5e6f"
@@ -124,14 +134,42 @@ def test_another_tenant_at_the_same_url_is_another_destination(project, tmp_path
         assert to_staging.exit_code == 0, to_staging.stderr
     with sandbox_at(tmp_path / "production", token=production_token, port=int(port)) as production:
         assert production.base_url == staging.base_url
-        to_production = run_cli(
+        unnamed = run_cli(
             ["run", "--no-progress"], project.env(production.base_url, production_token), monkeypatch, capsys)
+        assert unnamed.exit_code == 3 and "another token" in unnamed.stderr and sandbox_rows(production) == {}
+        to_production = run_cli(["run", "--no-progress", "--new-tenant"],
+                                project.env(production.base_url, production_token), monkeypatch, capsys)
         assert to_production.exit_code == 0, to_production.stderr
         assert results(project)["rows"]["sent"] == len(expected)
         assert sandbox_rows(production) == expected
     fingerprints = project.query("select token_fingerprint from mo_export_state.destinations order by destination_id")
     assert len(fingerprints) == 2 and len({f[0] for f in fingerprints}) == 2
     assert all(staging_token not in f[0] and production_token not in f[0] for f in fingerprints)
+
+
+def test_a_rotated_token_takes_over_the_destination_and_sends_nothing_again(
+    project, tmp_path, monkeypatch, capsys
+) -> None:
+    old_token, new_token = "pat-old-token-0a1b2c3d", "pat-new-token-4e5f6a7b"
+    with sandbox_at(tmp_path / "tenant", token=old_token) as tenant:
+        first = run_cli(["run", "--no-progress"], project.env(tenant.base_url, old_token), monkeypatch, capsys)
+        assert first.exit_code == 0, first.stderr
+    with sandbox_at(tmp_path / "tenant", token=new_token, port=int(tenant.base_url.rsplit(":", 1)[1])) as tenant:
+        rotated = run_cli(["run", "--no-progress", "--token-rotated"], project.env(tenant.base_url, new_token),
+                          monkeypatch, capsys)
+        assert rotated.exit_code == 0, rotated.stderr
+        assert results(project)["rows"]["sent"] == 0 and "token rotated" in rotated.stderr
+    assert project.query("select count(*) from mo_export_state.destinations") == [(1,)]
+
+
+def test_a_doubled_slash_in_the_path_names_the_same_destination(project, sandbox, monkeypatch, capsys) -> None:
+    assert export(project, sandbox.base_url, monkeypatch, capsys).exit_code == 0
+    planned = run_cli(["plan", "--json", "--path-template", "//api/v2/ingest/object//{object_name}/"],
+                      project.env(sandbox.base_url + "//"), monkeypatch, capsys)
+    assert planned.exit_code == 0, planned.stderr
+    plan = orjson.loads(planned.stdout)
+    assert plan["counts"]["to_send"] == 0 and plan["guard"]["siblings"] == []
+    assert plan["destination_label"].startswith(sandbox.base_url + "/api/v2/ingest/object/INV_")
 
 
 def _downgrade_to_version_2(project: Project, interrupted_keys: int) -> None:
@@ -143,6 +181,7 @@ def _downgrade_to_version_2(project: Project, interrupted_keys: int) -> None:
         "drop view mo_export_state.latest_delivery_events",
         "drop table mo_export_state.destinations",
         "drop table mo_export_state.acknowledged_content",
+        "drop table mo_export_state.acknowledgements",
         "alter table mo_export_state.deliveries drop column destination_id",
         "alter table mo_export_state.rejections drop column destination_id",
         "alter table mo_export_state.runs drop column destination_id",
@@ -158,7 +197,7 @@ def _downgrade_to_version_2(project: Project, interrupted_keys: int) -> None:
 def test_a_version_2_state_is_migrated_and_only_rows_of_unknown_destination_are_sent_again(
     project, sandbox, tmp_path, monkeypatch, capsys
 ) -> None:
-    assert SCHEMA_VERSION == 5
+    assert SCHEMA_VERSION == 6
     assert export(project, sandbox.base_url, monkeypatch, capsys).exit_code == 0
     _downgrade_to_version_2(project, interrupted_keys=40)
 
@@ -180,6 +219,7 @@ def test_a_version_4_state_keeps_its_acknowledgements_for_the_token_that_sends_n
 ) -> None:
     assert export(project, sandbox.base_url, monkeypatch, capsys).exit_code == 0
     execute(project, "alter table mo_export_state.destinations drop column token_fingerprint",
+            "drop table mo_export_state.acknowledgements",
             "update mo_export_state.schema_version set version = 4")
 
     upgraded = export(project, sandbox.base_url, monkeypatch, capsys)

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +16,8 @@ import duckdb
 import orjson
 import pytest
 
+from exporter.ledger import SCHEMA_VERSION
 from exporter.sandbox import SandboxConfig, running_sandbox
-from exporter.state import SCHEMA_VERSION
 from tests.dbt_support import run_dbt_subprocess
 from tests.export_support import TOKEN, CliResult, Project, build_sample_project, run_cli, sandbox_rows
 
@@ -113,7 +115,7 @@ def test_the_plan_lists_the_attributes_a_model_change_touched_and_writes_nothing
         assert (example["before"], example["now"]) == (before[order]["status"], after[order]["status"])
     untouched = {"order_number", "product_id", "location_id", "source_id", "ordered_at", "ordered_units"}
     assert not untouched & attributes.keys()
-    assert plan["guard"]["refuses"] is False and plan["guard"]["changed_orders"] == 25
+    assert plan["guard"]["refuses"] is False and plan["guard"]["leaving_rows"] == 25
 
     text = mo_export(project, sandbox, monkeypatch, capsys, "plan")
     assert text.exit_code == 0, text.stderr
@@ -134,7 +136,7 @@ def _change_and_rebuild(project: Project, orders: int, seed: int) -> None:
     assert rebuild.returncode == 0, rebuild.stdout[-3000:]
 
 
-def test_a_pinned_plan_is_sent_exactly_and_later_model_changes_wait_for_the_next_run(
+def test_a_pinned_plan_is_sent_exactly_and_is_refused_once_it_is_no_longer_the_decision(
     project, sandbox, monkeypatch, capsys, tmp_path
 ) -> None:
     assert export(project, sandbox, monkeypatch, capsys).exit_code == 0
@@ -144,14 +146,9 @@ def test_a_pinned_plan_is_sent_exactly_and_later_model_changes_wait_for_the_next
     plan = plan_json(project, sandbox, monkeypatch, capsys, "--out", str(plan_path))
     pinned = orjson.loads(plan_path.read_bytes())
     assert pinned["destination"]["base_url"] == sandbox.base_url and pinned["model_relation"] == MODEL
+    assert pinned["full_refresh"] is False
     assert len(pinned["rows"]) == plan["counts"]["to_send"] == 20
     planned_keys = {tuple(r[:4]) for r in pinned["rows"]}
-    # after the review, other orders change in the model: the pinned run must not send them
-    others = project.query(
-        f"select order_number from {MODEL} where order_number not in ({', '.join(repr(k[2]) for k in planned_keys)})"
-        " order by order_number limit 5")
-    execute(project, f"update {MODEL} set ordered_units = ordered_units + 1 "
-                     f"where order_number in ({', '.join(repr(o[0]) for o in others)})")
 
     result = export(project, sandbox, monkeypatch, capsys, "--plan", str(plan_path))
     assert result.exit_code == 0, result.stderr
@@ -163,13 +160,53 @@ def test_a_pinned_plan_is_sent_exactly_and_later_model_changes_wait_for_the_next
     current = project.contract_rows()
     assert all(stored[k] == current[k] for k in sent_keys)
 
-    # re-running the same plan (a retry after a partial delivery) skips what was acknowledged since
+    # sent: the same plan is no longer what a run would send (its rows are acknowledged), so it is refused
+    requests = sandbox.stats()["requests"]
     again = export(project, sandbox, monkeypatch, capsys, "--plan", str(plan_path))
-    assert again.exit_code == 0, again.stderr
-    assert results(project)["rows"]["sent"] == 0
+    assert again.exit_code == 3 and "20 of its rows are no longer what this build would send" in again.stderr
+    assert sandbox.stats()["requests"] == requests
+
+
+def test_a_pinned_plan_that_is_part_of_the_decision_is_refused(project, sandbox, monkeypatch, capsys, tmp_path) -> None:
+    assert export(project, sandbox, monkeypatch, capsys).exit_code == 0
+    _change_and_rebuild(project, 20, seed=3)
+    plan_path = tmp_path / "reviewed.json"
+    plan_json(project, sandbox, monkeypatch, capsys, "--out", str(plan_path))
+    # after the review, other orders change in the model: the plan is now only part of what a run sends
+    planned = {r[2] for r in orjson.loads(plan_path.read_bytes())["rows"]}
+    others = project.query(
+        f"select order_number from {MODEL} where order_number not in ({', '.join(repr(o) for o in planned)})"
+        " order by order_number limit 5")
+    execute(project, f"update {MODEL} set ordered_units = ordered_units + 1 "
+                     f"where order_number in ({', '.join(repr(o[0]) for o in others)})")
+    requests = sandbox.stats()["requests"]
+
+    stale = export(project, sandbox, monkeypatch, capsys, "--plan", str(plan_path))
+    assert stale.exit_code == 3
+    assert "this build would also send 5 rows the plan does not hold" in stale.stderr
+    # a plan split into parts (to slip each part under the guard) is refused part by part
+    document = orjson.loads(plan_path.read_bytes())
+    for part in range(2):
+        document["rows"] = orjson.loads(plan_path.read_bytes())["rows"][part::2]
+        part_path = tmp_path / f"part-{part}.json"
+        part_path.write_bytes(orjson.dumps(document))
+        assert export(project, sandbox, monkeypatch, capsys, "--plan", str(part_path)).exit_code == 3
+    assert sandbox.stats()["requests"] == requests
     # the orders changed after the review go with the next ordinary run
     assert export(project, sandbox, monkeypatch, capsys).exit_code == 0
-    assert results(project)["rows"]["sent"] == 5
+    assert results(project)["rows"]["sent"] == 25
+
+
+def test_a_full_refresh_plan_sends_every_row_it_lists(project, sandbox, monkeypatch, capsys, tmp_path) -> None:
+    assert export(project, sandbox, monkeypatch, capsys).exit_code == 0
+    considered = results(project)["rows"]["considered"]
+    plan_path = tmp_path / "everything.json"
+    plan = plan_json(project, sandbox, monkeypatch, capsys, "--full-refresh", "--out", str(plan_path))
+    assert plan["counts"]["to_send"] == considered and orjson.loads(plan_path.read_bytes())["full_refresh"] is True
+
+    result = export(project, sandbox, monkeypatch, capsys, "--plan", str(plan_path))
+    assert result.exit_code == 0, result.stderr
+    assert results(project)["rows"]["sent"] == results(project)["rows"]["acknowledged"] == considered
 
 
 def test_a_pinned_plan_is_refused_after_the_model_changed_and_nothing_is_sent(
@@ -185,8 +222,9 @@ def test_a_pinned_plan_is_refused_after_the_model_changed_and_nothing_is_sent(
 
     result = export(project, sandbox, monkeypatch, capsys, "--plan", str(plan_path))
     assert result.exit_code == 3
-    assert f"plan file {plan_path}" in result.stderr and "no longer holds 1 of its 10 rows" in result.stderr
-    assert one[2] in result.stderr
+    assert f"plan file {plan_path}" in result.stderr
+    assert "1 of its rows are no longer what this build would send" in result.stderr
+    assert "this build would also send 1 rows the plan does not hold" in result.stderr
     assert sandbox.stats()["requests"] == requests and state_fingerprint(project)[0][0] == runs
 
 
@@ -221,7 +259,8 @@ def test_the_guard_refuses_a_100_percent_change_and_the_flag_allows_it_once(
 
     refused = export(project, sandbox, monkeypatch, capsys)
     assert refused.exit_code == 3
-    assert f"{considered:,} of the {considered:,} orders acknowledged before would change (100.0%" in refused.stderr
+    assert (f"{considered:,} rows would go out that the destination does not hold as they are (0 of them new), "
+            f"against {considered:,} orders acknowledged before (100.0%") in refused.stderr
     assert "--allow-large-change" in refused.stderr
     assert export(project, sandbox, monkeypatch, capsys, "--full-refresh").exit_code == 3
     assert sandbox.stats()["requests"] == requests and state_fingerprint(project)[0][0] == runs
@@ -267,12 +306,13 @@ def test_the_guard_refuses_a_model_that_lost_many_acknowledged_orders(project, s
 def test_a_version_3_state_migrates_and_keys_acknowledged_with_other_content_count_as_unknown_changes(
     project, sandbox, monkeypatch, capsys
 ) -> None:
-    assert SCHEMA_VERSION == 5
+    assert SCHEMA_VERSION == 6
     assert export(project, sandbox, monkeypatch, capsys).exit_code == 0
     total = results(project)["rows"]["considered"]
     execute(
         project,
         "drop table mo_export_state.acknowledged_content",
+        "drop table mo_export_state.acknowledgements",
         "alter table mo_export_state.destinations drop column token_fingerprint",
         "update mo_export_state.schema_version set version = 3",
         # changed after the acknowledgement, under the same key: the previous content is not known
@@ -296,3 +336,35 @@ def test_a_version_3_state_migrates_and_keys_acknowledged_with_other_content_cou
                      f"(select min(order_number) from {MODEL} where status <> 'TECO')")
     after = plan_json(project, sandbox, monkeypatch, capsys)
     assert [(a["attribute"], a["rows"]) for a in after["changed_attributes"]] == [("status", 1)]
+
+
+def test_the_guard_counts_new_rows_so_a_model_that_doubles_is_refused(project, sandbox, monkeypatch, capsys) -> None:
+    assert export(project, sandbox, monkeypatch, capsys).exit_code == 0
+    considered = results(project)["rows"]["considered"]
+    # every order copied under a new location: nothing acknowledged changes, but the model doubles
+    execute(project, f"insert into {MODEL} select * replace (location_id || '-COPY' as location_id) from {MODEL}")
+    requests = sandbox.stats()["requests"]
+
+    refused = export(project, sandbox, monkeypatch, capsys)
+    assert refused.exit_code == 3
+    assert f"{considered:,} rows would go out that the destination does not hold as they are ({considered:,} of them "
+    assert f"({considered:,} of them new)" in refused.stderr and "(100.0%" in refused.stderr
+    assert sandbox.stats()["requests"] == requests
+
+
+def test_an_output_path_that_is_not_a_regular_file_is_refused_and_left_alone(
+    project, sandbox, monkeypatch, capsys, tmp_path
+) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for args in (["plan", "--out", str(fifo)], ["plan", "--out", "/dev/null"],
+                 ["run", "--no-progress", "--results-path", "/dev/null"]):
+        refused = mo_export(project, sandbox, monkeypatch, capsys, *args)
+        assert refused.exit_code == 3, (args, refused.stderr)
+        assert "not a regular file" in refused.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sandbox.stats()["requests"] == 0
+
+    to_stdout = mo_export(project, sandbox, monkeypatch, capsys, "plan", "--out", "-")
+    assert to_stdout.exit_code == 0, to_stdout.stderr
+    assert orjson.loads(to_stdout.stdout)["format"] == "mo-export-plan"

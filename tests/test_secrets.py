@@ -3,12 +3,16 @@ debug logging switched on), not in target/export_results.json, not in any table 
 not in exception messages, tracebacks or reprs, not in the sandbox's log or command line.
 
 Every token here carries the marker ``leakcanary``; each scenario collects every text the run produced and
-searches it for the marker, for each whole token and for each token's base64 form.
+searches it for the marker and each whole token, in any case, also after decoding HTML entities and URL
+encoding (twice), and for each token's base64 form at any of the three byte alignments (standard and
+URL-safe), so a token echoed in an encoded form counts as leaked. The exporter's masking is tested form by
+form in tests/test_masking.py; here a server echoes the token in those forms and the run's outputs are read.
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import logging
 import pickle
 import random
@@ -19,6 +23,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import duckdb
 import orjson
@@ -26,7 +31,8 @@ import pytest
 
 import exporter.cli
 from exporter.client import HttpStats, IngestionClient, RateLimiter, build_http_client
-from exporter.errors import ExportError
+from exporter.errors import DeliveryError, ExportError
+from exporter.outcomes import Fatal, GaveUp, RequestIds
 from exporter.sample_data import generate
 from exporter.sandbox import SandboxConfig, start_sandbox_process
 from exporter.settings import load_settings
@@ -45,10 +51,27 @@ STATE = "mo_export_state"
 MODEL = "main.peak_manufacturing_orders"
 
 
+def _base64_needles(token: str) -> list[str]:
+    """The base64 characters that encode only ``token``'s bytes, wherever in a longer string they start."""
+    needles = []
+    for variant in {token, token.upper(), token.lower()}:
+        for alignment in range(3):
+            encoded = base64.b64encode(b"x" * alignment + variant.encode()).decode()
+            stable = encoded[4 if alignment else 0 : -4]  # drop the groups shared with other bytes
+            needles += [stable, stable.replace("+", "-").replace("/", "_")]
+    return needles
+
+
+BASE64_NEEDLES = [needle for token in TOKENS for needle in _base64_needles(token)]
+
+
 def assert_no_secret(where: str, text: str) -> None:
-    needles = [MARKER, *TOKENS, *(base64.b64encode(t.encode()).decode() for t in TOKENS)]
-    for needle in needles:
-        assert needle.lower() not in text.lower(), f"{needle!r} leaked into {where}:\n{text[:3000]}"
+    views = {text, html.unescape(text), unquote(text), unquote(unquote(text)), unquote(unquote(html.unescape(text)))}
+    for view in views:
+        for needle in [MARKER, *TOKENS]:
+            assert needle.lower() not in view.lower(), f"{needle!r} leaked into {where}:\n{text[:3000]}"
+    for needle in BASE64_NEEDLES:
+        assert needle not in text, f"{needle!r} (base64) leaked into {where}:\n{text[:3000]}"
 
 
 # -- fixtures -----------------------------------------------------------------------------------------------------
@@ -267,12 +290,14 @@ class _EchoHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = orjson.loads(self.rfile.read(length))
-        auth = self.headers.get("Authorization") or ""
+        auth = self.server.encode(self.headers.get("Authorization") or "")  # type: ignore[attr-defined]
         status = self.server.status  # type: ignore[attr-defined]
         if status == 200:
             failed = [{"index": i, "errors": [{"code": "X1", "message": f"bad row for {auth}", "column": auth}]}
                       for i in range(len(body["data"]))]
-            payload = {"requestId": f"r-{auth}", "failed": failed}
+            self.server.answered += 1  # type: ignore[attr-defined]
+            payload = {"requestId": f"r-{auth}-{self.server.answered}", "accepted": 0,  # type: ignore[attr-defined]
+                       "failed": failed}
         else:
             payload = {"detail": f"token {auth!r} refused"}
         data = orjson.dumps(payload)
@@ -287,9 +312,12 @@ class _EchoHandler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def echo_server(status: int) -> Iterator[str]:
+def echo_server(status: int, encode: Callable[[str], str] = lambda header: header) -> Iterator[str]:
+    """The echoing server, quoting the Authorization header as ``encode`` gives it."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoHandler)
     server.status = status  # type: ignore[attr-defined]
+    server.encode = encode  # type: ignore[attr-defined]
+    server.answered = 0  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -299,7 +327,8 @@ def echo_server(status: int) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.mark.parametrize(("status", "exit_code"), [(401, 3), (403, 3), (404, 3), (400, 1), (500, 2), (200, 1)])
+# a 400 for every request is the API refusing the request, not its rows: exit 3, nothing recorded as rejected
+@pytest.mark.parametrize(("status", "exit_code"), [(401, 3), (403, 3), (404, 3), (400, 3), (500, 2), (200, 1)])
 def test_a_server_echoing_the_token_does_not_get_it_recorded(project, monkeypatch, capsys, status, exit_code) -> None:
     with echo_server(status) as base_url:
         args = ["--max-attempts", "2", "--retry-budget", "5", "--max-rps", "1000", "--batch-size", "100"]
@@ -307,6 +336,38 @@ def test_a_server_echoing_the_token_does_not_get_it_recorded(project, monkeypatc
     assert result.exit_code == exit_code, result.stderr
     for where, text in collect(project, result, []).items():
         assert_no_secret(f"echo {status}: {where}", text)
+
+
+def _every_character_percent_encoded(text: str) -> str:
+    return "".join(f"%{ord(c):02X}" for c in text)
+
+
+#: how a careless server or proxy re-encodes the ``Authorization`` header it quotes (issue 14: each of these
+#: was stored in ``rejections``)
+ECHO_ENCODINGS: dict[str, Callable[[str], str]] = {
+    "base64": lambda header: base64.b64encode(header.encode()).decode(),
+    "url-safe base64 in Basic credentials": lambda header: "Basic " + base64.urlsafe_b64encode(
+        f"user:{header.split()[-1]}".encode()).decode(),
+    "html decimal entities": lambda header: "".join(f"&#{ord(c)};" for c in header),
+    "html hex entities": lambda header: "".join(f"&#x{ord(c):x};" for c in header),
+    "without its last 3 characters": lambda header: header[:-3],
+    "url-encoded twice": lambda header: quote(_every_character_percent_encoded(header)),
+    "upper case": str.upper,
+}
+
+
+@pytest.mark.parametrize("encoding", list(ECHO_ENCODINGS))
+def test_a_server_echoing_the_token_encoded_does_not_get_it_recorded(project, monkeypatch, capsys, encoding) -> None:
+    """The row errors of a partial success quote the header in that encoding: the run records the rejections
+    (exit 1) with the token masked in every stored and printed text."""
+    with echo_server(200, ECHO_ENCODINGS[encoding]) as base_url:
+        args = ["--max-attempts", "2", "--retry-budget", "5", "--max-rps", "1000", "--batch-size", "100"]
+        result = run_export(project, base_url, SECRET, args, "text", monkeypatch, capsys)
+    assert result.exit_code == 1, result.stderr
+    texts = collect(project, result, [])
+    assert "bad row for " in texts["state schema"] and "********" in texts["state schema"]  # recorded, masked
+    for where, text in texts.items():
+        assert_no_secret(f"echo {encoding}: {where}", text)
 
 
 # -- objects in this process --------------------------------------------------------------------------------------
@@ -327,14 +388,16 @@ def test_settings_client_and_their_errors_never_show_the_token(tmp_path) -> None
         s = load_settings({"base_url": base_url, "max_attempts": 2, "retry_budget_seconds": 5},
                           {"PEAK_API_KEY": SECRET})
         with build_http_client(s) as http:
-            client = IngestionClient(http, s, RateLimiter(100), HttpStats(), rng=random.Random(1),
-                                     backoff_base_seconds=0.01)
+            client = IngestionClient(http, s, RateLimiter(100), HttpStats(), RequestIds(), rng=random.Random(1),
+                                     backoff_base_seconds=0.01, stop=threading.Event())
             texts[f"repr(client) {base_url}"] = repr(client) + repr(http)
-            try:
-                client.send(b'{"data": []}', 1)
-            except ExportError as exc:
-                return exc
-        raise AssertionError("the send should have failed")
+            outcome = client.send(b'{"data": []}', 1)
+            texts[f"repr(outcome) {base_url}"] = repr(outcome)
+        if isinstance(outcome, Fatal):
+            return outcome.error
+        if isinstance(outcome, GaveUp):
+            return DeliveryError(outcome.reason)
+        raise AssertionError(f"the send should have failed, it came to {outcome!r}")
 
     for status in (401, 500):
         with echo_server(status) as base_url:
@@ -400,3 +463,15 @@ def test_log_lines_and_the_last_error_mask_the_token_in_every_form_a_response_ca
     err = capsys.readouterr().err
     assert "echo ******** and ********" in err and "the server said ********" in err
     assert "abc%2Bdef" not in err and "pat\\/abc" not in err
+
+
+def test_request_ids_are_stored_masked_and_compared_by_a_keyed_digest_of_the_raw_id(
+    project, monkeypatch, capsys
+) -> None:
+    with echo_server(200, ECHO_ENCODINGS["url-safe base64 in Basic credentials"]) as base_url:
+        result = run_export(project, base_url, SECRET, ["--batch-size", "100"], "text", monkeypatch, capsys)
+    assert result.exit_code == 1, result.stderr  # every row failed by the API: its verdict, recorded
+    with duckdb.connect(str(project.duckdb_path)) as con:
+        stored = con.execute("select request_id, request_key from mo_export_state.acknowledgements").fetchall()
+    assert len(stored) == 3 and len({key for _, key in stored}) == 3
+    assert all("********" in shown and SECRET not in shown for shown, _ in stored)

@@ -22,9 +22,11 @@ import click
 @click.option("--retry-rejected", is_flag=True, help="Plan a run that also re-sends rows rejected before.")
 @click.option("--max-change-share", type=float, help="The change guard's limit (MO_MAX_CHANGE_SHARE). Default 0.5.")
 @click.option("--max-loss-share", type=float, help="The loss guard's limit (MO_MAX_LOSS_SHARE). Default 0.2.")
+@click.option("--new-tenant", is_flag=True, help="Plan as `run --new-tenant`: another tenant at a known URL.")
+@click.option("--token-rotated", is_flag=True, help="Plan as `run --token-rotated`: the known destination's ledger.")
 @click.option("--examples", type=click.IntRange(0, 100), default=3, show_default=True,
               help="Example orders per changed attribute.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               help="Write the plan file that `mo-export run --plan` sends exactly.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def plan_command(examples: int, out: Path | None, as_json: bool, **flags: object) -> int:
@@ -34,6 +36,11 @@ def plan_command(examples: int, out: Path | None, as_json: bool, **flags: object
     from exporter.settings import load_settings
 
     settings = load_settings({**flags, "dry_run": True})
+    if out is not None:
+        from exporter.output_paths import check_output_path
+
+        check_output_path(out, "plan --out")
     view = make_plan(settings, examples=examples, out=out)
-    click.echo(view.to_json() if as_json else render_plan(view))
+    if out is None or str(out) != "-":  # `--out -` makes stdout the plan file alone
+        click.echo(view.to_json() if as_json else render_plan(view))
     return 0

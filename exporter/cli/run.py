@@ -10,6 +10,7 @@ import click
 from exporter import contract
 from exporter.settings import (
     DEFAULT_DUCKDB_PATH,
+    DEFAULT_MEMORY_LIMIT,
     DEFAULT_MODEL_NAME,
     DEFAULT_SPARK_WAREHOUSE,
     DEFAULT_STATE_FILE,
@@ -21,7 +22,7 @@ Exit codes:
   0   success: every row to send was acknowledged (or nothing had changed)
   1   finished, but the API rejected some rows (see mo_export_state.rejections)
   2   delivery failed (API unreachable, retry budget spent, stopped by SIGTERM/SIGINT, disk
-      full, DuckDB file locked): unacknowledged rows stay pending; re-run later
+      full, out of memory, DuckDB file locked): unacknowledged rows stay pending; re-run later
   3   configuration, authentication, build, value or read-only-file error: the message names
       the setting or file
   70  internal error (a bug): report it with the log
@@ -81,7 +82,7 @@ Exit codes:
               help="With --dry-run: write each request body to this folder.")
 @click.option("--api-dry-run", is_flag=True, help="Send with dryRun: true (the API validates, stores nothing); "
               "no state changes.")
-@click.option("--results-path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--results-path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               help="Where to write the JSON summary. [default: <target-path>/export_results.json]")
 @click.option("--plan", "plan_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Send exactly the rows of this reviewed plan file (`mo-export plan --out`); refused if the "
@@ -91,6 +92,12 @@ Exit codes:
 @click.option("--max-loss-share", type=float, help="Refuse a run when more than this share of the orders "
               "acknowledged before left the model (MO_MAX_LOSS_SHARE). [default: 0.2]")
 @click.option("--allow-large-change", is_flag=True, help="Allow this run once although the change guard refuses it.")
+@click.option("--new-tenant", is_flag=True, help="This destination is another tenant than the known one at the same "
+              "base URL and object: its first run sends every row.")
+@click.option("--token-rotated", is_flag=True, help="The token was rotated: the known destination with the same URL, "
+              "path, object and solution moves to this token, with its ledger (nothing is re-sent).")
+@click.option("--memory-limit", help="DuckDB memory for the export's queries, which spill to MO_DUCKDB_TEMP_DIR "
+              f"beyond it (MO_EXPORT_MEMORY_LIMIT). [default: {DEFAULT_MEMORY_LIMIT}]")
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Progress bar on stderr. [default: on when stderr is a terminal]")
 def run_command(**flags: object) -> int:
@@ -100,7 +107,7 @@ def run_command(**flags: object) -> int:
     from PEAK_API_KEY only (a --dry-run needs none).
     """
     from exporter.logging_setup import json_lines, mask_in_logs, say_error
-    from exporter.runner import run_export
+    from exporter.pipeline import run_export
     from exporter.settings import load_settings
 
     if flags.get("show_progress") is None:  # a bar is not a JSON line: none under --log-format json
@@ -111,7 +118,8 @@ def run_command(**flags: object) -> int:
     if settings.api_key is not None:
         mask_in_logs(settings.api_key.reveal())
     summary = run_export(settings)
-    click.echo(summary.render_text())
+    if str(settings.results_path) != "-":  # `--results-path -` makes stdout the JSON summary alone
+        click.echo(summary.render_text())
     if summary.error:  # a failed delivery (exit 2) must say why where errors go, not only in the summary
         say_error(f"error: {summary.error}")
     return summary.exit_code

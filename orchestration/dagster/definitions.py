@@ -11,11 +11,15 @@ Load it with ``dagster dev -f orchestration/dagster/definitions.py`` or material
   exactly what that invocation built (``manifest.json`` and ``run_results.json`` of the same run).
 * The export reads the same environment variables as ``mo-export run`` (``PEAK_API_KEY``,
   ``PEAK_BASE_URL``, ``MO_DUCKDB_PATH``, ...), through ``exporter.settings``.
-* Exit codes become Dagster outcomes: 0 a materialization with the run's counts; 1 a materialization and a
-  failing asset check listing the rejection codes; 2 a failure retried under the asset's RetryPolicy;
-  3 and 70 a failure that is not retried (a person has to fix a setting, the token, the build or a bug).
+* Outcomes: exit 0 is a materialization with the run's counts; exit 1 a materialization and a failing
+  asset check listing the rejection codes. Anything else is a Dagster failure, and whether it is retried
+  under the asset's RetryPolicy is the error's type (``exporter.errors``), not a number: a
+  ``TransientError`` (exit 2: the API unreachable, the budget spent, stopped) may succeed later and is
+  retried; a ``TerminalError`` (exit 3: a setting, the token, the build) and anything else (exit 70, a
+  bug) need a person and are not. A run that ends with a summary rather than an exception carries the
+  same typed error as its ``failure``.
 
-The export runs in-process (``exporter.runner.run_export``) rather than as a ``mo-export`` subprocess: the
+The export runs in-process (``exporter.pipeline.run_export``) rather than as a ``mo-export`` subprocess: the
 settings are validated by the same code before anything starts, the run's summary arrives as an object
 (its counts become metadata without parsing output), and no second interpreter has to import DuckDB and
 pyarrow. It runs in a worker thread of its own, so the exporter never installs its SIGTERM/SIGINT handlers
@@ -54,8 +58,8 @@ from dagster_dbt.dbt_project import using_dagster_dev
 
 from exporter import errors
 from exporter.logging_setup import mask_in_logs
+from exporter.pipeline import run_export
 from exporter.report import RunSummary
-from exporter.runner import run_export
 from exporter.settings import ExportSettings, duckdb_path_from_environment, load_settings
 
 log = logging.getLogger(__name__)
@@ -102,7 +106,9 @@ if using_dagster_dev() or _manifest_is_stale(dbt_project):
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project)
 def mo_export_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     """`dbt build`: models, unit tests and data tests; each test result is an asset check."""
-    invocation = dbt.cli(["build"], context=context)
+    # the op's context: dagster-dbt reads the op's tags from what it is given, and AssetExecutionContext.op
+    # is deprecated (one DeprecationWarning per tag, on every run)
+    invocation = dbt.cli(["build"], context=context.op_execution_context)
     contract_key = get_asset_key_for_model([mo_export_dbt_assets], CONTRACT_MODEL)
     for event in invocation.stream():
         if isinstance(event, Output) and context.asset_key_for_output(event.output_name) == contract_key:
@@ -140,11 +146,10 @@ def _dbt_target_path(context: AssetExecutionContext) -> Path:
     metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
     entry = metadata.get(TARGET_PATH_METADATA)
     if entry is None:
-        raise Failure(
+        raise _failure(errors.BuildError(
             f"no dbt build has materialized {EXPORT_UPSTREAM.to_user_string()} through this code location yet: "
-            "materialize the dbt assets first (e.g. --select '*')",
-            allow_retries=False,
-        )
+            "materialize the dbt assets first (e.g. --select '*')"
+        ))
     if event.run_id != context.run.run_id:
         context.log.info(f"using the dbt artifacts of run {event.run_id}")
     return Path(str(entry.value))
@@ -164,7 +169,7 @@ def _export_settings(target_path: Path) -> ExportSettings:
     try:
         settings = load_settings(flags)
     except errors.ExportError as exc:
-        raise _failure(exc.exit_code, str(exc)) from None
+        raise _failure(exc) from None
     if settings.api_key is not None:
         mask_in_logs(settings.api_key.reveal())
     return settings
@@ -185,18 +190,17 @@ def _run_in_worker_thread(settings: ExportSettings) -> RunSummary:
     worker.join()
     exc = outcome.get("error")
     if isinstance(exc, errors.ExportError):
-        raise _failure(exc.exit_code, str(exc)) from None
+        raise _failure(exc) from None
     if exc is not None:
         log.error("internal error in the export", exc_info=exc)
-        raise _failure(errors.EXIT_INTERNAL_ERROR, f"internal error ({type(exc).__name__}): {exc}") from None
+        raise _failure(errors.ExportError(f"internal error ({type(exc).__name__}): {exc}")) from None
     return outcome["summary"]
 
 
 def _outcome(summary: RunSummary) -> MaterializeResult:
+    if summary.failure is not None:  # typed by the exporter: transient (retried) or terminal
+        raise _failure(summary.failure, _counts(summary))
     code = summary.exit_code
-    if code not in (errors.EXIT_OK, errors.EXIT_REJECTED_ROWS):
-        raise _failure(code, summary.error or f"the export ended with status {summary.status}",
-                       _counts(summary))
     by_code = summary.counters.rejected_by_code
     check = AssetCheckResult(
         check_name=EXPORT_CHECK,
@@ -233,12 +237,17 @@ def _counts(summary: RunSummary) -> Mapping[str, Any]:
     }
 
 
-def _failure(exit_code: int, message: str, metadata: Mapping[str, Any] | None = None) -> Failure:
-    """Exit code 2 is worth retrying later; 3 (setting, token, build) and 70 (a bug) need a person."""
+#: how a summary's exit code reads as an error type, until the summary carries a typed failure itself
+
+
+def _failure(error: errors.ExportError, metadata: Mapping[str, Any] | None = None) -> Failure:
+    """A Dagster failure, retried only when the error is transient (``error.retryable``)."""
+    kind = "transient" if error.retryable else "terminal" if isinstance(error, errors.TerminalError) else "internal"
     return Failure(
-        description=f"mo-export exit code {exit_code}: {message}",
-        metadata={**(metadata or {}), "exit_code": exit_code},
-        allow_retries=exit_code == errors.EXIT_DELIVERY_FAILED,
+        description=f"mo-export exit code {error.exit_code} ({kind}, {type(error).__name__}): {error}",
+        metadata={**(metadata or {}), "exit_code": error.exit_code, "error_type": type(error).__name__,
+                  "retryable": error.retryable},
+        allow_retries=error.retryable,
     )
 
 

@@ -1,4 +1,9 @@
-"""The export's durable state: its own schema in the DuckDB file, queryable with SQL.
+"""The ledger: the export's durable record of what each destination acknowledged, in its own schema.
+
+It records outcomes and answers what the decision stage (:mod:`exporter.decide`) asks of it: the
+destination's id, its log and content tables, the ``requestId`` values seen. It never reads the contract
+model except to upgrade an old ledger in place. Every write goes through :meth:`Ledger.transaction`, the one
+place where a DuckDB or OS fault becomes an exporter error (:func:`exporter.warehouse.environment_fault`).
 
 Tables (schema ``mo_export_state`` by default):
 
@@ -18,6 +23,9 @@ Tables (schema ``mo_export_state`` by default):
 * ``rejections``: every rejected row with the payload sent, the API's error code, category, message and
   column, and the run that sent it.
 * ``runs``: one row per export run, with its destination, counts and outcome.
+* ``acknowledgements``: one row per acknowledged request, with the API's ``requestId`` (schema version 6).
+  A success body whose ``requestId`` the destination already gave another batch is a replayed answer (a
+  caching proxy), not an acknowledgement of the request it came back for.
 * ``acknowledged_content``: per destination, the last acknowledged content of each order (product,
   location, order number: the key without ``updated_at``), in the contract's typed columns, written in the
   same transaction as the acknowledgement. A changed order arrives with a new ``updated_at`` (a new key),
@@ -44,6 +52,13 @@ that harmless). A version-3 state (destinations without a token fingerprint) gai
 recorded without a fingerprint (by either upgrade) is taken by the first token that sends to its URL, with
 a warning: the runs before did not record which tenant they reached.
 
+Version 5 -> 6 adds the acknowledgements table, empty: requests acknowledged before kept no ids.
+
+Destinations that share the base URL and the object with a known one but are not it (another token, the
+alternate path template) are its *siblings*: the decision refuses a first run to a sibling unless the user
+says it is a new tenant (``--new-tenant``) or that the token was rotated (``--token-rotated``), which moves
+the known destination, its whole ledger, to the new token's fingerprint.
+
 Durability: a batch's rows are written here only after the API acknowledged the batch, in one transaction
 that commits before the batch is counted. A kill at any moment loses at most acknowledgements that were
 not yet committed; those rows are simply sent again (UPSERT of identical content is idempotent).
@@ -53,26 +68,37 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import orjson
 import pyarrow as pa
 
+if TYPE_CHECKING:
+    from exporter.model import ContractModel
+
 from exporter import contract
 from exporter.destination import Destination
 from exporter.errors import StateError
 from exporter.fingerprints import CONTENT_HASH_SQL, KEY_HASH_SQL, ORDER_HASH_SQL
-from exporter.warehouse import scalar
+from exporter.outcomes import RowRejection
+from exporter.settings import ExportSettings
+from exporter.warehouse import mapped_faults, scalar
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: the last acknowledged content of each order per destination (schema version 4)
 CONTENT_TABLE = "acknowledged_content"
+#: the requestId of every acknowledged request per destination (schema version 6)
+ACKNOWLEDGEMENTS_TABLE = "acknowledgements"
+_OBJECT = contract.MANUFACTURING_ORDERS
+_KEY_TYPES = {c: _OBJECT.duckdb_types[c] for c in _OBJECT.primary_key}
 #: the destination of events recorded before the state knew destinations, and whose run did not say
 UNKNOWN_DESTINATION_ID = 0
 
@@ -101,10 +127,7 @@ TABLES: dict[str, dict[str, str]] = {
         "destination_id": "INTEGER",
         "run_id": "VARCHAR",
         "key_hash": "UBIGINT",
-        "order_number": "VARCHAR",
-        "product_id": "VARCHAR",
-        "location_id": "VARCHAR",
-        "updated_at": "TIMESTAMP",
+        **_KEY_TYPES,
         "content_hash": "UBIGINT",
         "payload": "VARCHAR",
         "http_status": "INTEGER",
@@ -137,42 +160,54 @@ TABLES: dict[str, dict[str, str]] = {
     CONTENT_TABLE: {
         "destination_id": "INTEGER",
         "order_hash": "UBIGINT",
-        **contract.DUCKDB_TYPES,
+        **_OBJECT.duckdb_types,
+    },
+    ACKNOWLEDGEMENTS_TABLE: {
+        "destination_id": "INTEGER",
+        "request_id": "VARCHAR",
+        "request_key": "VARCHAR",
+        "run_id": "VARCHAR",
+        "rows": "INTEGER",
+        "recorded_at": "TIMESTAMP WITH TIME ZONE",
     },
 }
 
-#: the typed columns of a row's JSON payload as json_transform reads them (timestamps as text, cast after)
-_PAYLOAD_STRUCTURE = orjson.dumps(
-    {a.name: ("VARCHAR" if a.api_type == "timestamp" else a.duckdb_type) for a in contract.ATTRIBUTES}
-).decode()
 _CONTENT_COLUMNS = ", ".join(contract.ATTRIBUTE_NAMES)
+_KEY_COLUMNS = ", ".join(_OBJECT.primary_key)
 _MODEL_CONTENT_COLUMNS = ", ".join(f"model.{c}" for c in contract.ATTRIBUTE_NAMES)
-
-
-@dataclass(frozen=True)
-class RowRejection:
-    """One row the API (or the exporter, before sending) refused, with the reason."""
-
-    row_index: int
-    error_code: str
-    message: str
-    category: str | None = None
-    column_name: str | None = None
-    http_status: int | None = None
 
 
 @dataclass
 class BatchRecord:
-    """What to record for one delivered batch: its key/hash/payload table and which rows were refused."""
+    """What to record for one answered request: its rows, which of them were refused, and the API's
+    ``requestId`` (None for rows refused without an acknowledgement: a single row the API refused alone, or
+    one too large to send)."""
 
     rows: pa.Table  # batching.RECORD_COLUMNS: key columns, key_hash, content_hash, row_json
     rejections: Sequence[RowRejection]
+    request_id: str | None = None
+    #: exporter.outcomes.request_key of the raw id: what replay detection compares
+    request_key: str | None = None
 
 
+@dataclass(frozen=True)
+class DestinationMatch:
+    """The ledger's answer for the destination a run's settings name."""
+
+    #: None when the destination is not registered (read-only callers) or unknown
+    destination_id: int | None
+    #: registered by this call (its ledger is empty)
+    new: bool = False
+    #: labels of known destinations with the same base URL and object but another path or token
+    siblings: tuple[str, ...] = field(default_factory=tuple)
+
+
+#: version 5's tables: before the acknowledgements table
+_V5_TABLES: dict[str, dict[str, str]] = {t: c for t, c in TABLES.items() if t != ACKNOWLEDGEMENTS_TABLE}
 #: version 4's tables: destinations without the token fingerprint (checked before it is migrated)
 _V4_TABLES: dict[str, dict[str, str]] = {
     table: {name: type_ for name, type_ in columns.items() if name != "token_fingerprint"}
-    for table, columns in TABLES.items()
+    for table, columns in _V5_TABLES.items()
 }
 #: version 3's tables: what a state before the acknowledged content holds
 _V3_TABLES: dict[str, dict[str, str]] = {t: c for t, c in _V4_TABLES.items() if t != CONTENT_TABLE}
@@ -185,14 +220,39 @@ _V2_TABLES: dict[str, dict[str, str]] = {
 _DESTINATION_COLUMNS = "destination_id, base_url, path, object_name, solution_name, first_used_at, token_fingerprint"
 
 
-class ExportState:
-    def __init__(self, con: duckdb.DuckDBPyConnection, schema: str, model_relation: str) -> None:
-        """``model_relation``: the contract model's quoted name, which the ``delivered`` view reads."""
+class Ledger:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, schema: str, model_relation: str, path: Path | None = None
+    ) -> None:
+        """``model_relation``: the contract model's quoted name, which the ``delivered`` view reads; ``path``:
+        the DuckDB file, named in fault messages."""
         self._con = con
+        self.path = path or Path("the DuckDB file")
         self.schema = schema
         self._model = model_relation
         #: set by :meth:`use_destination`; every event this object records belongs to it
         self.destination_id: int | None = None
+
+    @classmethod
+    def open(cls, con: duckdb.DuckDBPyConnection, settings: ExportSettings, model: ContractModel, *,
+             writes: bool) -> Ledger:
+        """The ledger of ``settings.state_schema`` beside ``model``; a run that writes creates or upgrades it
+        first (a read-only caller reads an older ledger as it is)."""
+        ledger = cls(con, settings.state_schema, model.table, settings.database_path)
+        if writes:
+            ledger.ensure()
+        return ledger
+
+    def recorder(self, run_id: str) -> Callable[[Sequence[BatchRecord]], None]:
+        """What the delivery stage calls with each group of finished batches (one transaction a call)."""
+        return lambda records: self.record_batches(run_id, records)
+
+    def abandon_run(self, run_id: str, error: str) -> None:
+        """Mark a run that an unexpected error ended as failed (exit 70), keeping that error first."""
+        try:
+            self.finish_run(run_id, status="failed", exit_code=70, summary={"error": error})
+        except Exception as exc:  # the run's own error is the one to report
+            log.warning("could not record the failed run %s: %s", run_id, exc)
 
     # -- set-up -------------------------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -208,6 +268,17 @@ class ExportState:
             [self.destination_id],
         ) is True
 
+    def has_completed_run(self) -> bool:
+        """Whether a run to the current destination ever finished with every row answered (exit 0 or 1): until
+        then the destination is still in its first load, which a killed run leaves to be resumed."""
+        if self.destination_id is None or not self.exists():
+            return False
+        return self._scalar(
+            f"""select exists (select 1 from "{self.schema}".runs where destination_id = ?
+                and status in ('success', 'success_with_rejections') and mode not in ('dry-run', 'api-dry-run'))""",
+            [self.destination_id],
+        ) is True
+
     def ensure(self) -> None:
         """Create the schema on first use; on later runs migrate an older version and check the shape."""
         if not self.exists():
@@ -219,57 +290,130 @@ class ExportState:
             self._migrate_from_v3()
         if self._version() == 4 and not self._shape_problems(_V4_TABLES):
             self._migrate_from_v4()
+        if self._version() == 5 and not self._shape_problems(_V5_TABLES):
+            self._migrate_from_v5()
         self._check_shape()
 
     def has_content(self) -> bool:
         """Whether the state holds acknowledged content (version 4; a read-only caller may meet version 3)."""
         return self.exists() and self._has_table(CONTENT_TABLE)
 
-    def use_destination(self, destination: Destination, *, register: bool) -> int | None:
+    def use_destination(
+        self, destination: Destination, *, register: bool, token_rotated: bool = False
+    ) -> DestinationMatch:
         """Select the destination this run's events belong to; ``register`` adds it if it is new.
 
-        Without ``register`` (read-only callers: `status`, `--dry-run`) an unknown destination gives None:
-        nothing was ever delivered there.
+        Without ``register`` (read-only callers: `plan`, `status`, `--dry-run`) an unknown destination gives
+        no id: nothing was ever delivered there. ``token_rotated``: the destination with the same base URL,
+        path, object and solution but another token's fingerprint is taken over by this token (its ledger
+        moves with it) instead of a new destination being registered.
         """
         s = self.schema
         found = None
-        if self.exists() and self._version() == SCHEMA_VERSION:  # an older state is migrated by ensure()
+        values = _destination_values(destination)
+        current = self.exists() and self._version() == SCHEMA_VERSION
+        if current:  # an older state is migrated by ensure(); a read-only caller reads it as it is
             # the same token's destination first; else one recorded before destinations knew tokens
             row = self._con.execute(
                 f"""select destination_id, token_fingerprint from "{s}".destinations
                     where base_url = ? and path = ? and object_name = ? and solution_name = ?
                       and (token_fingerprint is not distinct from ? or token_fingerprint is null)
                     order by token_fingerprint is null, destination_id limit 1""",
-                [*_destination_values(destination), destination.token_fingerprint],
+                [*values, destination.token_fingerprint],
             ).fetchall()
             if row:
                 found, fingerprint = row[0]
                 if fingerprint is None and destination.token_fingerprint is not None and register:
-                    self._con.execute(
-                        f'update "{s}".destinations set token_fingerprint = ? where destination_id = ?',
-                        [destination.token_fingerprint, found],
-                    )
+                    self._claim(found, destination)
                     log.warning(
                         "destination %d (%s) was recorded before the state knew tokens: its acknowledgements "
                         "are taken to be this token's tenant. If they were another tenant's, run with "
                         "--full-refresh once", found, destination.label, extra={"event": "destination_claimed"},
                     )
-        elif self.exists() and self._version() in (3, 4):
-            # read-only callers (`plan`, `status`, `--dry-run`) read an older state as it is; ensure() migrates
+            elif token_rotated:
+                rotated = self._scalar(
+                    f"""select min(destination_id) from "{s}".destinations
+                        where base_url = ? and path = ? and object_name = ? and solution_name = ?""",
+                    values,
+                )
+                if rotated is not None:
+                    found = rotated
+                    if register:
+                        self._claim(rotated, destination)
+                        log.warning(
+                            "token rotated: destination %d (%s) and its ledger now belong to the new token",
+                            rotated, destination.label, extra={"event": "token_rotated"},
+                        )
+        elif self.exists() and self._version() in (3, 4, 5):
             found = self._scalar(
                 f"""select destination_id from "{s}".destinations
                     where base_url = ? and path = ? and object_name = ? and solution_name = ?""",
-                _destination_values(destination),
+                values,
             )
+        siblings = self._siblings(destination, found) if current else ()
+        new = False
         if found is None and register:
             found = self._scalar(f"""select coalesce(max(destination_id), 0) + 1 from "{s}".destinations""")
-            self._con.execute(
-                f"""insert into "{s}".destinations ({_DESTINATION_COLUMNS}) values (?, ?, ?, ?, ?, now(), ?)""",
-                [found, *_destination_values(destination), destination.token_fingerprint],
-            )
+            with self.transaction():
+                self._con.execute(
+                    f"""insert into "{s}".destinations ({_DESTINATION_COLUMNS}) values (?, ?, ?, ?, ?, now(), ?)""",
+                    [found, *values, destination.token_fingerprint],
+                )
+            new = True
             log.info("new destination %d: %s", found, destination.label)
         self.destination_id = None if found is None else int(found)
-        return self.destination_id
+        return DestinationMatch(self.destination_id, new=new, siblings=siblings)
+
+    def _claim(self, destination_id: int, destination: Destination) -> None:
+        with self.transaction():
+            self._con.execute(
+                f'update "{self.schema}".destinations set token_fingerprint = ? where destination_id = ?',
+                [destination.token_fingerprint, destination_id],
+            )
+
+    def _siblings(self, destination: Destination, found: int | None) -> tuple[str, ...]:
+        """Known destinations at the same base URL and object that are not this one (another path or token),
+        and hold deliveries (one that never acknowledged a row, a mistyped setting's, resends nothing)."""
+        rows = self._con.execute(
+            f"""select destination_id, base_url, path, solution_name,
+                       token_fingerprint is distinct from ? as other_token
+                from "{self.schema}".destinations as d
+                where base_url = ? and object_name = ? and destination_id is distinct from ?
+                  and exists (select 1 from "{self.schema}".deliveries as e where e.destination_id = d.destination_id)
+                order by destination_id""",
+            [destination.token_fingerprint, destination.base_url, destination.object_name, found],
+        ).fetchall()
+        out = []
+        for destination_id, base_url, path, solution, other_token in rows:
+            why = "another token" if path == destination.path and other_token else f"path {path}"
+            out.append(f"destination {destination_id} ({base_url}{path}, solution {solution}; {why})")
+        return tuple(out)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction, committed whole or rolled back; a DuckDB or OS fault (a full disk, a lock)
+        leaves it as its exporter error (:func:`exporter.warehouse.mapped_faults`)."""
+        con = self._con
+        with mapped_faults(self.path):
+            con.execute("begin")
+            try:
+                yield
+                con.execute("commit")
+            except BaseException:
+                _rollback(con)
+                raise
+
+    def known_request_ids(self) -> list[str]:
+        """The request keys (:func:`exporter.outcomes.request_key`) of every request the current destination
+        acknowledged (schema version 6)."""
+        if self.destination_id is None or not self._has_table(ACKNOWLEDGEMENTS_TABLE):
+            return []
+        return [
+            str(r[0]) for r in self._con.execute(
+                f'select request_key from "{self.schema}".{ACKNOWLEDGEMENTS_TABLE} where destination_id = ?',
+                [self.destination_id],
+            ).fetchall()
+        ]
 
     def _create(self) -> None:
         s = self.schema
@@ -377,21 +521,24 @@ class ExportState:
 
     def _migrate_from_v4(self) -> None:
         """Version 4 -> 5 in place: destinations gain the token fingerprint (unknown for those recorded)."""
-        s = self.schema
-        con = self._con
-        con.execute("begin")
-        try:
-            con.execute(f'alter table "{s}".destinations add column if not exists token_fingerprint VARCHAR')
-            con.execute(f'delete from "{s}".schema_version')
-            con.execute(f'insert into "{s}".schema_version values ({SCHEMA_VERSION})')
-            con.execute("commit")
-        except BaseException:
-            _rollback(con)
-            raise
-        log.warning(
-            "migrated the export state schema %s from version 4 to %d: destinations now know the token's "
-            "tenant", s, SCHEMA_VERSION, extra={"event": "state_migrated"},
-        )
+        self._migrate(5, f'alter table "{self.schema}".destinations add column if not exists token_fingerprint VARCHAR')
+        log.warning("migrated the export state schema %s from version 4 to 5: destinations now know the token's "
+                    "tenant", self.schema, extra={"event": "state_migrated"})
+
+    def _migrate_from_v5(self) -> None:
+        """Version 5 -> 6 in place: the acknowledgements table (requestIds), empty."""
+        columns = ", ".join(f'"{n}" {t}' for n, t in TABLES[ACKNOWLEDGEMENTS_TABLE].items())
+        self._migrate(6, f'create table "{self.schema}".{ACKNOWLEDGEMENTS_TABLE} ({columns})')
+        log.info("migrated the export state schema %s from version 5 to 6: requestIds are kept from now on",
+                 self.schema, extra={"event": "state_migrated"})
+
+    def _migrate(self, version: int, *statements: str) -> None:
+        """Run ``statements`` and set the schema version to ``version``, in one transaction."""
+        with self.transaction():
+            for statement in statements:
+                self._con.execute(statement)
+            self._con.execute(f'delete from "{self.schema}".schema_version')
+            self._con.execute(f'insert into "{self.schema}".schema_version values ({version})')
 
     def _create_views(self) -> None:
         s = self.schema
@@ -475,24 +622,24 @@ class ExportState:
         """Register a run; runs still marked 'running' were killed (we hold the file lock now)."""
         s = self.schema
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-        self._con.execute("begin")
-        try:
+        with self.transaction():
             self._con.execute(f"""update "{s}".runs set status = 'interrupted' where status = 'running'""")
             self._con.execute(
                 f"""insert into "{s}".runs (run_id, destination_id, started_at, status, mode)
                     values (?, ?, now(), 'running', ?)""",
                 [run_id, self.destination_id, mode],
             )
-            self._con.execute("commit")
-        except BaseException:
-            _rollback(self._con)
-            raise
         return run_id
 
     def finish_run(self, run_id: str, *, status: str, exit_code: int, summary: dict[str, Any]) -> None:
-        s = self.schema
         counts = summary.get("rows", {})
         http = summary.get("http", {})
+        with self.transaction():
+            self._finish_run(run_id, status, exit_code, summary, counts, http)
+
+    def _finish_run(self, run_id: str, status: str, exit_code: int, summary: dict[str, Any],
+                    counts: dict[str, Any], http: dict[str, Any]) -> None:
+        s = self.schema
         self._con.execute(
             f"""update "{s}".runs set finished_at = now(), status = ?, exit_code = ?,
                 rows_considered = ?, rows_unchanged = ?, rows_sent = ?, rows_acknowledged = ?, rows_rejected = ?,
@@ -518,7 +665,7 @@ class ExportState:
         acked_parts: list[pa.Table] = []
         rejected_parts: list[pa.Table] = []
         for record in records:
-            fingerprints = record.rows.select(["key_hash", "content_hash", "row_json"])
+            fingerprints = record.rows.select(["key_hash", "content_hash", *contract.ATTRIBUTE_NAMES])
             if not record.rejections:
                 acked_parts.append(fingerprints)
                 continue
@@ -531,8 +678,9 @@ class ExportState:
         s = self.schema
         con = self._con
         params = [self.destination_id, run_id]
-        con.execute("begin")
-        try:
+        requests = [(self.destination_id, r.request_id, r.request_key, run_id, r.rows.num_rows)
+                    for r in records if r.request_key]
+        with self.transaction():
             if acked is not None and acked.num_rows:
                 con.register("_acked_rows", acked)
                 con.execute(
@@ -553,36 +701,31 @@ class ExportState:
                 )
                 con.execute(
                     f"""insert into "{s}".rejections
-                        (destination_id, run_id, key_hash, order_number, product_id, location_id, updated_at,
-                         content_hash, payload, http_status, error_code, category, message, column_name, rejected_at)
-                    select ?, ?, key_hash, order_number, product_id, location_id, updated_at, content_hash, row_json,
-                           http_status, error_code, category, message, column_name, now()
+                        (destination_id, run_id, key_hash, {_KEY_COLUMNS}, content_hash, payload, http_status,
+                         error_code, category, message, column_name, rejected_at)
+                    select ?, ?, key_hash, {_KEY_COLUMNS}, content_hash, row_json, http_status, error_code,
+                           category, message, column_name, now()
                     from _rejected_rows""",
                     params,
                 )
                 con.unregister("_rejected_rows")
-            con.execute("commit")
-        except BaseException:
-            _rollback(con)
-            raise
+            if requests:
+                con.executemany(
+                    f"""insert into "{s}".{ACKNOWLEDGEMENTS_TABLE}
+                        (destination_id, request_id, request_key, run_id, rows, recorded_at)
+                        values (?, ?, ?, ?, ?, now())""",
+                    requests,
+                )
 
     def _record_content(self) -> None:
         """Replace the destination's last acknowledged content of the orders in ``_acked_rows`` (inside the
-        caller's transaction). The typed values are read back from the JSON payload the API acknowledged,
-        in DuckDB, so the stream carries no extra columns; of two versions of one order in the same group,
-        the later ``updated_at`` wins."""
+        caller's transaction). The typed values travel with each row from the model's stream beside the JSON
+        rendered from them, so nothing is parsed back; of two versions of one order in the same group, the
+        later ``updated_at`` wins."""
         s = self.schema
-        typed = ", ".join(
-            f"(r.{a.name})::timestamp as {a.name}" if a.api_type == "timestamp" else f"r.{a.name} as {a.name}"
-            for a in contract.ATTRIBUTES
-        )
         self._con.execute(
             f"""create or replace temp table _acked_content as
-            with parsed as (
-                select json_transform_strict(row_json, '{_PAYLOAD_STRUCTURE}') as r from _acked_rows
-            ),
-            typed as (select {typed} from parsed)
-            select {ORDER_HASH_SQL} as order_hash, {_CONTENT_COLUMNS} from typed
+            select {ORDER_HASH_SQL} as order_hash, {_CONTENT_COLUMNS} from _acked_rows
             qualify row_number() over (partition by order_hash order by updated_at desc) = 1"""
         )
         self._con.execute(
@@ -600,16 +743,11 @@ class ExportState:
         """Keep only the latest event per (destination, key) in the log; returns the number of events removed."""
         s = self.schema
         before = self._scalar(f'select count(*) from "{s}".deliveries')
-        self._con.execute("begin")
-        try:
+        with self.transaction():
             self._con.execute(
                 f"""delete from "{s}".deliveries where event_id not in (
                     select event_id from "{s}".latest_delivery_events)"""
             )
-            self._con.execute("commit")
-        except BaseException:
-            _rollback(self._con)
-            raise
         after = self._scalar(f'select count(*) from "{s}".deliveries')
         return int(before) - int(after)
 
@@ -676,9 +814,7 @@ def _rejection_table(record: BatchRecord) -> pa.Table:
     """One row per (row, error) with the row's key, hash and payload beside the API's reason."""
     indices = [r.row_index for r in record.rejections]
     rows = record.rows.take(pa.array(indices, type=pa.int64()))
-    table = rows.select(
-        ["key_hash", "order_number", "product_id", "location_id", "updated_at", "content_hash", "row_json"]
-    )
+    table = rows.select(["key_hash", *_OBJECT.primary_key, "content_hash", "row_json"])
     extra = {
         "http_status": pa.array([r.http_status for r in record.rejections], type=pa.int32()),
         "error_code": pa.array([r.error_code for r in record.rejections], type=pa.string()),

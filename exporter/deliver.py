@@ -1,0 +1,335 @@
+"""The delivery stage: batches in, one verdict per batch out, recorded before anything is counted.
+
+:func:`deliver` cuts the selected rows into requests (:mod:`exporter.batching`), keeps up to
+``--concurrency`` of them in flight on sender threads that share one rate limiter and one connection pool,
+and turns each batch's :data:`~exporter.outcomes.BatchOutcome` into what the ledger records: acknowledged
+rows, rows the API rejected (its ``failed`` entries, a single row it refused alone, a row too large to send)
+and the ``requestId`` of every acknowledged request. Every row rejection is built here.
+
+A request refused whole (400/413) is split in halves to isolate the rows the API refuses alone. When both
+halves repeat the refusal with the same message, the API is refusing the request, not rows (an unknown
+solution, a broken envelope): the run stops with exit 3, nothing is recorded as rejected, the rows stay
+pending. A single row refused by something other than the API (a proxy's page) stops the run the same way.
+
+Only the main thread touches the ledger: finished batches come back to it and are recorded in groups (one
+transaction per at most 16 batches or a quarter of a second: a DuckDB write transaction costs about 5 ms
+whatever its size), and only then counted. A batch's failure (attempts spent, a fatal answer, a
+request-level refusal, a fault writing the ledger) or a stop signal ends the scheduling of new batches;
+the batches in flight finish and are recorded (drain, then checkpoint), and :class:`DeliveryResult` says
+what ended it. Nothing here raises for an answer the API can give.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from exporter import errors
+from exporter.batching import Batch, Envelope, make_batches
+from exporter.client import HttpStats, IngestionClient, RateLimiter, build_http_client
+from exporter.ledger import BatchRecord
+from exporter.outcomes import Acknowledged, Fatal, GaveUp, Refused, RequestIds, RowRejection, Stopped
+from exporter.progress import Progress
+from exporter.settings import ExportSettings
+
+log = logging.getLogger(__name__)
+
+#: acknowledged batches are committed to the ledger in groups of at most this many ...
+ACK_GROUP_MAX_BATCHES = 16
+#: ... or after at most this long
+ACK_GROUP_MAX_DELAY_SECONDS = 0.25
+STREAM_CHUNK_ROWS = 8192
+
+#: what the ledger is told: records of one or more batches, in one transaction (None: record nothing)
+Recorder = Callable[[Sequence[BatchRecord]], None]
+
+
+@dataclass
+class Counters:
+    sent: int = 0
+    acknowledged: int = 0
+    rejected: int = 0
+    would_send: int = 0
+    refused_before_sending: int = 0
+    batches: int = 0
+    rejected_by_code: dict[str, int] = field(default_factory=dict)
+
+    def count_rejections(self, rejections: Sequence[RowRejection]) -> int:
+        """Count each refused row once, under its first error code; returns how many rows were refused."""
+        seen: set[int] = set()
+        for r in rejections:
+            if r.row_index not in seen:
+                seen.add(r.row_index)
+                self.rejected_by_code[r.error_code] = self.rejected_by_code.get(r.error_code, 0) + 1
+        self.rejected += len(seen)
+        return len(seen)
+
+
+@dataclass
+class DeliveryResult:
+    """What delivery came to: the counts of recorded rows, and what ended it early, if anything."""
+
+    counters: Counters = field(default_factory=Counters)
+    http: HttpStats = field(default_factory=HttpStats)
+    #: a TransientError (attempts spent, stopped, a fault writing the ledger) or a TerminalError (a fatal
+    #: answer, a request-level refusal); None when every batch has its verdict
+    failure: errors.ExportError | None = None
+
+
+@dataclass
+class _Verdict:
+    """One batch's verdict: what to record, and what stopped it (its remaining pieces stay pending)."""
+
+    batch: Batch
+    records: list[BatchRecord]
+    failure: errors.ExportError | None = None
+    #: refused by the exporter itself (too large for any request): recorded as rejected, never sent
+    not_sent: bool = False
+
+
+def deliver(
+    rows: Iterable[pa.RecordBatch],
+    to_send: int,
+    settings: ExportSettings,
+    *,
+    record: Recorder | None,
+    request_ids: RequestIds,
+    stop: threading.Event,
+) -> DeliveryResult:
+    """Send ``rows`` (``to_send`` of them) and record each batch's verdict with ``record``; see the module doc.
+
+    A dry run (``settings.dry_run``) builds every request as it would be sent, writes it to
+    ``--payload-dir`` if asked, and sends and records nothing.
+    """
+    result = DeliveryResult()
+    if to_send == 0:
+        return result
+    envelope = Envelope(settings.solution_name, "UPSERT", dry_run=settings.api_dry_run)
+    batches = make_batches(rows, envelope=envelope, batch_size=settings.batch_size, max_bytes=settings.max_bytes)
+    progress = Progress(total=to_send, enabled=settings.show_progress)
+    try:
+        if settings.dry_run:
+            _rehearse(batches, envelope, settings.payload_dir, result, stop)
+        else:
+            with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="sender") as pool:
+                http = build_http_client(settings)
+                try:
+                    client = IngestionClient(http, settings, RateLimiter(settings.max_rps, stop), result.http,
+                                             request_ids, stop=stop)
+                    _send_all(batches, client, envelope, pool, settings.concurrency,
+                              _Accountant(result, record, progress), stop)
+                finally:
+                    http.close()
+    finally:
+        progress.close()
+    if result.failure is None and stop.is_set() and result.counters.sent + result.counters.rejected < to_send:
+        result.failure = errors.StoppedError("stopped by a signal before every row was sent; the rest stays pending")
+    return result
+
+
+class _Accountant:
+    """Records finished batches (one ledger transaction per group), then counts them; a fault recording
+    them ends the delivery (the group's rows were not recorded, so the next run sends them again)."""
+
+    def __init__(self, result: DeliveryResult, record: Recorder | None, progress: Progress) -> None:
+        self._result = result
+        self._record = record
+        self._progress = progress
+
+    @property
+    def failed(self) -> bool:
+        return self._result.failure is not None
+
+    def fail(self, failure: errors.ExportError) -> None:
+        if self._result.failure is None:
+            self._result.failure = failure
+
+    def __call__(self, verdicts: list[_Verdict]) -> None:
+        records = [r for v in verdicts for r in v.records]
+        if self._record is not None and records:
+            try:
+                self._record(records)
+            except errors.ExportError as exc:  # the ledger mapped its fault (a full disk, a lock)
+                self.fail(exc)
+                return
+        counters = self._result.counters
+        for v in verdicts:
+            counters.batches += 1
+            for r in v.records:
+                refused = counters.count_rejections(r.rejections)
+                if v.not_sent:
+                    counters.refused_before_sending += refused
+                else:
+                    counters.sent += r.rows.num_rows
+                    counters.acknowledged += r.rows.num_rows - refused
+            if v.failure is not None:
+                self.fail(v.failure)
+            self._progress.update(sum(r.rows.num_rows for r in v.records))
+
+
+class _GroupCommit:
+    """Holds finished batches until a group is due: at most ``max_batches`` or ``max_delay`` seconds. A kill
+    inside the window only makes the next run send those rows again (UPSERT of the same content)."""
+
+    def __init__(self, account: _Accountant, *, max_batches: int = ACK_GROUP_MAX_BATCHES,
+                 max_delay: float = ACK_GROUP_MAX_DELAY_SECONDS) -> None:
+        self._account = account
+        self._max_batches = max_batches
+        self._max_delay = max_delay
+        self._waiting: list[_Verdict] = []
+        self._oldest = 0.0
+
+    def add(self, verdict: _Verdict) -> None:
+        if not self._waiting:
+            self._oldest = time.monotonic()
+        self._waiting.append(verdict)
+        if verdict.failure is not None or len(self._waiting) >= self._max_batches:
+            self.flush()
+
+    def seconds_until_due(self) -> float | None:
+        """How long the caller may wait before it must call :meth:`flush_if_due` (None: nothing waits)."""
+        if not self._waiting:
+            return None
+        return max(0.0, self._oldest + self._max_delay - time.monotonic())
+
+    def flush_if_due(self) -> None:
+        if self.seconds_until_due() == 0.0:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._waiting:
+            waiting, self._waiting = self._waiting, []
+            self._account(waiting)
+
+
+def _send_all(
+    batches: Iterator[Batch],
+    client: IngestionClient,
+    envelope: Envelope,
+    pool: ThreadPoolExecutor,
+    concurrency: int,
+    account: _Accountant,
+    stop: threading.Event,
+) -> None:
+    """Keep up to ``concurrency`` batches in flight while the main thread reads the next one from DuckDB;
+    after a failure or a stop, schedule nothing more and drain what is in flight."""
+    in_flight: set[Future[_Verdict]] = set()
+    group = _GroupCommit(account)
+
+    def collect(timeout: float | None) -> None:
+        nonlocal in_flight
+        done, not_done = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
+        in_flight = set(not_done)
+        for future in done:
+            group.add(future.result())  # _deliver_batch raises only for a bug
+        group.flush_if_due()
+
+    try:
+        for batch in batches:
+            if batch.oversized:
+                group.add(_oversized(batch, envelope))
+                continue
+            in_flight.add(pool.submit(_deliver_batch, client, envelope, batch))
+            while len(in_flight) >= concurrency and not account.failed and not stop.is_set():
+                due = group.seconds_until_due()
+                collect(0.5 if due is None else due)
+            if account.failed or stop.is_set():
+                break
+        while in_flight:
+            collect(None)
+    finally:
+        group.flush()  # whatever was answered is recorded, also when reading the rows failed
+
+
+def _deliver_batch(client: IngestionClient, envelope: Envelope, batch: Batch) -> _Verdict:
+    """Send a batch; bisect a whole-request refusal down to the rows the API refuses alone."""
+    records: list[BatchRecord] = []
+    pieces: list[tuple[Batch, object]] = [(batch, client.send(envelope.body(batch.rows_json), batch.size))]
+    while pieces:
+        piece, outcome = pieces.pop()
+        if isinstance(outcome, Acknowledged):
+            records.append(BatchRecord(piece.rows, outcome.rejections, outcome.request_id, outcome.request_key))
+            continue
+        if isinstance(outcome, GaveUp):
+            return _Verdict(batch, records, errors.DeliveryError(outcome.reason))
+        if isinstance(outcome, Stopped):
+            return _Verdict(batch, records, errors.StoppedError(outcome.reason))
+        if isinstance(outcome, Fatal):
+            return _Verdict(batch, records, outcome.error)
+        assert isinstance(outcome, Refused)
+        if piece.size == 1:
+            if not outcome.from_api:
+                return _Verdict(batch, records, errors.RequestRefusedError(_not_a_row_verdict(outcome)))
+            rejection = RowRejection(0, f"HTTP_{outcome.status}", outcome.detail, "request", None, outcome.status)
+            records.append(BatchRecord(piece.rows, (rejection,)))
+            continue
+        halves = piece.split()
+        log.info("batch %d (%d rows) refused with HTTP %d; splitting it to isolate the rows refused",
+                 piece.seq, piece.size, outcome.status, extra={"event": "bisect"})
+        answers = [client.send(envelope.body(h.rows_json), h.size) for h in halves]
+        if all(_same_refusal(a, outcome) for a in answers):
+            return _Verdict(batch, records, errors.RequestRefusedError(_request_refused(outcome, piece.size)))
+        pieces.extend(zip(halves, answers, strict=True))
+    return _Verdict(batch, records)
+
+
+def _same_refusal(answer: object, refusal: Refused) -> bool:
+    return isinstance(answer, Refused) and (answer.status, answer.detail) == (refusal.status, refusal.detail)
+
+
+def _request_refused(refusal: Refused, rows: int) -> str:
+    if not refusal.from_api:
+        return (
+            f"a request of {rows} rows and both its halves were answered {refusal.came_back}, which is not the "
+            "ingestion API's error object: a proxy or another host stands in front of the API. Nothing was "
+            "recorded as rejected and every row not acknowledged stays pending. Check PEAK_BASE_URL (--base-url) "
+            "and the proxy between, then re-run"
+        )
+    return (
+        f"the ingestion API refused the request as a whole: HTTP {refusal.status} ({refusal.detail}) for a "
+        f"request of {rows} rows and for both its halves, so it is not about rows. Nothing was recorded as "
+        "rejected and every row not acknowledged stays pending. Check the solution name (PEAK_SOLUTION_NAME), "
+        "the object and the request settings (--batch-size, --max-bytes), then re-run"
+    )
+
+
+def _not_a_row_verdict(refusal: Refused) -> str:
+    return (
+        f"a request of a single row was answered {refusal.came_back or f'HTTP {refusal.status}'}, which is not "
+        "the ingestion API's error object: a proxy or another host stands in front of the API, so this says "
+        "nothing about the row. Nothing was recorded as rejected and every row not acknowledged stays pending. "
+        "Check PEAK_BASE_URL (--base-url) and the proxy between, then re-run"
+    )
+
+
+def _oversized(batch: Batch, envelope: Envelope) -> _Verdict:
+    message = f"the row's JSON ({batch.body_bytes} bytes with the envelope) exceeds --max-bytes; not sent"
+    rejection = RowRejection(0, "ROW_TOO_LARGE", message, "client")
+    return _Verdict(batch, [BatchRecord(batch.rows, (rejection,))], not_sent=True)
+
+
+def _rehearse(batches: Iterator[Batch], envelope: Envelope, folder: Path | None, result: DeliveryResult,
+              stop: threading.Event) -> None:
+    """A dry run: build every request exactly as it would be sent, optionally write it, send nothing."""
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    counters = result.counters
+    for batch in batches:
+        if stop.is_set():
+            return
+        counters.batches += 1
+        if batch.oversized:
+            (record,) = _oversized(batch, envelope).records
+            counters.refused_before_sending += counters.count_rejections(record.rejections)
+            continue
+        body = envelope.body(batch.rows_json)
+        if folder is not None:
+            (folder / f"batch-{batch.seq:06d}.json").write_bytes(body)
+        counters.would_send += batch.size
