@@ -51,7 +51,8 @@ from exporter.transport import BodyError, BodyTooLarge
 #: how much of a body an error message quotes
 QUOTED_BODY_CHARS = 120
 #: top-level fields whose presence (with a value) names an error, not a success
-ERROR_FIELDS = ("error", "errors", "detail", "message")
+#: top-level fields that name an error (``message`` alone does not: a success body may say "ok" in it)
+ERROR_FIELDS = ("error", "errors", "detail")
 #: the values of a top-level ``status`` that a success object may carry
 #: a success object holds one object per failed row plus its errors: a body with more '{' than this many per
 #: row sent (plus one) is not parsed at all, so a 'failed' array far longer than the batch builds no objects

@@ -107,18 +107,17 @@ def decide(
     ledger: Ledger,
     settings: ExportSettings,
     *,
-    register: bool,
     pinned: PlanFile | None = None,
     examples: int = 0,
 ) -> Plan:
-    """Decide what a run sends. ``register``: a run that will write registers its destination in the ledger
-    (read-only callers do not). ``examples``: with changed records, list that many per changed attribute.
+    """Decide what a run sends, writing nothing (a run registers a new destination once the guard let it
+    through). ``examples``: with changed records, list that many per changed attribute.
 
     Raises :class:`~exporter.errors.PlanFileError` for a pinned plan that is not this decision; the guard's
     verdict is judged here and checked by the caller (a dry run only reports it).
     """
     destination = Destination.from_settings(settings)
-    match = ledger.use_destination(destination, register=register, token_rotated=settings.token_rotated)
+    match = ledger.use_destination(destination, token_rotated=settings.token_rotated)
     full_refresh = pinned.full_refresh if pinned is not None else settings.full_refresh
     retry_rejected = pinned.retry_rejected if pinned is not None else settings.retry_rejected
     if pinned is not None:
@@ -140,11 +139,13 @@ def decide(
             _match_pinned(cursor, model, pinned, selection)
     finally:
         cursor.close()
+    # a first load that was interrupted is resumed, not judged: its new rows count once a run has finished;
+    # changed and lost records count always
+    new_rows = counts["new"] if ledger.has_completed_run() else 0
     guard = GuardVerdict(
-        # a first load that was interrupted is resumed, not judged: the shares apply once a run has finished
-        acknowledged_orders=counts["acknowledged_orders"] if ledger.has_completed_run() else 0,
-        leaving_rows=counts["new"] + counts["changed"] + counts["changed_unknown"],
-        new_rows=counts["new"],
+        acknowledged_orders=counts["acknowledged_orders"],
+        leaving_rows=new_rows + counts["changed"] + counts["changed_unknown"],
+        new_rows=new_rows,
         lost_orders=counts["lost_orders"],
         max_change_share=settings.max_change_share,
         max_loss_share=settings.max_loss_share,

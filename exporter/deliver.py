@@ -22,6 +22,7 @@ what ended it. Nothing here raises for an answer the API can give.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -40,6 +41,9 @@ from exporter.progress import Progress
 from exporter.settings import ExportSettings
 
 log = logging.getLogger(__name__)
+
+#: runs of digits or of hex (trace ids, counters) in a refusal's text, ignored when two refusals are compared
+_NUMBERS_AND_IDS = re.compile(r"[0-9a-f]{8,}|\d+")
 
 #: acknowledged batches are committed to the ledger in groups of at most this many ...
 ACK_GROUP_MAX_BATCHES = 16
@@ -129,8 +133,11 @@ def deliver(
                     http.close()
     finally:
         progress.close()
-    if result.failure is None and stop.is_set() and result.counters.sent + result.counters.rejected < to_send:
-        result.failure = errors.StoppedError("stopped by a signal before every row was sent; the rest stays pending")
+    if result.failure is None and stop.is_set():
+        c = result.counters
+        pending = max(to_send - c.sent - c.would_send - c.refused_before_sending, 0)
+        result.failure = errors.StoppedError(
+            f"stopped by a signal; the requests in flight were finished and recorded, {pending:,} rows stay pending")
     return result
 
 
@@ -242,19 +249,30 @@ def _send_all(
                 collect(0.5 if due is None else due)
             if account.failed or stop.is_set():
                 break
-        while in_flight:
-            collect(None)
+    except errors.ExportError as exc:  # reading the rows failed (a fault the model stage mapped): stop here
+        account.fail(exc)
     finally:
-        group.flush()  # whatever was answered is recorded, also when reading the rows failed
+        while in_flight:  # whatever was answered is recorded, also when reading the rows failed
+            collect(None)
+        group.flush()
 
 
 def _deliver_batch(client: IngestionClient, envelope: Envelope, batch: Batch) -> _Verdict:
-    """Send a batch; bisect a whole-request refusal down to the rows the API refuses alone."""
+    """Send a batch; bisect a whole-request refusal down to the rows the API refuses alone.
+
+    A row is refused *alone* when its one-row request is refused while another part of the same batch was
+    acknowledged: only then is the refusal a verdict on that row. If no part of the batch is acknowledged,
+    or both halves of a 400 repeat the refusal, the API is refusing the request: the batch's rows stay
+    pending and the run stops (exit 3). A 413 is about size, so it is halved as long as it repeats.
+    """
     records: list[BatchRecord] = []
+    refused_alone: list[tuple[Batch, Refused]] = []
+    acknowledged = False
     pieces: list[tuple[Batch, object]] = [(batch, client.send(envelope.body(batch.rows_json), batch.size))]
     while pieces:
         piece, outcome = pieces.pop()
         if isinstance(outcome, Acknowledged):
+            acknowledged = True
             records.append(BatchRecord(piece.rows, outcome.rejections, outcome.request_id, outcome.request_key))
             continue
         if isinstance(outcome, GaveUp):
@@ -265,38 +283,50 @@ def _deliver_batch(client: IngestionClient, envelope: Envelope, batch: Batch) ->
             return _Verdict(batch, records, outcome.error)
         assert isinstance(outcome, Refused)
         if piece.size == 1:
-            if not outcome.from_api:
-                return _Verdict(batch, records, errors.RequestRefusedError(_not_a_row_verdict(outcome)))
-            rejection = RowRejection(0, f"HTTP_{outcome.status}", outcome.detail, "request", None, outcome.status)
-            records.append(BatchRecord(piece.rows, (rejection,)))
+            refused_alone.append((piece, outcome))
             continue
         halves = piece.split()
         log.info("batch %d (%d rows) refused with HTTP %d; splitting it to isolate the rows refused",
                  piece.seq, piece.size, outcome.status, extra={"event": "bisect"})
         answers = [client.send(envelope.body(h.rows_json), h.size) for h in halves]
-        if all(_same_refusal(a, outcome) for a in answers):
+        if outcome.status != 413 and all(_same_refusal(a, outcome) for a in answers):
             return _Verdict(batch, records, errors.RequestRefusedError(_request_refused(outcome, piece.size)))
         pieces.extend(zip(halves, answers, strict=True))
+    if refused_alone and not acknowledged:  # nothing of the batch passed: the request is refused, not rows
+        piece, outcome = refused_alone[0]
+        return _Verdict(batch, records, errors.RequestRefusedError(_request_refused(outcome, batch.size)))
+    for piece, outcome in refused_alone:
+        if not outcome.from_api:
+            return _Verdict(batch, records, errors.RequestRefusedError(_not_a_row_verdict(outcome)))
+        rejection = RowRejection(0, f"HTTP_{outcome.status}", outcome.detail, "request", None, outcome.status)
+        records.append(BatchRecord(piece.rows, (rejection,)))
     return _Verdict(batch, records)
 
 
 def _same_refusal(answer: object, refusal: Refused) -> bool:
-    return isinstance(answer, Refused) and (answer.status, answer.detail) == (refusal.status, refusal.detail)
+    """The same refusal, ignoring numbers and ids in its text (a trace id per request changes nothing)."""
+    return (isinstance(answer, Refused) and answer.status == refusal.status
+            and _comparable(answer.detail) == _comparable(refusal.detail))
+
+
+def _comparable(detail: str) -> str:
+    return _NUMBERS_AND_IDS.sub("#", detail.lower())
 
 
 def _request_refused(refusal: Refused, rows: int) -> str:
     if not refusal.from_api:
         return (
-            f"a request of {rows} rows and both its halves were answered {refusal.came_back}, which is not the "
-            "ingestion API's error object: a proxy or another host stands in front of the API. Nothing was "
-            "recorded as rejected and every row not acknowledged stays pending. Check PEAK_BASE_URL (--base-url) "
-            "and the proxy between, then re-run"
+            f"a request of {rows} rows and the parts it was split into were answered {refusal.came_back}, which "
+            "is not the ingestion API's error object: a proxy or another host stands in front of the API. "
+            "Nothing was recorded as rejected and every row not acknowledged stays pending. Check PEAK_BASE_URL "
+            "(--base-url) and the proxy between, then re-run"
         )
     return (
         f"the ingestion API refused the request as a whole: HTTP {refusal.status} ({refusal.detail}) for a "
-        f"request of {rows} rows and for both its halves, so it is not about rows. Nothing was recorded as "
-        "rejected and every row not acknowledged stays pending. Check the solution name (PEAK_SOLUTION_NAME), "
-        "the object and the request settings (--batch-size, --max-bytes), then re-run"
+        f"request of {rows} rows and for the parts it was split into, none of which it took, so it is not about "
+        "rows. Nothing was recorded as rejected and every row not acknowledged stays pending. Check the "
+        "solution name (PEAK_SOLUTION_NAME), the object and the request settings (--batch-size, --max-bytes), "
+        "then re-run"
     )
 
 

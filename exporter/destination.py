@@ -2,8 +2,9 @@
 
 A row acknowledged by the sandbox is not delivered to production, nor one acknowledged by a staging
 tenant: every delivery, rejection and run in the export state carries the id of its destination, and a run
-compares the model only with what *its* destination acknowledged. A destination is the API's base URL
-(scheme, host and port, lowercased, without userinfo or trailing slash), the path the rows are posted to,
+compares the model only with what *its* destination acknowledged. A destination is the API's origin
+(scheme, host and port, lowercased, without userinfo), the whole path the rows are posted to (the base
+URL's path joined with the path template, repeated slashes folded, however the two settings split it),
 the object, the solution, and a fingerprint of the token. The tenants of one cluster share an ingestion
 host and, by default, the solution name: only the personal access token tells a staging tenant from
 production at the same URL. The fingerprint is a slow, salted hash (PBKDF2), never the token: it tells two
@@ -38,9 +39,10 @@ class Destination:
     def of(
         cls, *, base_url: str, path_template: str, object_name: str, solution_name: str, token: str | None = None
     ) -> Destination:
+        origin, base_path = split_base_url(base_url)
         return cls(
-            base_url=normalise_base_url(base_url),
-            path=normalise_path(path_template.format(object_name=object_name)),
+            base_url=origin,
+            path=normalise_path(base_path + "/" + path_template.format(object_name=object_name)),
             object_name=object_name,
             solution_name=solution_name,
             token_fingerprint=token_fingerprint(token) if token else None,
@@ -82,6 +84,14 @@ def normalise_base_url(value: str) -> str:
     port = parts.port
     netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
     return urlunsplit((scheme, netloc, normalise_path(parts.path), "", ""))
+
+
+def split_base_url(value: str) -> tuple[str, str]:
+    """The base URL as (origin, path): a destination is the URL the rows are posted to, however it is split
+    between PEAK_BASE_URL and the path template (``https://h/ingestion-api`` + ``/api/...`` is ``https://h``
+    + ``/ingestion-api/api/...``)."""
+    parts = urlsplit(normalise_base_url(value))
+    return urlunsplit((parts.scheme, parts.netloc, "", "", "")), parts.path
 
 
 def normalise_path(path: str) -> str:

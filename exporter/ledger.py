@@ -83,8 +83,8 @@ if TYPE_CHECKING:
     from exporter.model import ContractModel
 
 from exporter import contract
-from exporter.destination import Destination
-from exporter.errors import StateError
+from exporter.destination import Destination, normalise_path, split_base_url
+from exporter.errors import ConfigError, StateError
 from exporter.fingerprints import CONTENT_HASH_SQL, KEY_HASH_SQL, ORDER_HASH_SQL
 from exporter.outcomes import RowRejection
 from exporter.settings import ExportSettings
@@ -194,10 +194,8 @@ class BatchRecord:
 class DestinationMatch:
     """The ledger's answer for the destination a run's settings name."""
 
-    #: None when the destination is not registered (read-only callers) or unknown
+    #: None when the destination is not registered yet (a first run registers it once the guard let it through)
     destination_id: int | None
-    #: registered by this call (its ledger is empty)
-    new: bool = False
     #: labels of known destinations with the same base URL and object but another path or token
     siblings: tuple[str, ...] = field(default_factory=tuple)
 
@@ -298,71 +296,92 @@ class Ledger:
         """Whether the state holds acknowledged content (version 4; a read-only caller may meet version 3)."""
         return self.exists() and self._has_table(CONTENT_TABLE)
 
-    def use_destination(
-        self, destination: Destination, *, register: bool, token_rotated: bool = False
-    ) -> DestinationMatch:
-        """Select the destination this run's events belong to; ``register`` adds it if it is new.
-
-        Without ``register`` (read-only callers: `plan`, `status`, `--dry-run`) an unknown destination gives
-        no id: nothing was ever delivered there. ``token_rotated``: the destination with the same base URL,
-        path, object and solution but another token's fingerprint is taken over by this token (its ledger
-        moves with it) instead of a new destination being registered.
+    def use_destination(self, destination: Destination, *, token_rotated: bool = False) -> DestinationMatch:
+        """Find the destination a run's settings name, writing nothing: its id (None when it is new), and the
+        known destinations beside it. ``token_rotated``: the one destination with the same URL, object and
+        solution whose ledger another token's runs filled is taken to be this token's (moved to it by
+        :meth:`register_destination`); more than one such is refused, naming them.
         """
         s = self.schema
-        found = None
         values = _destination_values(destination)
-        current = self.exists() and self._version() == SCHEMA_VERSION
-        if current:  # an older state is migrated by ensure(); a read-only caller reads it as it is
-            # the same token's destination first; else one recorded before destinations knew tokens
-            row = self._con.execute(
-                f"""select destination_id, token_fingerprint from "{s}".destinations
-                    where base_url = ? and path = ? and object_name = ? and solution_name = ?
-                      and (token_fingerprint is not distinct from ? or token_fingerprint is null)
-                    order by token_fingerprint is null, destination_id limit 1""",
-                [*values, destination.token_fingerprint],
-            ).fetchall()
-            if row:
-                found, fingerprint = row[0]
-                if fingerprint is None and destination.token_fingerprint is not None and register:
-                    self._claim(found, destination)
-                    log.warning(
-                        "destination %d (%s) was recorded before the state knew tokens: its acknowledgements "
-                        "are taken to be this token's tenant. If they were another tenant's, run with "
-                        "--full-refresh once", found, destination.label, extra={"event": "destination_claimed"},
-                    )
-            elif token_rotated:
-                rotated = self._scalar(
-                    f"""select min(destination_id) from "{s}".destinations
-                        where base_url = ? and path = ? and object_name = ? and solution_name = ?""",
-                    values,
-                )
-                if rotated is not None:
-                    found = rotated
-                    if register:
-                        self._claim(rotated, destination)
-                        log.warning(
-                            "token rotated: destination %d (%s) and its ledger now belong to the new token",
-                            rotated, destination.label, extra={"event": "token_rotated"},
-                        )
-        elif self.exists() and self._version() in (3, 4, 5):
+        if not self.exists() or self._version() not in (3, 4, 5, SCHEMA_VERSION):
+            self.destination_id = None
+            return DestinationMatch(None)
+        if self._version() != SCHEMA_VERSION:  # an older ledger, read as it is (ensure() migrates it)
             found = self._scalar(
                 f"""select destination_id from "{s}".destinations
                     where base_url = ? and path = ? and object_name = ? and solution_name = ?""",
                 values,
             )
-        siblings = self._siblings(destination, found) if current else ()
-        new = False
-        if found is None and register:
-            found = self._scalar(f"""select coalesce(max(destination_id), 0) + 1 from "{s}".destinations""")
+            self.destination_id = None if found is None else int(found)
+            return DestinationMatch(self.destination_id)
+        # the same token's destination first; else one recorded before destinations knew tokens
+        row = self._con.execute(
+            f"""select destination_id, token_fingerprint from "{s}".destinations
+                where base_url = ? and path = ? and object_name = ? and solution_name = ?
+                  and (token_fingerprint is not distinct from ? or token_fingerprint is null)
+                order by token_fingerprint is null, destination_id limit 1""",
+            [*values, destination.token_fingerprint],
+        ).fetchall()
+        found = int(row[0][0]) if row else None
+        if token_rotated and (found is None or not self._delivered_to(found)):
+            found = self._rotation_candidate(destination) or found
+        self.destination_id = found
+        return DestinationMatch(found, siblings=self._siblings(destination, found))
+
+    def register_destination(self, destination: Destination, *, token_rotated: bool = False) -> int:
+        """Make the destination :meth:`use_destination` found this run's: register it if it is new, or move a
+        known one (recorded without a token, or ``token_rotated``) to this token's fingerprint."""
+        s = self.schema
+        if self.destination_id is None:
+            found = int(self._scalar(f'select coalesce(max(destination_id), 0) + 1 from "{s}".destinations'))
             with self.transaction():
                 self._con.execute(
                     f"""insert into "{s}".destinations ({_DESTINATION_COLUMNS}) values (?, ?, ?, ?, ?, now(), ?)""",
-                    [found, *values, destination.token_fingerprint],
+                    [found, *_destination_values(destination), destination.token_fingerprint],
                 )
-            new = True
             log.info("new destination %d: %s", found, destination.label)
-        self.destination_id = None if found is None else int(found)
-        return DestinationMatch(self.destination_id, new=new, siblings=siblings)
+            self.destination_id = found
+            return found
+        recorded = self._scalar(
+            f'select token_fingerprint from "{s}".destinations where destination_id = ?', [self.destination_id])
+        if recorded != destination.token_fingerprint and destination.token_fingerprint is not None:
+            self._claim(self.destination_id, destination)
+            if recorded is None:
+                log.warning(
+                    "destination %d (%s) was recorded before the state knew tokens: its acknowledgements are taken "
+                    "to be this token's tenant. If they were another tenant's, run with --full-refresh once",
+                    self.destination_id, destination.label, extra={"event": "destination_claimed"},
+                )
+            elif token_rotated:
+                log.warning("token rotated: destination %d (%s) and its ledger now belong to the new token",
+                            self.destination_id, destination.label, extra={"event": "token_rotated"})
+        return self.destination_id
+
+    def _delivered_to(self, destination_id: int) -> bool:
+        return self._scalar(
+            f'select exists (select 1 from "{self.schema}".deliveries where destination_id = ?)', [destination_id]
+        ) is True
+
+    def _rotation_candidate(self, destination: Destination) -> int | None:
+        """The one destination at the same URL, object and solution that another token filled."""
+        rows = self._con.execute(
+            f"""select destination_id from "{self.schema}".destinations as d
+                where base_url = ? and path = ? and object_name = ? and solution_name = ?
+                  and token_fingerprint is distinct from ?
+                  and exists (select 1 from "{self.schema}".deliveries as e where e.destination_id = d.destination_id)
+                order by destination_id""",
+            [*_destination_values(destination), destination.token_fingerprint],
+        ).fetchall()
+        if len(rows) > 1:
+            listed = ", ".join(str(r[0]) for r in rows)
+            raise ConfigError(
+                f"--token-rotated: the ledger holds {len(rows)} destinations at {destination.label} filled by other "
+                f"tokens (ids {listed}), so which tenant the new token belongs to is not clear; nothing was sent. "
+                "Move the right one by hand (`update mo_export_state.destinations set token_fingerprint = ...`) "
+                "or run with --new-tenant"
+            )
+        return int(rows[0][0]) if rows else None
 
     def _claim(self, destination_id: int, destination: Destination) -> None:
         with self.transaction():
@@ -404,16 +423,14 @@ class Ledger:
                 raise
 
     def known_request_ids(self) -> list[str]:
-        """The request keys (:func:`exporter.outcomes.request_key`) of every request the current destination
+        """The request keys (:func:`exporter.outcomes.request_key`) of every request any destination
         acknowledged (schema version 6)."""
-        if self.destination_id is None or not self._has_table(ACKNOWLEDGEMENTS_TABLE):
+        if not self.exists() or not self._has_table(ACKNOWLEDGEMENTS_TABLE):
             return []
-        return [
-            str(r[0]) for r in self._con.execute(
-                f'select request_key from "{self.schema}".{ACKNOWLEDGEMENTS_TABLE} where destination_id = ?',
-                [self.destination_id],
-            ).fetchall()
-        ]
+        # every destination's: a requestId names one request at the API, whichever tenant's token sent it (a
+        # cache that ignores the token would otherwise acknowledge a second tenant with the first one's answers)
+        return [str(r[0]) for r in self._con.execute(
+            f'select request_key from "{self.schema}".{ACKNOWLEDGEMENTS_TABLE}').fetchall()]
 
     def _create(self) -> None:
         s = self.schema
@@ -526,17 +543,31 @@ class Ledger:
                     "tenant", self.schema, extra={"event": "state_migrated"})
 
     def _migrate_from_v5(self) -> None:
-        """Version 5 -> 6 in place: the acknowledgements table (requestIds), empty."""
+        """Version 5 -> 6 in place: the acknowledgements table (requestIds), empty; destinations named by
+        origin and whole path (a base URL's path moves into ``path``)."""
+        s = self.schema
         columns = ", ".join(f'"{n}" {t}' for n, t in TABLES[ACKNOWLEDGEMENTS_TABLE].items())
-        self._migrate(6, f'create table "{self.schema}".{ACKNOWLEDGEMENTS_TABLE} ({columns})')
+        moved = [
+            (origin, normalise_path(base_path + "/" + path), destination_id)
+            for destination_id, base_url, path in self._con.execute(
+                f'select destination_id, base_url, path from "{s}".destinations').fetchall()
+            for origin, base_path in [split_base_url(base_url)]
+        ]
+        statements = [f'create table "{s}".{ACKNOWLEDGEMENTS_TABLE} ({columns})']
+        self._migrate(6, *statements, updates=(f'update "{s}".destinations set base_url = ?, path = ? '
+                                               "where destination_id = ?", moved))
         log.info("migrated the export state schema %s from version 5 to 6: requestIds are kept from now on",
                  self.schema, extra={"event": "state_migrated"})
 
-    def _migrate(self, version: int, *statements: str) -> None:
-        """Run ``statements`` and set the schema version to ``version``, in one transaction."""
+    def _migrate(self, version: int, *statements: str,
+                 updates: tuple[str, list[tuple[Any, ...]]] | None = None) -> None:
+        """Run ``statements`` (and ``updates``: one statement, many rows) and set the schema version to
+        ``version``, in one transaction."""
         with self.transaction():
             for statement in statements:
                 self._con.execute(statement)
+            if updates is not None and updates[1]:
+                self._con.executemany(*updates)
             self._con.execute(f'delete from "{self.schema}".schema_version')
             self._con.execute(f'insert into "{self.schema}".schema_version values ({version})')
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -24,7 +25,7 @@ from exporter.errors import BuildError
 from exporter.fingerprints import content_hash_sql, identity_hash_sql, key_hash_sql
 from exporter.settings import ExportSettings
 from exporter.spark_build import expose_spark_build
-from exporter.warehouse import first_row, scalar
+from exporter.warehouse import first_row, mapped_faults, scalar
 
 #: A whole-second TIMESTAMP as `YYYY-MM-DD HH:MM:SS` (contract.TIMESTAMP_FORMAT): a cast to TIMESTAMP_S prints
 #: exactly that, a quarter cheaper than strftime. check_contract refuses fractional seconds first, so the
@@ -50,8 +51,12 @@ class Selection:
 class ContractModel:
     """The built contract model of one object, verified; reads rows by selection."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, relation: ModelRelation, contract: ObjectContract) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, relation: ModelRelation, contract: ObjectContract,
+        path: Path | None = None,
+    ) -> None:
         self._con = con
+        self._path = path or Path("the DuckDB file")
         self.relation = relation
         self.contract = contract
         self.key_hash = key_hash_sql(contract)
@@ -70,7 +75,7 @@ class ContractModel:
         relation = resolve_model(settings.target_path, settings.model_name)
         if settings.on_spark:
             expose_spark_build(con, settings.spark_warehouse, relation)
-        model = cls(con, relation, contract)
+        model = cls(con, relation, contract, settings.database_path)
         if check_build:
             check_build_verdict(con, relation)  # about this file: the verdict travels with the data
         model.check_contract()  # first: nothing, not even the ledger, is touched for a model that is off
@@ -198,7 +203,8 @@ class ContractModel:
         # its own cursor, so the ledger can be written on the main connection while the rows stream
         cursor = self._cursor_for(selection)
         try:
-            yield from cursor.sql(sql).to_arrow_reader(chunk_rows)
+            with mapped_faults(self._path):  # a full disk or memory mid-stream is an exporter error, not a bug
+                yield from cursor.sql(sql).to_arrow_reader(chunk_rows)
         finally:
             cursor.close()  # an unfinished stream must not keep the database open after the run
 

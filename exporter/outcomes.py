@@ -105,12 +105,13 @@ BatchOutcome = Acknowledged | Refused | GaveUp | Fatal | Stopped
 
 def exit_code_of(outcome: Outcome | BatchOutcome) -> int:
     """The exit code a run ends with when a one-row batch has this outcome; `mo-export check` reports the
-    same, so the two never disagree: 0 acknowledged, 1 the row failed or refused alone by the API itself,
-    2 nothing confirmed, 3 a refusal that says nothing about the row (a proxy's page) or a fatal answer."""
+    same, so the two never disagree: 0 acknowledged, 1 the row failed (the API's ``failed``), 2 nothing
+    confirmed, 3 a fatal answer or a refusal of the one-row request (no other part of the batch was taken,
+    so a run records no row rejected and stops: :mod:`exporter.deliver`)."""
     if isinstance(outcome, Acknowledged):
         return errors.EXIT_REJECTED_ROWS if outcome.rejections else errors.EXIT_OK
     if isinstance(outcome, Refused):
-        return errors.EXIT_REJECTED_ROWS if outcome.from_api else errors.EXIT_CONFIG_ERROR
+        return errors.EXIT_CONFIG_ERROR
     if isinstance(outcome, Unconfirmed | GaveUp | Stopped):
         return errors.EXIT_DELIVERY_FAILED
     return outcome.error.exit_code
@@ -142,8 +143,3 @@ class RequestIds:
                 return False
             self._seen.add(request_id)
             return True
-
-    def release(self, request_id: str) -> None:
-        """Forget a claim whose acknowledgement was not kept (the batch's answer was judged otherwise)."""
-        with self._lock:
-            self._seen.discard(request_id)

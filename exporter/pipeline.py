@@ -55,8 +55,10 @@ def run_export(settings: ExportSettings, contract: ObjectContract = MANUFACTURIN
     with StopSignals() as stop, connect_for(settings, writes=writes) as con, mapped_faults(settings.database_path):
         model = ContractModel.open(con, settings, contract)
         ledger = Ledger.open(con, settings, model, writes=writes)
-        plan = decide(model, ledger, settings, register=writes, pinned=pinned)
+        plan = decide(model, ledger, settings, pinned=pinned)
         _judge(plan, settings)
+        if writes:  # only a run the guard let through registers a destination (or moves one to a new token)
+            ledger.register_destination(plan.destination, token_rotated=settings.token_rotated)
         run_id = ledger.begin_run(run_mode(settings)) if writes else "dry-run"
         record = ledger.recorder(run_id) if writes and not settings.api_dry_run else None
         try:
@@ -72,8 +74,8 @@ def run_export(settings: ExportSettings, contract: ObjectContract = MANUFACTURIN
         )
         if writes:
             summary = _close(ledger, summary, compact=plan.compared and not settings.api_dry_run)
-    with mapped_faults(settings.results_path):  # a full disk here: the run's rows are recorded already
-        write_results(settings.results_path, summary)
+        with mapped_faults(settings.results_path):  # a full disk here: the run's rows are recorded already
+            write_results(settings.results_path, summary)
     return summary
 
 
@@ -89,9 +91,12 @@ def _judge(plan: Plan, settings: ExportSettings) -> None:
 def _close(ledger: Ledger, summary: RunSummary, *, compact: bool) -> RunSummary:
     """Compact the log after a good run and record the run's outcome; a fault here is reported, not hidden."""
     c = summary.counters
-    try:
-        if compact and summary.exit_code in (errors.EXIT_OK, errors.EXIT_REJECTED_ROWS) and (c.sent or c.rejected):
+    if compact and summary.exit_code in (errors.EXIT_OK, errors.EXIT_REJECTED_ROWS) and (c.sent or c.rejected):
+        try:  # best effort: an uncompacted log only costs the next run some reading
             summary = replace(summary, compacted_events=ledger.compact())
+        except errors.ExportError as fault:
+            log.warning("could not compact the ledger's log (the next run compacts it): %s", fault)
+    try:
         ledger.finish_run(summary.run_id, status=summary.status, exit_code=summary.exit_code,
                           summary=summary.as_dict())
     except errors.ExportError as fault:

@@ -229,8 +229,9 @@ def dry_run_checks(settings: ExportSettings, answer: DryRunAnswer, report: Check
                "request was answered by the API (nothing stored)")
     if isinstance(outcome, Refused):
         report.add("sample row", "fail", f"the API refused the one-row request with the model's first row as a "
-                   f"whole (HTTP {outcome.status}: {outcome.detail})", "fix the model or its source data: `run` "
-                   f"would record such rows as rejected (HTTP_{outcome.status})", code)
+                   f"whole (HTTP {outcome.status}: {outcome.detail})", "check the solution, the object and the "
+                   "envelope: `run` stops on a request nothing of which the API takes (exit 3, rows pending); "
+                   "if the row itself is wrong, fix the model or its source data", code)
     elif outcome.rejections:
         report.add("sample row", "fail", f"the API refused the model's first row: {_row_errors(outcome)}",
                    "fix the model or its source data: `run` would record such rows as rejected", code)

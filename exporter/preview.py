@@ -42,8 +42,7 @@ def make_plan(
     """Decide what the next run would send (read-only); with ``out``, also write the plan file."""
     with connect_for(settings, writes=False) as con, mapped_faults(settings.database_path):
         model = ContractModel.open(con, settings, contract)
-        plan = decide(model, Ledger.open(con, settings, model, writes=False), settings, register=False,
-                      examples=examples)
+        plan = decide(model, Ledger.open(con, settings, model, writes=False), settings, examples=examples)
         view = PlanView(plan, datetime.now(UTC).isoformat(timespec="seconds"))
         if out is not None:
             write_plan(out, model_relation=plan.model, destination=plan.destination,

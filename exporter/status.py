@@ -49,7 +49,7 @@ def collect_status(settings: ExportSettings, *, limit: int) -> ExportStatus:
     with connect_for(settings, writes=False) as con, mapped_faults(settings.database_path):
         model = ContractModel.open(con, settings, MANUFACTURING_ORDERS, check_build=False)
         ledger = Ledger.open(con, settings, model, writes=False)
-        plan = decide(model, ledger, settings, register=False)
+        plan = decide(model, ledger, settings)
         if not ledger.exists():
             return ExportStatus([], plan, [], False, plan.destination.label)
         return ExportStatus(ledger.recent_runs(limit), plan, ledger.rejection_counts(), True, plan.destination.label)

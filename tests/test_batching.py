@@ -8,6 +8,7 @@ import orjson
 import pyarrow as pa
 
 from exporter.batching import Envelope, make_batches
+from exporter.contract import MANUFACTURING_ORDERS
 
 ENVELOPE = Envelope("INV_OOTB")
 
@@ -15,18 +16,21 @@ ENVELOPE = Envelope("INV_OOTB")
 def record_batch(n: int, *, start: int = 0, width: int = 10, same_key: bool = False) -> pa.RecordBatch:
     base = datetime(2025, 1, 1)
     texts = [orjson.dumps({"order_number": f"MO-{start + i}", "pad": "x" * width}).decode() for i in range(n)]
-    return pa.RecordBatch.from_pydict(
-        {
-            "order_number": [f"MO-{0 if same_key else start + i}" for i in range(n)],
-            "product_id": ["P"] * n,
-            "location_id": ["L"] * n,
-            "updated_at": pa.array([base + timedelta(seconds=0 if same_key else i) for i in range(n)]),
-            "key_hash": pa.array([0 if same_key else start + i for i in range(n)], type=pa.uint64()),
-            "content_hash": pa.array(range(n), type=pa.uint64()),
-            "row_json": texts,
-            "row_bytes": [len(t.encode()) for t in texts],
-        }
-    )
+    columns: dict[str, object] = {
+        "order_number": [f"MO-{0 if same_key else start + i}" for i in range(n)],
+        "product_id": ["P"] * n,
+        "location_id": ["L"] * n,
+        "updated_at": pa.array([base + timedelta(seconds=0 if same_key else i) for i in range(n)]),
+    }
+    # batching carries the other attributes through untouched, so they may be empty here
+    columns |= {name: pa.nulls(n, pa.string()) for name in MANUFACTURING_ORDERS.attribute_names if name not in columns}
+    columns |= {
+        "key_hash": pa.array([0 if same_key else start + i for i in range(n)], type=pa.uint64()),
+        "content_hash": pa.array(range(n), type=pa.uint64()),
+        "row_json": texts,
+        "row_bytes": [len(t.encode()) for t in texts],
+    }
+    return pa.RecordBatch.from_pydict(columns)
 
 
 def test_batches_hold_at_most_batch_size_rows_and_keep_every_row_in_order() -> None:

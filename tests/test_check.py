@@ -251,7 +251,7 @@ def answering(status: int, body: bytes, headers: dict[str, str], get: Answer | N
         pytest.param(200, b'{"requestId": "r-1", "accepted": 1}', {"Content-Type": "application/json"},
                      "destination", 2, "lacks 'failed'", id="200-lacking-failed"),
         pytest.param(200, b'{"error": "Unauthorized", "message": "invalid token"}', {}, "destination", 2,
-                     "a body naming an error ('error', 'message')", id="200-error-object"),
+                     "a body naming an error ('error')", id="200-error-object"),
         pytest.param(413, b"<html><h1>413 Request Entity Too Large</h1></html>", {"Content-Type": "text/html"},
                      "destination", 3, "not the ingestion API's error object", id="proxy-413-page-exits-3-as-run"),
         pytest.param(409, b'{"detail": "conflict"}', {}, "object", 3, "answered 409", id="409"),

@@ -42,7 +42,7 @@ def test_the_success_object_acknowledges_with_its_failed_rows_as_rejections() ->
 
 NOT_THE_SUCCESS_OBJECT = {
     "empty object": ({}, "lacks 'requestId', 'accepted', 'failed'"),
-    "unauthorized": ({"error": "Unauthorized", "message": "invalid token"}, "naming an error ('error', 'message')"),
+    "unauthorized": ({"error": "Unauthorized", "message": "invalid token"}, "naming an error ('error')"),
     "not found": ({"detail": "Not Found"}, "naming an error ('detail')"),
     "queued": ({"status": "queued"}, "'status' is 'queued', not a success"),
     "null counts": ({"accepted": None, "failed": None}, "lacks 'requestId', 'accepted', 'failed'"),
@@ -113,7 +113,7 @@ def test_a_refusal_carries_the_apis_detail_exactly(status: int) -> None:
     detail = "solutionName INV_OOTB is not known " + "x" * 700  # longer than any quote
     outcome = judge(status, {"detail": detail})
     assert isinstance(outcome, Refused) and outcome.from_api and outcome.detail == detail
-    assert exit_code_of(outcome) == errors.EXIT_REJECTED_ROWS
+    assert exit_code_of(outcome) == errors.EXIT_CONFIG_ERROR
 
 
 def test_a_proxys_413_page_is_a_refusal_that_says_nothing_about_the_row_exit_3() -> None:

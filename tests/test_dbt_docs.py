@@ -102,7 +102,7 @@ def test_the_export_state_tables_are_documented_sources_with_the_exporters_colum
     sources = {n["name"]: n for n in manifest["sources"].values() if n["source_name"] == "mo_export_state"}
     declared = {name: list(node["columns"]) for name, node in sources.items()}
 
-    # when exporter/state.py changes its tables, models/marts/_export_state__sources.yml must follow
+    # when exporter/ledger.py changes its tables, models/marts/_export_state__sources.yml must follow
     assert {name: declared.get(name) for name in TABLES} == {name: list(cols) for name, cols in TABLES.items()}
     assert declared["outstanding_rejections"] == list(TABLES["rejections"])
     assert set(declared) == {*TABLES, "delivered", "outstanding_rejections"}

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -320,16 +321,52 @@ class _RefuseEveryRequest(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = b'{"detail": "solutionName INV_OOTB is not known to this tenant"}'
+        self.server.posts += 1  # type: ignore[attr-defined]
+        # a trace id per answer, as gateways add: the refusal is the same whatever its number
+        body = b'{"detail": "solutionName INV_OOTB is not known to this tenant (trace %d)"}' % self.server.posts
         self.send_response(400)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        self.server.posts += 1  # type: ignore[attr-defined]
 
     def log_message(self, *args: object) -> None:
         pass
+
+
+@contextmanager
+def _refusing_server() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RefuseEveryRequest)
+    server.posts = 0  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_refused_one_row_request_rejects_no_row(project, sandbox, monkeypatch, capsys) -> None:
+    """The last batch of a run often holds one row: refused alone while nothing else passed, it is the
+    request that is refused, and the row stays pending."""
+    to_send = len(project.contract_rows())
+    batch_size = next(size for size in range(2000, 1, -1) if to_send % size == 1)  # the last batch: one row
+    with _refusing_server() as server:
+        refused = export(project, sandbox, monkeypatch, capsys, "--concurrency", "2", "--batch-size",
+                         str(batch_size), base_url=f"http://127.0.0.1:{server.server_address[1]}")
+    assert refused.exit_code == 3, refused.stderr
+    assert project.query("select count(*) from mo_export_state.rejections") == [(0,)]
+    assert project.query("select count(*) from mo_export_state.deliveries") == [(0,)]
+
+
+def test_a_413_for_every_request_keeps_halving_until_requests_fit(project, tmp_path, monkeypatch, capsys) -> None:
+    config = SandboxConfig(token=TOKEN, store_path=tmp_path / "s.sqlite", rate_limit_rps=0, max_bytes=25_000)
+    with running_sandbox(config) as sandbox:
+        result = export(project, sandbox, monkeypatch, capsys)
+        stored = sandbox_rows(sandbox)
+    assert result.exit_code == 0, result.stderr
+    assert stored == project.contract_rows()
 
 
 def test_a_400_that_both_halves_repeat_refuses_the_request_not_its_rows(project, sandbox, monkeypatch, capsys) -> None:

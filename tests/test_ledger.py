@@ -155,6 +155,9 @@ def test_a_rotated_token_takes_over_the_destination_and_sends_nothing_again(
         first = run_cli(["run", "--no-progress"], project.env(tenant.base_url, old_token), monkeypatch, capsys)
         assert first.exit_code == 0, first.stderr
     with sandbox_at(tmp_path / "tenant", token=new_token, port=int(tenant.base_url.rsplit(":", 1)[1])) as tenant:
+        # the scheduler's plain run with the new token is refused first: that must not block the rotation
+        plain = run_cli(["run", "--no-progress"], project.env(tenant.base_url, new_token), monkeypatch, capsys)
+        assert plain.exit_code == 3 and "--token-rotated" in plain.stderr
         rotated = run_cli(["run", "--no-progress", "--token-rotated"], project.env(tenant.base_url, new_token),
                           monkeypatch, capsys)
         assert rotated.exit_code == 0, rotated.stderr

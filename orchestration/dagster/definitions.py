@@ -237,8 +237,6 @@ def _counts(summary: RunSummary) -> Mapping[str, Any]:
     }
 
 
-#: how a summary's exit code reads as an error type, until the summary carries a typed failure itself
-
 
 def _failure(error: errors.ExportError, metadata: Mapping[str, Any] | None = None) -> Failure:
     """A Dagster failure, retried only when the error is transient (``error.retryable``)."""
