@@ -2,8 +2,8 @@
 
 sqlfluff lints the SQL of the DuckDB target: `adapter.dispatch(name)` resolves, like dbt does
 there, to `duckdb__<name>` or else `default__<name>` among the project's macros (which sqlfluff
-loads from macros/). `get_relation` finds the relation it is asked for, so an incremental build's
-SQL is the one linted (sqlfluff's own `is_incremental()` is always true).
+loads from macros/). sqlfluff's own `is_incremental()` is always true, so an incremental build's SQL is
+the one linted.
 """
 
 from typing import Any
@@ -21,7 +21,3 @@ def dispatch(context: Context, macro_name: str, macro_namespace: str | None = No
             return macro
     raise LookupError(f"sqlfluff: no duckdb__ or default__ variant of the dispatched macro {macro_name!r}")
 
-
-def get_relation(database: Any = None, schema: Any = None, identifier: str = "relation") -> str:
-    """The relation exists (a later build): rendered as its bare name."""
-    return identifier
