@@ -12,8 +12,14 @@ import orjson
 import pytest
 
 from exporter.contract import ATTRIBUTE_NAMES, DEFAULT_OBJECT_NAME
-from exporter.errors import ConfigError
-from exporter.sandbox import SandboxConfig, SandboxError, SandboxHandle, running_sandbox, start_sandbox_process
+from exporter.sandbox import (
+    SandboxConfig,
+    SandboxConfigError,
+    SandboxError,
+    SandboxHandle,
+    running_sandbox,
+    start_sandbox_process,
+)
 from exporter.sandbox.config import check_bind_allowed
 
 TOKEN = "test-token-1234"
@@ -420,6 +426,7 @@ def test_store_file_is_sqlite_in_wal_mode(api: SandboxHandle, client: httpx.Clie
     import sqlite3
 
     post(client, envelope([make_row(1)]))
+    assert len(api.rows()) == 1  # a read expands the requests written so far into row_writes
     with sqlite3.connect(api.store_path) as conn:
         (mode,) = conn.execute("pragma journal_mode").fetchone()
         (count,) = conn.execute("select count(*) from stored_rows").fetchone()
@@ -440,7 +447,7 @@ def test_prefix_is_part_of_the_ingestion_paths(tmp_path: Path) -> None:
 
 
 def test_non_loopback_host_is_refused_unless_allowed() -> None:
-    with pytest.raises(ConfigError, match="allow-remote"):
+    with pytest.raises(SandboxConfigError, match="allow-remote"):
         check_bind_allowed(SandboxConfig(host="0.0.0.0"))
     check_bind_allowed(SandboxConfig(host="0.0.0.0", allow_remote=True))
     check_bind_allowed(SandboxConfig(host="localhost"))
@@ -511,7 +518,7 @@ def test_schema_endpoint_can_be_off_or_serve_another_type(tmp_path: Path) -> Non
                            headers={"Authorization": TOKEN}).json()["tables"]
         types = {c["name"]: c["type"] for c in tables[0]["columns"]}
         assert types["ordered_units"] == "string" and types["produced_units"] == "integer"
-    with pytest.raises(ConfigError, match="unknown column 'qty'"):
+    with pytest.raises(SandboxConfigError, match="unknown column 'qty'"):
         SandboxConfig(schema_types=(("qty", "string"),))
 
 

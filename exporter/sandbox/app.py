@@ -32,9 +32,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from exporter.errors import ConfigError
-from exporter.sandbox import schema
-from exporter.sandbox.config import SandboxConfig, is_loopback
+from exporter.sandbox import contract, schema
+from exporter.sandbox.config import SandboxConfig, SandboxConfigError, is_loopback
 from exporter.sandbox.faults import STALL_STATUS, FaultInjector, FaultPlan, FaultSettings
 from exporter.sandbox.stats import SandboxStats
 from exporter.sandbox.store import RowStore
@@ -47,12 +46,11 @@ from exporter.sandbox.validation import (
     refuse_order_numbers,
     validate_rows,
 )
-from exporter.schema_compare import SOLUTIONS_PATH, TABLES_PATH_TEMPLATE
 
 log = logging.getLogger("exporter.sandbox")
 
-INGEST_PATHS = ("/api/v2/ingest/object/{object_name}", "/api/v2/objects/{object_name}")
-OPERATIONS = ("UPSERT", "APPEND")
+INGEST_PATHS = contract.INGEST_PATHS
+OPERATIONS = contract.OPERATIONS
 #: A client that sends a too-large body gets its 413 after the body is read (so it sees the status,
 #: not a broken pipe), unless the body goes on beyond this many times the limit.
 _DRAIN_FACTOR = 16
@@ -92,7 +90,7 @@ _drop_filter = _HideInjectedDrops()
 
 
 def detail(status: int, message: str, headers: Mapping[str, str] | None = None) -> JsonResponse:
-    return JsonResponse({"detail": message}, status_code=status, headers=headers)
+    return JsonResponse(contract.error_body(message), status_code=status, headers=headers)
 
 
 @dataclass
@@ -151,8 +149,8 @@ def create_app(config: SandboxConfig) -> Starlette:
     routes = [Route(prefix + path, ingest, methods=["POST"]) for path in INGEST_PATHS]
     if config.schema_endpoint:
         routes += [
-            Route(prefix + SOLUTIONS_PATH, solutions, methods=["GET"]),
-            Route(prefix + TABLES_PATH_TEMPLATE, tables, methods=["GET"]),
+            Route(prefix + contract.SOLUTIONS_PATH, solutions, methods=["GET"]),
+            Route(prefix + contract.TABLES_PATH, tables, methods=["GET"]),
         ]
     routes += [
         Route("/_sandbox/stats", _admin(state, _stats), methods=["GET"]),
@@ -200,7 +198,7 @@ async def _ingest(state: SandboxState, request: Request) -> Response:
     valid = [row for i, row in enumerate(rows) if i not in errors] if errors else rows
     if not envelope.get("dryRun", False) and valid:
         if envelope["operationType"] == "UPSERT":
-            state.store.upsert(object_name, valid, request_id)
+            state.store.upsert(object_name, valid, request_id, envelope=body if valid is rows else None)
         else:
             valid_indexes = [i for i in range(len(rows)) if i not in errors]
             for position in state.store.append(object_name, valid, request_id):
@@ -217,7 +215,7 @@ async def _ingest(state: SandboxState, request: Request) -> Response:
         if plan.after_store == "drop":
             return DroppedConnection()
         return detail(plan.after_store_status, "injected failure after the rows were stored")
-    return JsonResponse({"requestId": request_id, "accepted": accepted, "failed": failed})
+    return JsonResponse(contract.success_body(request_id, accepted, failed))
 
 
 def _schema(state: SandboxState, request: Request, document: dict[str, Any]) -> Response:
@@ -355,7 +353,7 @@ async def _faults(state: SandboxState, request: Request) -> Response:
             return detail(400, "the body must be a JSON object of fault settings")
         try:
             _apply_fault_changes(state, changes)
-        except ConfigError as exc:
+        except SandboxConfigError as exc:
             return detail(400, str(exc))
     return JsonResponse(_fault_view(state))
 
@@ -368,13 +366,13 @@ def _apply_fault_changes(state: SandboxState, changes: dict[str, Any]) -> None:
     rate = changes.pop("rate_limit_rps", state.bucket.rate)
     burst = changes.pop("rate_limit_burst", None)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ConfigError(f"sandbox: seed must be an integer, got {seed!r}")
+        raise SandboxConfigError(f"sandbox: seed must be an integer, got {seed!r}")
     if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0:
-        raise ConfigError(f"sandbox: rate_limit_rps must be a number >= 0 (0 = off), got {rate!r}")
+        raise SandboxConfigError(f"sandbox: rate_limit_rps must be a number >= 0 (0 = off), got {rate!r}")
     if burst is None:  # a new rate without a burst gets one second's worth, as at start
         burst = max(1, round(rate)) if rate_given else state.bucket.burst
     if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
-        raise ConfigError(f"sandbox: rate_limit_burst must be an integer >= 1, got {burst!r}")
+        raise SandboxConfigError(f"sandbox: rate_limit_burst must be an integer >= 1, got {burst!r}")
     settings = state.faults.settings.updated(changes)  # validates before anything changes
     state.faults.settings = settings
     if settings.burst_429_rate == 0:

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import orjson
 
-from exporter.contract import DEFAULT_OBJECT_NAME
 from exporter.sandbox.config import SandboxConfig
+from exporter.sandbox.contract import OBJECT
 from exporter.sandbox.process import SandboxProcess, start_sandbox_process
 
 ROWS_PER_REQUEST = 500
@@ -56,7 +56,7 @@ def _process_cpu_seconds(pid: int) -> float | None:
 
 
 async def _send_all(base_url: str, bodies: list[bytes], concurrency: int) -> None:
-    url = f"{base_url}/api/v2/ingest/object/{DEFAULT_OBJECT_NAME}"
+    url = f"{base_url}/api/v2/ingest/object/{OBJECT}"
     pending = list(reversed(range(len(bodies))))
     headers = {"Authorization": _TOKEN, "Content-Type": "application/json"}
     async with httpx.AsyncClient(headers=headers, timeout=60) as client:
