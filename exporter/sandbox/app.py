@@ -128,8 +128,9 @@ def create_app(config: SandboxConfig) -> Starlette:
             state.store.close()
 
     async def ingest(request: Request) -> Response:
-        response = await _ingest(state, request)
-        state.stats.count_response(None if isinstance(response, DroppedConnection) else response.status_code)
+        arrived = state.stats.request_arrived()
+        response = await _ingest(state, request, arrived)
+        state.stats.count_response(None if isinstance(response, DroppedConnection) else response.status_code, arrived)
         return response
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -163,11 +164,12 @@ def create_app(config: SandboxConfig) -> Starlette:
     return app
 
 
-async def _ingest(state: SandboxState, request: Request) -> Response:
+async def _ingest(state: SandboxState, request: Request, arrived: float) -> Response:
     config = state.config
     # The body is always read first (up to a bound), whatever the answer: a client still sending a
     # body to a server that has answered and closed sees a broken pipe instead of the answer.
     body = await _read_body(config, request)
+    state.stats.body_seconds += time.monotonic() - arrived
     plan = state.faults.plan(time.monotonic())
     early = await _faults_before_processing(state, plan)
     if early is not None:

@@ -1,6 +1,6 @@
-"""Throughput of the sandbox: ``python -m exporter.sandbox.benchmark [--requests N] [--concurrency C]``.
+"""Throughput of the sandbox: ``python -m exporter.sandbox.benchmark [--requests N] [--concurrency C] [--rows R]``.
 
-Starts a sandbox process (no rate limit, no faults), sends N UPSERT requests of 500 valid rows each from
+Starts a sandbox process (no rate limit, no faults), sends N UPSERT requests of R (500) valid rows each from
 concurrent httpx connections, and prints wall-clock requests per second and the sandbox process's own
 CPU seconds per request (from /proc, Linux only), which is the figure that matters when the client
 shares the machine. The target is at least 200 requests of 500 rows per CPU-second.
@@ -55,7 +55,7 @@ def _process_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _send_all(base_url: str, bodies: list[bytes], concurrency: int) -> None:
+async def _send_all(base_url: str, bodies: list[bytes], concurrency: int, rows: int) -> None:
     url = f"{base_url}/api/v2/ingest/object/{OBJECT}"
     pending = list(reversed(range(len(bodies))))
     headers = {"Authorization": _TOKEN, "Content-Type": "application/json"}
@@ -65,16 +65,16 @@ async def _send_all(base_url: str, bodies: list[bytes], concurrency: int) -> Non
             while pending:
                 response = await client.post(url, content=bodies[pending.pop()])
                 accepted = response.json().get("accepted") if response.status_code == 200 else None
-                if accepted != ROWS_PER_REQUEST:
+                if accepted != rows:
                     raise RuntimeError(f"unexpected answer {response.status_code}: {response.text[:300]}")
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-def run(requests: int, concurrency: int, workdir: Path) -> dict[str, float]:
+def run(requests: int, concurrency: int, workdir: Path, rows: int = ROWS_PER_REQUEST) -> dict[str, float]:
     bodies = [
         orjson.dumps({"solutionName": "INV_OOTB", "operationType": "UPSERT",
-                      "data": [benchmark_row(b * ROWS_PER_REQUEST + i) for i in range(ROWS_PER_REQUEST)]})
+                      "data": [benchmark_row(b * rows + i) for i in range(rows)]})
         for b in range(requests)
     ]
     config = SandboxConfig(token=_TOKEN, rate_limit_rps=0, store_path=workdir / "benchmark.sqlite")
@@ -82,7 +82,7 @@ def run(requests: int, concurrency: int, workdir: Path) -> dict[str, float]:
     try:
         cpu_before = _process_cpu_seconds(sandbox.pid)
         started = time.perf_counter()
-        asyncio.run(_send_all(sandbox.base_url, bodies, concurrency))
+        asyncio.run(_send_all(sandbox.base_url, bodies, concurrency, rows))
         wall = time.perf_counter() - started
         cpu_after = _process_cpu_seconds(sandbox.pid)
         stored = sandbox.stats()["rows_stored"]
@@ -101,9 +101,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rows", type=int, default=ROWS_PER_REQUEST, help="rows per request (at most 2000)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mo-sandbox-bench-") as workdir:
-        figures = run(args.requests, args.concurrency, Path(workdir))
+        figures = run(args.requests, args.concurrency, Path(workdir), args.rows)
     for name, value in figures.items():
         print(f"{name:>24}: {value:,.2f}" if isinstance(value, float) else f"{name:>24}: {value:,}")
 
