@@ -532,3 +532,48 @@ def test_sandbox_process_takes_the_schema_settings_from_its_command_line(tmp_pat
     with start_sandbox_process(off, tmp_path / "off.log") as process:
         answer = httpx.get(process.base_url + "/api/v2/schema/solutions", headers={"Authorization": TOKEN})
     assert answer.status_code == 404
+
+
+# ---- worker processes ----------------------------------------------------------------------------
+
+def _exchange(handle: SandboxHandle) -> tuple[list[tuple[int, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """A run of requests of every kind: each answer (status and body, requestId left out), then the rows."""
+    bodies: list[Any] = [
+        envelope([make_row(n) for n in range(300)]),
+        envelope([make_row(1, status="completed"), make_row(2, ordered_units="7"), make_row(3)]),
+        envelope([make_row(4), make_row(4)]),
+        envelope([make_row(5)], operation="APPEND"),
+        envelope([make_row(5), make_row(6)], operation="APPEND"),
+        envelope([make_row(7)], dryRun=True),
+        envelope([make_row(8, order_number="MO-REFUSED")]),
+        envelope([]),
+        {"solutionName": "OTHER", "data": [make_row(9)], "operationType": "UPSERT"},
+    ]
+    answers: list[tuple[int, Any]] = []
+    with httpx.Client(base_url=handle.base_url, headers={"Authorization": TOKEN}, timeout=30) as http:
+        for body in [*bodies, b"{not json"]:
+            content = body if isinstance(body, bytes) else orjson.dumps(body)
+            response = http.post(PATH, content=content, headers={"Content-Type": "application/json"})
+            answer = response.json()
+            answer.pop("requestId", None)
+            answers.append((response.status_code, answer))
+    rows = [{k: r[k] for k in ("key", "row", "write_count")} for r in handle.rows()]
+    stats = {k: handle.stats()[k] for k in ("requests_by_status", "rows_accepted", "rows_failed", "rows_stored")}
+    return answers, rows, stats
+
+
+def test_worker_processes_answer_exactly_as_the_event_loop_does(tmp_path: Path) -> None:
+    outcomes = []
+    for workers in (0, 2):
+        config = SandboxConfig(token=TOKEN, rate_limit_rps=0, store_path=tmp_path / f"w{workers}.sqlite",
+                               refused_order_numbers=frozenset({"MO-REFUSED"}), workers=workers)
+        with running_sandbox(config) as handle:
+            outcomes.append(_exchange(handle))
+            if workers:
+                assert handle.stats()["worker_cpu_seconds"] > 0
+    assert outcomes[0] == outcomes[1]
+    answers, rows, stats = outcomes[0]
+    assert len(rows) == 300
+    assert [status for status, _ in answers] == [200] * 7 + [400, 404, 400]
+    assert stats["rows_stored"] == 300  # every later key is one of the first request's
+    assert stats["rows_failed"] == 6  # units as text, the repeated key, three APPENDs of stored keys, the refused

@@ -15,14 +15,17 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import multiprocessing
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from starlette.applications import Starlette
@@ -35,19 +38,14 @@ from starlette.types import Receive, Scope, Send
 from exporter.sandbox import contract, schema
 from exporter.sandbox.config import SandboxConfig, SandboxConfigError, is_loopback
 from exporter.sandbox.faults import STALL_STATUS, FaultInjector, FaultPlan, FaultSettings
+from exporter.sandbox.ingest import Settings, Verdict, judge, warm_up
 from exporter.sandbox.stats import SandboxStats
 from exporter.sandbox.store import RowStore
 from exporter.sandbox.throttle import TokenBucket
-from exporter.sandbox.validation import (
-    KEY_ALREADY_STORED,
-    KEY_COLUMN,
-    error,
-    failed_rows,
-    refuse_order_numbers,
-    validate_rows,
-)
+from exporter.sandbox.validation import KEY_ALREADY_STORED, KEY_COLUMN, error, failed_rows
 
 log = logging.getLogger("exporter.sandbox")
+_T = TypeVar("_T")
 
 INGEST_PATHS = contract.INGEST_PATHS
 OPERATIONS = contract.OPERATIONS
@@ -100,6 +98,27 @@ class SandboxState:
     faults: FaultInjector
     bucket: TokenBucket
     stats: SandboxStats = field(default_factory=SandboxStats)
+    #: every store operation runs on this one thread, in the order asked: SQLite releases the GIL while it
+    #: writes, so the event loop parses and validates the next request meanwhile
+    writer: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-store")
+    )
+
+    #: with ``config.workers`` > 0, the processes that judge request bodies (None: the event loop does)
+    pool: ProcessPoolExecutor | None = None
+
+    @property
+    def judge_settings(self) -> Settings:
+        c = self.config
+        return Settings(c.solution_name, c.max_rows, c.refused_order_numbers)
+
+    async def judge(self, body: bytes) -> Verdict:
+        if self.pool is None:
+            return judge(body, self.judge_settings)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, judge, body, self.judge_settings)
+
+    async def in_store_thread(self, function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self.writer, partial(function, *args, **kwargs))
 
 
 def open_state(config: SandboxConfig) -> SandboxState:
@@ -122,9 +141,17 @@ def create_app(config: SandboxConfig) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if config.workers:
+            # spawn, not fork: this process already runs threads (the store's, the server's)
+            state.pool = ProcessPoolExecutor(config.workers, mp_context=multiprocessing.get_context("spawn"))
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(*(loop.run_in_executor(state.pool, warm_up) for _ in range(config.workers)))
         try:
             yield
         finally:
+            if state.pool is not None:
+                state.pool.shutdown(wait=True, cancel_futures=True)
+            state.writer.shutdown(wait=True)
             state.store.close()
 
     async def ingest(request: Request) -> Response:
@@ -184,31 +211,25 @@ async def _ingest(state: SandboxState, request: Request, arrived: float) -> Resp
 
     if isinstance(body, Response):
         return body
-    try:
-        envelope = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        return detail(400, f"the body is not valid JSON: {exc}")
-    problem = _check_envelope(config, envelope)
-    if problem is not None:
-        return problem
+    verdict = await state.judge(body)
+    state.stats.worker_cpu_seconds += verdict.cpu_seconds if state.pool is not None else 0.0
+    if verdict.refusal is not None:
+        return detail(*verdict.refusal)
 
-    rows: list[Any] = envelope["data"]
     request_id = str(uuid.uuid4())
-    errors = validate_rows(rows)
-    if config.refused_order_numbers:
-        refuse_order_numbers(rows, config.refused_order_numbers, errors)
-    valid = [row for i, row in enumerate(rows) if i not in errors] if errors else rows
-    if not envelope.get("dryRun", False) and valid:
-        if envelope["operationType"] == "UPSERT":
-            state.store.upsert(object_name, valid, request_id, envelope=body if valid is rows else None)
-        else:
-            valid_indexes = [i for i in range(len(rows)) if i not in errors]
-            for position in state.store.append(object_name, valid, request_id):
-                errors[valid_indexes[position]] = [
-                    error(KEY_ALREADY_STORED, KEY_COLUMN, "APPEND: a row with this primary key is already stored")
-                ]
+    errors = verdict.errors
+    if verdict.operation == "UPSERT" and verdict.keys:
+        await state.in_store_thread(state.store.upsert_judged, object_name, verdict.keys,
+                                    verdict.payload or body, verdict.payload is None, request_id)
+    elif verdict.valid_rows:
+        valid_indexes = [i for i in range(verdict.rows) if i not in errors]
+        for position in await state.in_store_thread(state.store.append, object_name, verdict.valid_rows,
+                                                    request_id):
+            errors[valid_indexes[position]] = [
+                error(KEY_ALREADY_STORED, KEY_COLUMN, "APPEND: a row with this primary key is already stored")
+            ]
     failed = failed_rows(errors)
-    accepted = len(rows) - len(failed)
+    accepted = verdict.rows - len(failed)
     state.stats.rows_accepted += accepted
     state.stats.rows_failed += len(failed)
 
@@ -298,32 +319,6 @@ async def _read_body(config: SandboxConfig, request: Request) -> bytes | Respons
     return too_large if over else b"".join(chunks)
 
 
-def _check_envelope(config: SandboxConfig, envelope: Any) -> Response | None:
-    if not isinstance(envelope, dict):
-        return detail(400, "the body must be a JSON object with solutionName, data and operationType")
-    solution = envelope.get("solutionName")
-    if not isinstance(solution, str) or not solution:
-        return detail(400, "solutionName must be a non-empty string")
-    if config.solution_name is not None and solution != config.solution_name:
-        return detail(404, f"unknown solution '{solution}'")
-    operation = envelope.get("operationType")
-    if operation not in OPERATIONS:
-        return detail(400, f"operationType must be one of {', '.join(OPERATIONS)}, got {_short(operation)}")
-    if "dryRun" in envelope and not isinstance(envelope["dryRun"], bool):
-        return detail(400, "dryRun must be true or false")
-    data = envelope.get("data")
-    if not isinstance(data, list) or not data:
-        return detail(400, "data must be a non-empty array of rows")
-    if len(data) > config.max_rows:
-        return detail(400, f"too many rows: {len(data)} in one request, the limit is {config.max_rows}")
-    return None
-
-
-def _short(value: Any) -> str:
-    text = orjson.dumps(value).decode() if value is not None else "nothing"
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 # ---- admin endpoints ----------------------------------------------------------------------------
 
 def _admin(state: SandboxState, handler: Any) -> Any:
@@ -342,6 +337,7 @@ async def _stats(state: SandboxState, request: Request) -> Response:
 
 
 async def _rows(state: SandboxState, request: Request) -> Response:
+    await state.in_store_thread(state.store.expand)
     return StreamingResponse(state.store.iter_records(), media_type="application/x-ndjson")
 
 
@@ -391,7 +387,7 @@ def _fault_view(state: SandboxState) -> dict[str, Any]:
 
 async def _reset(state: SandboxState, request: Request) -> Response:
     """Empty the store and the counters and refill the rate limiter; fault settings stay as they are."""
-    state.store.clear()
+    await state.in_store_thread(state.store.clear)
     state.stats = SandboxStats()
     state.bucket.configure(state.bucket.rate, state.bucket.burst)
     state.faults.end_burst()

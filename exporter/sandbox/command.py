@@ -3,6 +3,7 @@ adds this very command). Its defaults come from the sandbox's own contract."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -76,7 +77,21 @@ def sandbox_command(readonly_tokens: tuple[str, ...], objects: tuple[str, ...], 
         config = SandboxConfig(readonly_tokens=frozenset(readonly_tokens), objects=frozenset(objects),
                                solution_name=solution_name or None, schema_types=tuple(pairs),
                                refused_order_numbers=frozenset(refused_order_numbers),
+                               workers=_workers_from_env(),
                                **settings)  # type: ignore[arg-type]
         serve(config, on_ready=lambda url: click.echo(READY_LINE.format(url=url)))
     except SandboxConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+#: Processes that parse and validate request bodies beside the event loop (SandboxConfig.workers). An
+#: environment variable rather than a flag for now: the README's option tables list every flag.
+WORKERS_ENV = "MO_SANDBOX_WORKERS"
+
+
+def _workers_from_env() -> int:
+    text = os.environ.get(WORKERS_ENV, "").strip() or "0"
+    try:
+        return int(text)
+    except ValueError:
+        raise click.ClickException(f"{WORKERS_ENV} must be a whole number, got {text!r}") from None

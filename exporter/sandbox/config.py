@@ -58,6 +58,9 @@ class SandboxConfig:
     refused_order_numbers: frozenset[str] = frozenset()
     schema_endpoint: bool = True
     schema_types: tuple[tuple[str, str], ...] = ()
+    #: processes that parse and validate request bodies beside the event loop (0: the event loop does);
+    #: the command line takes it from MO_SANDBOX_WORKERS
+    workers: int = 0
 
     def __post_init__(self) -> None:
         if not self.token:
@@ -71,6 +74,8 @@ class SandboxConfig:
         for name in ("max_rows", "max_bytes"):
             if getattr(self, name) < 1:
                 raise SandboxConfigError(f"sandbox: {name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.workers <= 64:
+            raise SandboxConfigError(f"sandbox: workers must be within 0..64, got {self.workers}")
         if self.rate_limit_rps < 0:
             raise SandboxConfigError(f"sandbox: rate_limit_rps must be >= 0 (0 = off), got {self.rate_limit_rps}")
         if self.rate_limit_burst is not None and self.rate_limit_burst < 1:

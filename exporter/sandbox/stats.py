@@ -29,6 +29,8 @@ class SandboxStats:
     handler_seconds: float = 0.0
     #: of which waiting for the request bodies to arrive (a slow sender shows here, not in the CPU)
     body_seconds: float = 0.0
+    #: CPU seconds of the worker processes judging bodies (``SandboxConfig.workers``), not in this process's
+    worker_cpu_seconds: float = 0.0
     in_flight: int = 0
     most_in_flight: int = 0
 
@@ -64,4 +66,5 @@ class SandboxStats:
             "body_seconds": self.body_seconds,
             "most_in_flight": self.most_in_flight,
             "process_cpu_seconds": time.process_time(),
+            "worker_cpu_seconds": self.worker_cpu_seconds,
         }

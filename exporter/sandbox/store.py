@@ -12,7 +12,8 @@ documents into ``row_writes``, in write order, in one transaction. Measured at 2
 write against ~7 ms for one ``row_writes`` row per stored row (the inserts, and each row's and key's JSON).
 APPEND and the stored-row count need the stored keys at write time, so they are kept in memory as tuples
 (rebuilt from the file when an existing store is opened). Writes happen on the server's event-loop thread;
-readers (``iter_records``) open their own connection, which WAL allows beside the writer.
+the app runs them all on one thread of their own. Readers (``iter_records``, after ``expand``) open their own
+connection, which WAL allows beside the writer.
 """
 
 from __future__ import annotations
@@ -73,11 +74,6 @@ _key_values = itemgetter(*PRIMARY_KEY)
 Key = tuple[Any, ...]
 
 
-def row_key(row: dict[str, Any]) -> str:
-    """The primary key of a validated row, as stored: a JSON array of the key values in key order."""
-    return orjson.dumps(_key_values(row)).decode()
-
-
 class RowStore:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -89,7 +85,7 @@ class RowStore:
         self._conn.execute("pragma synchronous = off")
         for statement in _SCHEMA:
             self._conn.execute(statement)
-        self._expand()
+        self.expand()
         self._keys: dict[str, set[Key]] = {}
         for object_name, key in self._conn.execute("select distinct object_name, row_key from row_writes"):
             self._keys.setdefault(object_name, set()).add(tuple(orjson.loads(key)))
@@ -97,7 +93,16 @@ class RowStore:
     def upsert(self, object_name: str, rows: Sequence[dict[str, Any]], request_id: str,
                envelope: bytes | None = None) -> None:
         """Store ``rows``; ``envelope`` is the request's body when its ``data`` is exactly ``rows``."""
-        self._write(object_name, list(map(_key_values, rows)), rows, request_id, envelope)
+        payload = envelope if envelope is not None else orjson.dumps(rows)
+        self.upsert_judged(object_name, list(map(_key_values, rows)), payload, envelope is not None, request_id)
+
+    def upsert_judged(self, object_name: str, keys: list[Key], payload: bytes, is_envelope: bool,
+                      request_id: str) -> None:
+        """Store rows already judged: their keys, and their JSON array (or the envelope holding it as ``data``)."""
+        if not keys:
+            return
+        self._conn.execute(_INSERT_REQUEST, (object_name, payload, is_envelope, _now(), request_id))
+        self._keys.setdefault(object_name, set()).update(keys)
 
     def append(self, object_name: str, rows: Sequence[dict[str, Any]], request_id: str) -> list[int]:
         """Insert the rows whose key is not stored yet; the positions (in ``rows``) of those that were."""
@@ -108,7 +113,8 @@ class RowStore:
             skip = set(refused)
             rows = [row for i, row in enumerate(rows) if i not in skip]
             keys = [key for i, key in enumerate(keys) if i not in skip]
-        self._write(object_name, keys, rows, request_id, None)
+        if rows:
+            self.upsert_judged(object_name, keys, orjson.dumps(rows), False, request_id)
         return refused
 
     def count(self) -> int:
@@ -128,8 +134,7 @@ class RowStore:
 
     def iter_records(self) -> Iterator[bytes]:
         """Every stored row as one JSON line (``object_name``, ``key``, ``row``, write times and count,
-        ``request_id``), read on a connection of its own once the writes so far are expanded."""
-        self._expand()
+        ``request_id``), read on a connection of its own: what was written up to the last :meth:`expand`."""
         reader = sqlite3.connect(self.path)
         try:
             cursor = reader.execute(
@@ -158,16 +163,7 @@ class RowStore:
     def close(self) -> None:
         self._conn.close()
 
-    def _write(self, object_name: str, keys: list[Key], rows: Sequence[dict[str, Any]], request_id: str,
-               envelope: bytes | None) -> None:
-        if not rows:
-            return
-        payload = envelope if envelope is not None else orjson.dumps(rows)
-        # one statement, its own transaction (autocommit)
-        self._conn.execute(_INSERT_REQUEST, (object_name, payload, envelope is not None, _now(), request_id))
-        self._keys.setdefault(object_name, set()).update(keys)
-
-    def _expand(self) -> None:
+    def expand(self) -> None:
         """Move the requests written since the last read into ``row_writes``, one row per stored row."""
         self._conn.execute("begin immediate")
         try:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
@@ -223,8 +224,19 @@ def _all_timestamps(column: list[Any], *, allow_null: bool) -> bool:
         return False
     if text.count("\n") != len(distinct) - 1 or _TIMESTAMP_LINES.fullmatch(text) is None:
         return False  # (a value holding a newline could otherwise pass as two valid lines)
-    # every line now has the exact shape, so "-DD " can only be the day at offset 7 of a value
-    return all(_is_timestamp(text[m.start() - 7 : m.start() + 12]) for m in _LATE_IN_MONTH.finditer(text))
+    # every line now has the exact shape, so "-DD " can only be the day at offset 7 of a value; few distinct
+    # dates among them, each checked once per process
+    return all(map(_is_real_date, {text[m.start() - 7 : m.start() + 3] for m in _LATE_IN_MONTH.finditer(text)}))
+
+
+@lru_cache(maxsize=65536)
+def _is_real_date(date: str) -> bool:
+    """Whether ``YYYY-MM-DD`` (already of that shape) is a day of the calendar."""
+    try:
+        datetime.fromisoformat(date)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_duplicate_keys(
