@@ -71,27 +71,34 @@ async def _send_all(base_url: str, bodies: list[bytes], concurrency: int, rows: 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-def run(requests: int, concurrency: int, workdir: Path, rows: int = ROWS_PER_REQUEST) -> dict[str, float]:
+def run(requests: int, concurrency: int, workdir: Path, rows: int = ROWS_PER_REQUEST, *, latency_ms: float = 0,
+        rate_limit_rps: float = 0, workers: int = 0) -> dict[str, float]:
     bodies = [
         orjson.dumps({"solutionName": "INV_OOTB", "operationType": "UPSERT",
                       "data": [benchmark_row(b * rows + i) for i in range(rows)]})
         for b in range(requests)
     ]
-    config = SandboxConfig(token=_TOKEN, rate_limit_rps=0, store_path=workdir / "benchmark.sqlite")
+    config = SandboxConfig(token=_TOKEN, rate_limit_rps=rate_limit_rps, latency_ms=latency_ms, workers=workers,
+                           store_path=workdir / "benchmark.sqlite")
     sandbox: SandboxProcess = start_sandbox_process(config, workdir / "sandbox.log")
     try:
         cpu_before = _process_cpu_seconds(sandbox.pid)
         started = time.perf_counter()
         asyncio.run(_send_all(sandbox.base_url, bodies, concurrency, rows))
         wall = time.perf_counter() - started
+        stats = sandbox.stats()
         cpu_after = _process_cpu_seconds(sandbox.pid)
-        stored = sandbox.stats()["rows_stored"]
+        stored = stats["rows_stored"]
     finally:
         sandbox.stop()
     figures = {"requests": requests, "wall_seconds": wall, "requests_per_second": requests / wall,
                "rows_stored": stored, "body_bytes": len(bodies[0])}
+    figures["handler_ms_per_request"] = stats["handler_seconds"] / requests * 1000
+    figures["body_wait_ms_per_request"] = stats["body_seconds"] / requests * 1000
+    if rate_limit_rps:
+        figures["share_of_rate_limit"] = requests / wall / rate_limit_rps
     if cpu_before is not None and cpu_after is not None:
-        cpu = cpu_after - cpu_before
+        cpu = cpu_after - cpu_before + stats["worker_cpu_seconds"]
         figures |= {"sandbox_cpu_seconds": cpu, "requests_per_cpu_second": requests / cpu,
                     "cpu_ms_per_request": cpu / requests * 1000}
     return figures
@@ -102,9 +109,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rows", type=int, default=ROWS_PER_REQUEST, help="rows per request (at most 2000)")
+    parser.add_argument("--latency-ms", type=float, default=0)
+    parser.add_argument("--rate-limit", type=float, default=0, help="requests/s (0: none)")
+    parser.add_argument("--workers", type=int, default=0, help="SandboxConfig.workers")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mo-sandbox-bench-") as workdir:
-        figures = run(args.requests, args.concurrency, Path(workdir), args.rows)
+        figures = run(args.requests, args.concurrency, Path(workdir), args.rows, latency_ms=args.latency_ms,
+                          rate_limit_rps=args.rate_limit, workers=args.workers)
     for name, value in figures.items():
         print(f"{name:>24}: {value:,.2f}" if isinstance(value, float) else f"{name:>24}: {value:,}")
 
