@@ -564,14 +564,16 @@ def _exchange(handle: SandboxHandle) -> tuple[list[tuple[int, Any]], list[dict[s
 
 def test_worker_processes_answer_exactly_as_the_event_loop_does(tmp_path: Path) -> None:
     outcomes = []
-    for workers in (0, 2):
-        config = SandboxConfig(token=TOKEN, rate_limit_rps=0, store_path=tmp_path / f"w{workers}.sqlite",
-                               refused_order_numbers=frozenset({"MO-REFUSED"}), workers=workers)
+    # with a latency, the workers judge the body while it runs
+    for workers, latency_ms in ((0, 0), (2, 0), (2, 5)):
+        config = SandboxConfig(token=TOKEN, rate_limit_rps=0, store_path=tmp_path / f"w{workers}-{latency_ms}.sqlite",
+                               refused_order_numbers=frozenset({"MO-REFUSED"}), workers=workers,
+                               latency_ms=latency_ms)
         with running_sandbox(config) as handle:
             outcomes.append(_exchange(handle))
             if workers:
                 assert handle.stats()["worker_cpu_seconds"] > 0
-    assert outcomes[0] == outcomes[1]
+    assert outcomes[0] == outcomes[1] == outcomes[2]
     answers, rows, stats = outcomes[0]
     assert len(rows) == 300
     assert [status for status, _ in answers] == [200] * 7 + [400, 404, 400]

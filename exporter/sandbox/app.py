@@ -192,12 +192,27 @@ def create_app(config: SandboxConfig) -> Starlette:
 
 
 async def _ingest(state: SandboxState, request: Request, arrived: float) -> Response:
-    config = state.config
     # The body is always read first (up to a bound), whatever the answer: a client still sending a
     # body to a server that has answered and closed sees a broken pipe instead of the answer.
-    body = await _read_body(config, request)
+    body = await _read_body(state.config, request)
     state.stats.body_seconds += time.monotonic() - arrived
     plan = state.faults.plan(time.monotonic())
+    # With worker processes, judging the body (no side effect) starts now and runs during the injected
+    # latency, as a real API works while the network delays: the answer still comes no sooner than the
+    # latency, and only what follows the checks below (storing) is added to it.
+    judging: asyncio.Future[Verdict] | None = None
+    if state.pool is not None and plan.latency_s > 0 and not isinstance(body, Response):
+        judging = asyncio.ensure_future(state.judge(body))
+    try:
+        return await _answer(state, request, body, plan, judging)
+    finally:
+        if judging is not None and not judging.done():
+            judging.cancel()
+
+
+async def _answer(state: SandboxState, request: Request, body: bytes | Response, plan: FaultPlan,
+                  judging: asyncio.Future[Verdict] | None) -> Response:
+    config = state.config
     early = await _faults_before_processing(state, plan)
     if early is not None:
         return early
@@ -211,7 +226,7 @@ async def _ingest(state: SandboxState, request: Request, arrived: float) -> Resp
 
     if isinstance(body, Response):
         return body
-    verdict = await state.judge(body)
+    verdict = await (judging if judging is not None else state.judge(body))
     state.stats.worker_cpu_seconds += verdict.cpu_seconds if state.pool is not None else 0.0
     if verdict.refusal is not None:
         return detail(*verdict.refusal)
