@@ -208,6 +208,13 @@ def main() -> None:
                   f"held by the sandbox {float(stats['handler_seconds']) / requests * 1000:.0f} ms "
                   f"(50 of them the injected latency, {float(stats['body_seconds']) / requests * 1000:.0f} "
                   f"waiting for the body), {stats['most_in_flight']} at most at once")
+            held = float(stats["handler_seconds"]) / requests
+            rounds = window / requests * int(stats["most_in_flight"]) if window > 0 else 0.0
+            if held > 0 and rounds > 0:
+                print(f"  so the sandbox alone would let {int(stats['most_in_flight']) / held:.0f} requests/s through "
+                      f"at this concurrency ({int(stats['most_in_flight']) / held / 50:.0%} of the limit); of each "
+                      f"request's {rounds * 1000:.0f} ms round, {(rounds - held) * 1000:.0f} ms are the client's "
+                      "(and the machine's)")
 
     if args.only_latency_scenario:
         _bounds(scenario_a, figures)

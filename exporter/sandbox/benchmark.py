@@ -93,12 +93,12 @@ def run(requests: int, concurrency: int, workdir: Path, rows: int = ROWS_PER_REQ
         sandbox.stop()
     figures = {"requests": requests, "wall_seconds": wall, "requests_per_second": requests / wall,
                "rows_stored": stored, "body_bytes": len(bodies[0])}
-    figures["handler_ms_per_request"] = stats["handler_seconds"] / requests * 1000
-    figures["body_wait_ms_per_request"] = stats["body_seconds"] / requests * 1000
+    figures["handler_ms_per_request"] = stats.get("handler_seconds", 0.0) / requests * 1000
+    figures["body_wait_ms_per_request"] = stats.get("body_seconds", 0.0) / requests * 1000
     if rate_limit_rps:
         figures["share_of_rate_limit"] = requests / wall / rate_limit_rps
     if cpu_before is not None and cpu_after is not None:
-        cpu = cpu_after - cpu_before + stats["worker_cpu_seconds"]
+        cpu = cpu_after - cpu_before + stats.get("worker_cpu_seconds", 0.0)
         figures |= {"sandbox_cpu_seconds": cpu, "requests_per_cpu_second": requests / cpu,
                     "cpu_ms_per_request": cpu / requests * 1000}
     return figures
