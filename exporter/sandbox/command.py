@@ -81,7 +81,13 @@ def sandbox_command(readonly_tokens: tuple[str, ...], objects: tuple[str, ...], 
                                **settings)  # type: ignore[arg-type]
         serve(config, on_ready=lambda url: click.echo(READY_LINE.format(url=url)))
     except SandboxConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise _SettingRefused(str(exc)) from exc
+
+
+class _SettingRefused(click.ClickException):
+    """A setting the sandbox refuses: exit 3, as the exporter's configuration errors."""
+
+    exit_code = 3
 
 
 #: Processes that parse and validate request bodies beside the event loop (SandboxConfig.workers). An
@@ -94,4 +100,4 @@ def _workers_from_env() -> int:
     try:
         return int(text)
     except ValueError:
-        raise click.ClickException(f"{WORKERS_ENV} must be a whole number, got {text!r}") from None
+        raise _SettingRefused(f"{WORKERS_ENV} must be a whole number, got {text!r}") from None
