@@ -8,6 +8,13 @@ batch, and a client must stop rather than split the batch), then the rows, one b
 
 The schema endpoints (:mod:`exporter.sandbox.schema`) answer GET with the token checked the same way
 (a read-only token may read them); they are counted apart from ingestion requests.
+
+How it serves requests in parallel: the event loop (uvloop and httptools when installed) reads bodies and
+keeps everything that is state (rate limit, fault RNG and burst window, counters, stored keys), so the seed
+alone still decides which requests are faulted and ``/_sandbox/`` sees one sandbox; judging a body (JSON,
+envelope, rows: :mod:`exporter.sandbox.ingest`, most of a request's CPU) runs in ``config.workers`` worker
+processes when there are any (during the injected latency), and every store write on one thread of its
+own, in order (SQLite releases the GIL while it writes).
 """
 
 from __future__ import annotations
