@@ -12,8 +12,14 @@ import orjson
 import pytest
 
 from exporter.contract import ATTRIBUTE_NAMES, DEFAULT_OBJECT_NAME
-from exporter.errors import ConfigError
-from exporter.sandbox import SandboxConfig, SandboxError, SandboxHandle, running_sandbox, start_sandbox_process
+from exporter.sandbox import (
+    SandboxConfig,
+    SandboxConfigError,
+    SandboxError,
+    SandboxHandle,
+    running_sandbox,
+    start_sandbox_process,
+)
 from exporter.sandbox.config import check_bind_allowed
 
 TOKEN = "test-token-1234"
@@ -420,6 +426,7 @@ def test_store_file_is_sqlite_in_wal_mode(api: SandboxHandle, client: httpx.Clie
     import sqlite3
 
     post(client, envelope([make_row(1)]))
+    assert len(api.rows()) == 1  # a read expands the requests written so far into row_writes
     with sqlite3.connect(api.store_path) as conn:
         (mode,) = conn.execute("pragma journal_mode").fetchone()
         (count,) = conn.execute("select count(*) from stored_rows").fetchone()
@@ -440,7 +447,7 @@ def test_prefix_is_part_of_the_ingestion_paths(tmp_path: Path) -> None:
 
 
 def test_non_loopback_host_is_refused_unless_allowed() -> None:
-    with pytest.raises(ConfigError, match="allow-remote"):
+    with pytest.raises(SandboxConfigError, match="allow-remote"):
         check_bind_allowed(SandboxConfig(host="0.0.0.0"))
     check_bind_allowed(SandboxConfig(host="0.0.0.0", allow_remote=True))
     check_bind_allowed(SandboxConfig(host="localhost"))
@@ -511,7 +518,7 @@ def test_schema_endpoint_can_be_off_or_serve_another_type(tmp_path: Path) -> Non
                            headers={"Authorization": TOKEN}).json()["tables"]
         types = {c["name"]: c["type"] for c in tables[0]["columns"]}
         assert types["ordered_units"] == "string" and types["produced_units"] == "integer"
-    with pytest.raises(ConfigError, match="unknown column 'qty'"):
+    with pytest.raises(SandboxConfigError, match="unknown column 'qty'"):
         SandboxConfig(schema_types=(("qty", "string"),))
 
 
@@ -525,3 +532,50 @@ def test_sandbox_process_takes_the_schema_settings_from_its_command_line(tmp_pat
     with start_sandbox_process(off, tmp_path / "off.log") as process:
         answer = httpx.get(process.base_url + "/api/v2/schema/solutions", headers={"Authorization": TOKEN})
     assert answer.status_code == 404
+
+
+# ---- worker processes ----------------------------------------------------------------------------
+
+def _exchange(handle: SandboxHandle) -> tuple[list[tuple[int, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """A run of requests of every kind: each answer (status and body, requestId left out), then the rows."""
+    bodies: list[Any] = [
+        envelope([make_row(n) for n in range(300)]),
+        envelope([make_row(1, status="completed"), make_row(2, ordered_units="7"), make_row(3)]),
+        envelope([make_row(4), make_row(4)]),
+        envelope([make_row(5)], operation="APPEND"),
+        envelope([make_row(5), make_row(6)], operation="APPEND"),
+        envelope([make_row(7)], dryRun=True),
+        envelope([make_row(8, order_number="MO-REFUSED")]),
+        envelope([]),
+        {"solutionName": "OTHER", "data": [make_row(9)], "operationType": "UPSERT"},
+    ]
+    answers: list[tuple[int, Any]] = []
+    with httpx.Client(base_url=handle.base_url, headers={"Authorization": TOKEN}, timeout=30) as http:
+        for body in [*bodies, b"{not json"]:
+            content = body if isinstance(body, bytes) else orjson.dumps(body)
+            response = http.post(PATH, content=content, headers={"Content-Type": "application/json"})
+            answer = response.json()
+            answer.pop("requestId", None)
+            answers.append((response.status_code, answer))
+    rows = [{k: r[k] for k in ("key", "row", "write_count")} for r in handle.rows()]
+    stats = {k: handle.stats()[k] for k in ("requests_by_status", "rows_accepted", "rows_failed", "rows_stored")}
+    return answers, rows, stats
+
+
+def test_worker_processes_answer_exactly_as_the_event_loop_does(tmp_path: Path) -> None:
+    outcomes = []
+    # with a latency, the workers judge the body while it runs
+    for workers, latency_ms in ((0, 0), (2, 0), (2, 5)):
+        config = SandboxConfig(token=TOKEN, rate_limit_rps=0, store_path=tmp_path / f"w{workers}-{latency_ms}.sqlite",
+                               refused_order_numbers=frozenset({"MO-REFUSED"}), workers=workers,
+                               latency_ms=latency_ms)
+        with running_sandbox(config) as handle:
+            outcomes.append(_exchange(handle))
+            if workers:
+                assert handle.stats()["worker_cpu_seconds"] > 0
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    answers, rows, stats = outcomes[0]
+    assert len(rows) == 300
+    assert [status for status, _ in answers] == [200] * 7 + [400, 404, 400]
+    assert stats["rows_stored"] == 300  # every later key is one of the first request's
+    assert stats["rows_failed"] == 6  # units as text, the repeated key, three APPENDs of stored keys, the refused

@@ -1,31 +1,55 @@
 """A local, Peak-compatible ingestion API on 127.0.0.1: the exporter's tests, chaos run and benchmark
 talk real HTTP to it, and a whole export runs end to end without credentials.
 
-It implements the Peak ingestion API as the project's API notes describe it: both path templates
-under a configurable prefix, the bare-token ``Authorization`` header, the envelope and its limits, row
-validation against :mod:`exporter.contract` (codes in :mod:`exporter.sandbox.validation`),
-UPSERT/APPEND/dryRun into a SQLite store (:mod:`exporter.sandbox.store`), a token-bucket rate limit
-(50 requests/s by default: pass ``rate_limit_rps=0`` for bulk tests) and seeded fault injection
-(:mod:`exporter.sandbox.faults`).
+It implements the Peak ingestion API as the project's API notes describe it, from its own reading of the
+resource page (:mod:`exporter.sandbox.contract`; it imports nothing of the exporter, so the two can
+disagree): both path templates under a configurable prefix, the bare-token ``Authorization`` header, the
+envelope and its limits, row validation (codes in :mod:`exporter.sandbox.validation`), UPSERT/APPEND/dryRun
+into a SQLite store (:mod:`exporter.sandbox.store`), a token-bucket rate limit (50 requests/s by default:
+pass ``rate_limit_rps=0`` for bulk tests) and seeded fault injection (:mod:`exporter.sandbox.faults`).
 
 Entry points:
 
 * :func:`running_sandbox` - context manager, a sandbox on a background thread of this process;
 * :func:`start_sandbox_process` - a sandbox in its own process (chaos run, benchmark);
-* :func:`serve` - the foreground server behind ``mo-export sandbox``;
+* :func:`serve` - the foreground server behind ``mo-export sandbox`` and ``python -m exporter.sandbox``;
 * :func:`create_app` - the bare ASGI app.
+
+The names below are imported on first use, so ``exporter.sandbox.command`` (the CLI's ``sandbox`` command)
+loads neither Starlette nor uvicorn until the command runs.
 """
 
-from exporter.sandbox.admin_client import SandboxAdmin, SandboxError
-from exporter.sandbox.app import create_app
-from exporter.sandbox.config import DEFAULT_SANDBOX_TOKEN, SandboxConfig
-from exporter.sandbox.process import SandboxProcess, start_sandbox_process
-from exporter.sandbox.server import SandboxHandle, running_sandbox, serve
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from exporter.sandbox.admin_client import SandboxAdmin, SandboxError
+    from exporter.sandbox.app import create_app
+    from exporter.sandbox.config import DEFAULT_SANDBOX_TOKEN, SandboxConfig, SandboxConfigError
+    from exporter.sandbox.process import SandboxProcess, start_sandbox_process
+    from exporter.sandbox.server import SandboxHandle, running_sandbox, serve
+
+_WHERE = {
+    "SandboxAdmin": "admin_client",
+    "SandboxError": "admin_client",
+    "create_app": "app",
+    "DEFAULT_SANDBOX_TOKEN": "config",
+    "SandboxConfig": "config",
+    "SandboxConfigError": "config",
+    "SandboxProcess": "process",
+    "start_sandbox_process": "process",
+    "SandboxHandle": "server",
+    "running_sandbox": "server",
+    "serve": "server",
+}
 
 __all__ = [
     "DEFAULT_SANDBOX_TOKEN",
     "SandboxAdmin",
     "SandboxConfig",
+    "SandboxConfigError",
     "SandboxError",
     "SandboxHandle",
     "SandboxProcess",
@@ -34,3 +58,12 @@ __all__ = [
     "serve",
     "start_sandbox_process",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'exporter.sandbox' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"exporter.sandbox.{module}"), name)
+    globals()[name] = value
+    return value

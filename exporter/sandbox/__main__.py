@@ -1,24 +1,15 @@
-"""`python -m exporter.sandbox [options]`: the `mo-export sandbox` command on its own.
+"""`python -m exporter.sandbox [options]`: the sandbox on its own, the same command as `mo-export sandbox`.
 
-start_sandbox_process uses this entry point so the sandbox process imports only what it needs.
+start_sandbox_process uses this entry point; it imports nothing of the exporter outside exporter.sandbox.
 """
 
+import logging
 import sys
 
-import click
+from exporter.sandbox.command import sandbox_command
 
-from exporter.cli.sandbox import sandbox_command
-from exporter.errors import ExportError
-from exporter.logging_setup import configure_logging
-
-configure_logging()
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 try:
-    sandbox_command.main(prog_name="python -m exporter.sandbox", standalone_mode=False)
-except click.ClickException as exc:
-    exc.show()
-    sys.exit(exc.exit_code)
-except ExportError as exc:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(exc.exit_code)
+    sandbox_command.main(prog_name="python -m exporter.sandbox")
 except KeyboardInterrupt:
     sys.exit(130)

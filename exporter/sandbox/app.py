@@ -8,6 +8,13 @@ batch, and a client must stop rather than split the batch), then the rows, one b
 
 The schema endpoints (:mod:`exporter.sandbox.schema`) answer GET with the token checked the same way
 (a read-only token may read them); they are counted apart from ingestion requests.
+
+How it serves requests in parallel: the event loop (uvloop and httptools when installed) reads bodies and
+keeps everything that is state (rate limit, fault RNG and burst window, counters, stored keys), so the seed
+alone still decides which requests are faulted and ``/_sandbox/`` sees one sandbox; judging a body (JSON,
+envelope, rows: :mod:`exporter.sandbox.ingest`, most of a request's CPU) runs in ``config.workers`` worker
+processes when there are any (during the injected latency), and every store write on one thread of its
+own, in order (SQLite releases the GIL while it writes).
 """
 
 from __future__ import annotations
@@ -15,14 +22,17 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import multiprocessing
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from starlette.applications import Starlette
@@ -32,27 +42,20 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from exporter.errors import ConfigError
-from exporter.sandbox import schema
-from exporter.sandbox.config import SandboxConfig, is_loopback
+from exporter.sandbox import contract, schema
+from exporter.sandbox.config import SandboxConfig, SandboxConfigError, is_loopback
 from exporter.sandbox.faults import STALL_STATUS, FaultInjector, FaultPlan, FaultSettings
+from exporter.sandbox.ingest import Settings, Verdict, judge, warm_up
 from exporter.sandbox.stats import SandboxStats
 from exporter.sandbox.store import RowStore
 from exporter.sandbox.throttle import TokenBucket
-from exporter.sandbox.validation import (
-    KEY_ALREADY_STORED,
-    KEY_COLUMN,
-    error,
-    failed_rows,
-    refuse_order_numbers,
-    validate_rows,
-)
-from exporter.schema_compare import SOLUTIONS_PATH, TABLES_PATH_TEMPLATE
+from exporter.sandbox.validation import KEY_ALREADY_STORED, KEY_COLUMN, error, failed_rows
 
 log = logging.getLogger("exporter.sandbox")
+_T = TypeVar("_T")
 
-INGEST_PATHS = ("/api/v2/ingest/object/{object_name}", "/api/v2/objects/{object_name}")
-OPERATIONS = ("UPSERT", "APPEND")
+INGEST_PATHS = contract.INGEST_PATHS
+OPERATIONS = contract.OPERATIONS
 #: A client that sends a too-large body gets its 413 after the body is read (so it sees the status,
 #: not a broken pipe), unless the body goes on beyond this many times the limit.
 _DRAIN_FACTOR = 16
@@ -92,7 +95,7 @@ _drop_filter = _HideInjectedDrops()
 
 
 def detail(status: int, message: str, headers: Mapping[str, str] | None = None) -> JsonResponse:
-    return JsonResponse({"detail": message}, status_code=status, headers=headers)
+    return JsonResponse(contract.error_body(message), status_code=status, headers=headers)
 
 
 @dataclass
@@ -102,6 +105,27 @@ class SandboxState:
     faults: FaultInjector
     bucket: TokenBucket
     stats: SandboxStats = field(default_factory=SandboxStats)
+    #: every store operation runs on this one thread, in the order asked: SQLite releases the GIL while it
+    #: writes, so the event loop parses and validates the next request meanwhile
+    writer: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-store")
+    )
+
+    #: with ``config.workers`` > 0, the processes that judge request bodies (None: the event loop does)
+    pool: ProcessPoolExecutor | None = None
+
+    @property
+    def judge_settings(self) -> Settings:
+        c = self.config
+        return Settings(c.solution_name, c.max_rows, c.refused_order_numbers)
+
+    async def judge(self, body: bytes) -> Verdict:
+        if self.pool is None:
+            return judge(body, self.judge_settings)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, judge, body, self.judge_settings)
+
+    async def in_store_thread(self, function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self.writer, partial(function, *args, **kwargs))
 
 
 def open_state(config: SandboxConfig) -> SandboxState:
@@ -124,14 +148,23 @@ def create_app(config: SandboxConfig) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if config.workers:
+            # spawn, not fork: this process already runs threads (the store's, the server's)
+            state.pool = ProcessPoolExecutor(config.workers, mp_context=multiprocessing.get_context("spawn"))
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(*(loop.run_in_executor(state.pool, warm_up) for _ in range(config.workers)))
         try:
             yield
         finally:
+            if state.pool is not None:
+                state.pool.shutdown(wait=True, cancel_futures=True)
+            state.writer.shutdown(wait=True)
             state.store.close()
 
     async def ingest(request: Request) -> Response:
-        response = await _ingest(state, request)
-        state.stats.count_response(None if isinstance(response, DroppedConnection) else response.status_code)
+        arrived = state.stats.request_arrived()
+        response = await _ingest(state, request, arrived)
+        state.stats.count_response(None if isinstance(response, DroppedConnection) else response.status_code, arrived)
         return response
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -151,8 +184,8 @@ def create_app(config: SandboxConfig) -> Starlette:
     routes = [Route(prefix + path, ingest, methods=["POST"]) for path in INGEST_PATHS]
     if config.schema_endpoint:
         routes += [
-            Route(prefix + SOLUTIONS_PATH, solutions, methods=["GET"]),
-            Route(prefix + TABLES_PATH_TEMPLATE, tables, methods=["GET"]),
+            Route(prefix + contract.SOLUTIONS_PATH, solutions, methods=["GET"]),
+            Route(prefix + contract.TABLES_PATH, tables, methods=["GET"]),
         ]
     routes += [
         Route("/_sandbox/stats", _admin(state, _stats), methods=["GET"]),
@@ -165,12 +198,28 @@ def create_app(config: SandboxConfig) -> Starlette:
     return app
 
 
-async def _ingest(state: SandboxState, request: Request) -> Response:
-    config = state.config
+async def _ingest(state: SandboxState, request: Request, arrived: float) -> Response:
     # The body is always read first (up to a bound), whatever the answer: a client still sending a
     # body to a server that has answered and closed sees a broken pipe instead of the answer.
-    body = await _read_body(config, request)
+    body = await _read_body(state.config, request)
+    state.stats.body_seconds += time.monotonic() - arrived
     plan = state.faults.plan(time.monotonic())
+    # With worker processes, judging the body (no side effect) starts now and runs during the injected
+    # latency, as a real API works while the network delays: the answer still comes no sooner than the
+    # latency, and only what follows the checks below (storing) is added to it.
+    judging: asyncio.Future[Verdict] | None = None
+    if state.pool is not None and plan.latency_s > 0 and not isinstance(body, Response):
+        judging = asyncio.ensure_future(state.judge(body))
+    try:
+        return await _answer(state, request, body, plan, judging)
+    finally:
+        if judging is not None and not judging.done():
+            judging.cancel()
+
+
+async def _answer(state: SandboxState, request: Request, body: bytes | Response, plan: FaultPlan,
+                  judging: asyncio.Future[Verdict] | None) -> Response:
+    config = state.config
     early = await _faults_before_processing(state, plan)
     if early is not None:
         return early
@@ -184,31 +233,25 @@ async def _ingest(state: SandboxState, request: Request) -> Response:
 
     if isinstance(body, Response):
         return body
-    try:
-        envelope = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        return detail(400, f"the body is not valid JSON: {exc}")
-    problem = _check_envelope(config, envelope)
-    if problem is not None:
-        return problem
+    verdict = await (judging if judging is not None else state.judge(body))
+    state.stats.worker_cpu_seconds += verdict.cpu_seconds if state.pool is not None else 0.0
+    if verdict.refusal is not None:
+        return detail(*verdict.refusal)
 
-    rows: list[Any] = envelope["data"]
     request_id = str(uuid.uuid4())
-    errors = validate_rows(rows)
-    if config.refused_order_numbers:
-        refuse_order_numbers(rows, config.refused_order_numbers, errors)
-    valid = [row for i, row in enumerate(rows) if i not in errors] if errors else rows
-    if not envelope.get("dryRun", False) and valid:
-        if envelope["operationType"] == "UPSERT":
-            state.store.upsert(object_name, valid, request_id)
-        else:
-            valid_indexes = [i for i in range(len(rows)) if i not in errors]
-            for position in state.store.append(object_name, valid, request_id):
-                errors[valid_indexes[position]] = [
-                    error(KEY_ALREADY_STORED, KEY_COLUMN, "APPEND: a row with this primary key is already stored")
-                ]
+    errors = verdict.errors
+    if verdict.operation == "UPSERT" and verdict.keys:
+        await state.in_store_thread(state.store.upsert_judged, object_name, verdict.keys,
+                                    verdict.payload or body, verdict.payload is None, request_id)
+    elif verdict.valid_rows:
+        valid_indexes = [i for i in range(verdict.rows) if i not in errors]
+        for position in await state.in_store_thread(state.store.append, object_name, verdict.valid_rows,
+                                                    request_id):
+            errors[valid_indexes[position]] = [
+                error(KEY_ALREADY_STORED, KEY_COLUMN, "APPEND: a row with this primary key is already stored")
+            ]
     failed = failed_rows(errors)
-    accepted = len(rows) - len(failed)
+    accepted = verdict.rows - len(failed)
     state.stats.rows_accepted += accepted
     state.stats.rows_failed += len(failed)
 
@@ -217,7 +260,7 @@ async def _ingest(state: SandboxState, request: Request) -> Response:
         if plan.after_store == "drop":
             return DroppedConnection()
         return detail(plan.after_store_status, "injected failure after the rows were stored")
-    return JsonResponse({"requestId": request_id, "accepted": accepted, "failed": failed})
+    return JsonResponse(contract.success_body(request_id, accepted, failed))
 
 
 def _schema(state: SandboxState, request: Request, document: dict[str, Any]) -> Response:
@@ -298,32 +341,6 @@ async def _read_body(config: SandboxConfig, request: Request) -> bytes | Respons
     return too_large if over else b"".join(chunks)
 
 
-def _check_envelope(config: SandboxConfig, envelope: Any) -> Response | None:
-    if not isinstance(envelope, dict):
-        return detail(400, "the body must be a JSON object with solutionName, data and operationType")
-    solution = envelope.get("solutionName")
-    if not isinstance(solution, str) or not solution:
-        return detail(400, "solutionName must be a non-empty string")
-    if config.solution_name is not None and solution != config.solution_name:
-        return detail(404, f"unknown solution '{solution}'")
-    operation = envelope.get("operationType")
-    if operation not in OPERATIONS:
-        return detail(400, f"operationType must be one of {', '.join(OPERATIONS)}, got {_short(operation)}")
-    if "dryRun" in envelope and not isinstance(envelope["dryRun"], bool):
-        return detail(400, "dryRun must be true or false")
-    data = envelope.get("data")
-    if not isinstance(data, list) or not data:
-        return detail(400, "data must be a non-empty array of rows")
-    if len(data) > config.max_rows:
-        return detail(400, f"too many rows: {len(data)} in one request, the limit is {config.max_rows}")
-    return None
-
-
-def _short(value: Any) -> str:
-    text = orjson.dumps(value).decode() if value is not None else "nothing"
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 # ---- admin endpoints ----------------------------------------------------------------------------
 
 def _admin(state: SandboxState, handler: Any) -> Any:
@@ -342,6 +359,7 @@ async def _stats(state: SandboxState, request: Request) -> Response:
 
 
 async def _rows(state: SandboxState, request: Request) -> Response:
+    await state.in_store_thread(state.store.expand)
     return StreamingResponse(state.store.iter_records(), media_type="application/x-ndjson")
 
 
@@ -355,7 +373,7 @@ async def _faults(state: SandboxState, request: Request) -> Response:
             return detail(400, "the body must be a JSON object of fault settings")
         try:
             _apply_fault_changes(state, changes)
-        except ConfigError as exc:
+        except SandboxConfigError as exc:
             return detail(400, str(exc))
     return JsonResponse(_fault_view(state))
 
@@ -368,13 +386,13 @@ def _apply_fault_changes(state: SandboxState, changes: dict[str, Any]) -> None:
     rate = changes.pop("rate_limit_rps", state.bucket.rate)
     burst = changes.pop("rate_limit_burst", None)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ConfigError(f"sandbox: seed must be an integer, got {seed!r}")
+        raise SandboxConfigError(f"sandbox: seed must be an integer, got {seed!r}")
     if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0:
-        raise ConfigError(f"sandbox: rate_limit_rps must be a number >= 0 (0 = off), got {rate!r}")
+        raise SandboxConfigError(f"sandbox: rate_limit_rps must be a number >= 0 (0 = off), got {rate!r}")
     if burst is None:  # a new rate without a burst gets one second's worth, as at start
         burst = max(1, round(rate)) if rate_given else state.bucket.burst
     if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
-        raise ConfigError(f"sandbox: rate_limit_burst must be an integer >= 1, got {burst!r}")
+        raise SandboxConfigError(f"sandbox: rate_limit_burst must be an integer >= 1, got {burst!r}")
     settings = state.faults.settings.updated(changes)  # validates before anything changes
     state.faults.settings = settings
     if settings.burst_429_rate == 0:
@@ -391,7 +409,7 @@ def _fault_view(state: SandboxState) -> dict[str, Any]:
 
 async def _reset(state: SandboxState, request: Request) -> Response:
     """Empty the store and the counters and refill the rate limiter; fault settings stay as they are."""
-    state.store.clear()
+    await state.in_store_thread(state.store.clear)
     state.stats = SandboxStats()
     state.bucket.configure(state.bucket.rate, state.bucket.burst)
     state.faults.end_burst()

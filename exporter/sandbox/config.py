@@ -7,15 +7,12 @@ import socket
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from exporter.contract import (
-    ATTRIBUTE_NAMES,
-    DEFAULT_MAX_BYTES,
-    DEFAULT_OBJECT_NAME,
-    DEFAULT_SOLUTION_NAME,
-    DOCUMENTED_RATE_LIMIT_RPS,
-    LARGEST_ROWS_PER_REQUEST,
-)
-from exporter.errors import ConfigError
+from exporter.sandbox import contract
+
+
+class SandboxConfigError(ValueError):
+    """A sandbox setting is missing, malformed or out of range (the CLI shows it and exits 3)."""
+
 
 #: The token a sandbox accepts when none is given (tests only; the CLI requires one).
 DEFAULT_SANDBOX_TOKEN = "sandbox-token"
@@ -38,13 +35,13 @@ class SandboxConfig:
     port: int = 0
     token: str = field(default=DEFAULT_SANDBOX_TOKEN, repr=False)
     readonly_tokens: frozenset[str] = field(default=frozenset(), repr=False)
-    objects: frozenset[str] = frozenset({DEFAULT_OBJECT_NAME})
-    solution_name: str | None = DEFAULT_SOLUTION_NAME
+    objects: frozenset[str] = frozenset({contract.OBJECT})
+    solution_name: str | None = contract.SOLUTION
     prefix: str = ""
     store_path: Path | None = None
-    max_rows: int = LARGEST_ROWS_PER_REQUEST
-    max_bytes: int = DEFAULT_MAX_BYTES
-    rate_limit_rps: float = DOCUMENTED_RATE_LIMIT_RPS
+    max_rows: int = contract.ROWS_PER_REQUEST_MOST
+    max_bytes: int = contract.BYTES_PER_REQUEST
+    rate_limit_rps: float = contract.REQUESTS_PER_SECOND
     rate_limit_burst: int | None = None
     latency_ms: float = 0.0
     error_rate: float = 0.0
@@ -61,27 +58,33 @@ class SandboxConfig:
     refused_order_numbers: frozenset[str] = frozenset()
     schema_endpoint: bool = True
     schema_types: tuple[tuple[str, str], ...] = ()
+    #: processes that parse and validate request bodies beside the event loop (0: the event loop does);
+    #: the command line takes it from MO_SANDBOX_WORKERS
+    workers: int = 0
 
     def __post_init__(self) -> None:
         if not self.token:
-            raise ConfigError("sandbox: the token must not be empty (--token or PEAK_API_KEY)")
+            raise SandboxConfigError("sandbox: the token must not be empty (--token or PEAK_API_KEY)")
         if self.token in self.readonly_tokens:
-            raise ConfigError("sandbox: the write token must not also be listed as a read-only token")
+            raise SandboxConfigError("sandbox: the write token must not also be listed as a read-only token")
         if not self.objects:
-            raise ConfigError("sandbox: at least one object name is needed (--object)")
+            raise SandboxConfigError("sandbox: at least one object name is needed (--object)")
         if not 0 <= self.port <= 65535:
-            raise ConfigError(f"sandbox: port {self.port} is outside 0..65535")
+            raise SandboxConfigError(f"sandbox: port {self.port} is outside 0..65535")
         for name in ("max_rows", "max_bytes"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"sandbox: {name} must be at least 1, got {getattr(self, name)}")
+                raise SandboxConfigError(f"sandbox: {name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.workers <= 64:
+            raise SandboxConfigError(f"sandbox: workers must be within 0..64, got {self.workers}")
         if self.rate_limit_rps < 0:
-            raise ConfigError(f"sandbox: rate_limit_rps must be >= 0 (0 = off), got {self.rate_limit_rps}")
+            raise SandboxConfigError(f"sandbox: rate_limit_rps must be >= 0 (0 = off), got {self.rate_limit_rps}")
         if self.rate_limit_burst is not None and self.rate_limit_burst < 1:
-            raise ConfigError(f"sandbox: rate_limit_burst must be >= 1, got {self.rate_limit_burst}")
-        unknown = [column for column, _ in self.schema_types if column not in ATTRIBUTE_NAMES]
+            raise SandboxConfigError(f"sandbox: rate_limit_burst must be >= 1, got {self.rate_limit_burst}")
+        unknown = [column for column, _ in self.schema_types if column not in contract.COLUMN_NAMES]
         if unknown:
-            raise ConfigError(
-                f"sandbox: schema type for unknown column {unknown[0]!r}; the columns are {', '.join(ATTRIBUTE_NAMES)}"
+            raise SandboxConfigError(
+                f"sandbox: schema type for unknown column {unknown[0]!r}; "
+                f"the columns are {', '.join(contract.COLUMN_NAMES)}"
             )
         # the fault settings share their checks with the run-time admin endpoint
         from exporter.sandbox.faults import FaultSettings
@@ -115,10 +118,10 @@ def check_bind_allowed(config: SandboxConfig) -> None:
     try:
         infos = socket.getaddrinfo(config.host, None, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise ConfigError(f"sandbox: cannot resolve host {config.host!r}: {exc}") from exc
+        raise SandboxConfigError(f"sandbox: cannot resolve host {config.host!r}: {exc}") from exc
     addresses = {info[4][0] for info in infos}
     if not addresses or not all(is_loopback(address) for address in addresses):
-        raise ConfigError(
+        raise SandboxConfigError(
             f"sandbox: refusing to listen on {config.host!r}, which is not a loopback address; "
             "use 127.0.0.1, or pass --allow-remote if you really mean to expose it"
         )

@@ -23,7 +23,7 @@ import random
 from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from exporter.errors import ConfigError
+from exporter.sandbox.config import SandboxConfigError
 
 if TYPE_CHECKING:
     from exporter.sandbox.config import SandboxConfig
@@ -49,11 +49,11 @@ class FaultSettings:
         for name in _RATES:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
-                raise ConfigError(f"sandbox fault setting {name} must be a probability in 0..1, got {value!r}")
+                raise SandboxConfigError(f"sandbox fault setting {name} must be a probability in 0..1, got {value!r}")
         for name in _DURATIONS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-                raise ConfigError(f"sandbox fault setting {name} must be a number >= 0, got {value!r}")
+                raise SandboxConfigError(f"sandbox fault setting {name} must be a number >= 0, got {value!r}")
 
     @classmethod
     def from_config(cls, config: SandboxConfig) -> FaultSettings:
@@ -62,7 +62,7 @@ class FaultSettings:
     def updated(self, changes: dict[str, Any]) -> FaultSettings:
         unknown = sorted(set(changes) - {f.name for f in fields(self)})
         if unknown:
-            raise ConfigError(f"sandbox: unknown fault setting(s) {', '.join(unknown)}")
+            raise SandboxConfigError(f"sandbox: unknown fault setting(s) {', '.join(unknown)}")
         return replace(self, **changes)
 
     def as_dict(self) -> dict[str, float]:

@@ -15,6 +15,8 @@ from exporter.sandbox.admin_client import SandboxAdmin, SandboxError
 from exporter.sandbox.config import SandboxConfig
 
 READY_LINE = "sandbox ready at {url}"
+#: (the same name as exporter.sandbox.command.WORKERS_ENV, which imports this module's READY_LINE)
+WORKERS_ENV = "MO_SANDBOX_WORKERS"
 _READY_PATTERN = re.compile(r"^sandbox ready at (\S+)$", re.MULTILINE)
 #: Where the child takes its tokens from, so they never appear on a command line.
 TOKEN_ENV = "PEAK_API_KEY"
@@ -97,6 +99,7 @@ def start_sandbox_process(config: SandboxConfig, log_path: Path, ready_timeout: 
         TOKEN_ENV: config.token,
         READONLY_TOKENS_ENV: " ".join(sorted(config.readonly_tokens)),
         "PYTHONUNBUFFERED": "1",
+        WORKERS_ENV: str(config.workers),
     }
     command = [sys.executable, "-m", "exporter.sandbox", *sandbox_arguments(config)]
     with log_path.open("wb") as log_file:

@@ -1,10 +1,10 @@
 """The sandbox's schema endpoints: the solutions it knows and, per table, columns, types, validations and
-primary keys, all derived from :mod:`exporter.contract`.
+primary keys, all derived from the sandbox's own :mod:`exporter.sandbox.contract`.
 
 The public guide names ``GET /api/v2/schema/solutions`` (solution name, prefix, suffix, target schema,
 table count) and a per-table description, without the exact path or shape; the sandbox serves the paths
-and the shape :mod:`exporter.schema_compare` assumes (it takes the paths from there), so that module and
-this one change together if Peak's differ:
+and the shape :mod:`exporter.schema_compare` assumes (each module spells the paths itself, so they are
+compared by the tests, not shared):
 
 * ``GET /api/v2/schema/solutions`` ->
   ``{"solutions": [{"solutionName", "prefix", "suffix", "targetSchema", "tableCount"}]}``
@@ -19,22 +19,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from exporter import contract
-from exporter.contract import DEFAULT_SOLUTION_NAME
+from exporter.sandbox import contract
 from exporter.sandbox.config import SandboxConfig
 
 REQUIRED = "required"
-TIMESTAMP_FORMAT_VALIDATION = "format:YYYY-MM-DD HH:MM:SS"
+TIMESTAMP_FORMAT_VALIDATION = f"format:{contract.TIMESTAMP_SHAPE}"
 
 
 def served_solution(config: SandboxConfig) -> str:
     """The solution the sandbox describes: the one it requires, or the default when it accepts any."""
-    return config.solution_name or DEFAULT_SOLUTION_NAME
+    return config.solution_name or contract.SOLUTION
 
 
 def solutions_document(config: SandboxConfig) -> dict[str, Any]:
     name = served_solution(config)
-    prefix, _, suffix = contract.DEFAULT_OBJECT_NAME.partition("MANUFACTURING_ORDERS")
+    prefix, _, suffix = contract.OBJECT.partition(contract.OBJECT_STEM)
     return {
         "solutions": [
             {
@@ -51,12 +50,12 @@ def solutions_document(config: SandboxConfig) -> dict[str, Any]:
 def tables_document(config: SandboxConfig) -> dict[str, Any]:
     overrides = dict(config.schema_types)
     columns = []
-    for attribute in contract.ATTRIBUTES:
-        validations = [REQUIRED] if attribute.required else []
-        if attribute.api_type == "timestamp":
+    for column in contract.COLUMNS:
+        validations = [REQUIRED] if column.required else []
+        if column.type == "timestamp":
             validations.append(TIMESTAMP_FORMAT_VALIDATION)
         columns.append(
-            {"name": attribute.name, "type": overrides.get(attribute.name, attribute.api_type),
+            {"name": column.name, "type": overrides.get(column.name, column.type),
              "validations": validations}
         )
     tables = [

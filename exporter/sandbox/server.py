@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import signal
 import socket
@@ -18,11 +19,15 @@ import uvicorn
 
 from exporter.sandbox.admin_client import SandboxAdmin, SandboxError
 from exporter.sandbox.app import SandboxState, create_app
-from exporter.sandbox.config import SandboxConfig, check_bind_allowed
+from exporter.sandbox.config import SandboxConfig, SandboxConfigError, check_bind_allowed
 
 log = logging.getLogger("exporter.sandbox")
 
 _STARTUP_TIMEOUT_S = 15.0
+#: uvloop and httptools (uvicorn's C event loop and HTTP parser) when installed: on a 780 kB request of
+#: 2,000 rows the pure-Python h11 parser and asyncio's loop cost more CPU than validating the rows.
+_LOOP = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+_HTTP = "httptools" if importlib.util.find_spec("httptools") else "h11"
 _SHUTDOWN_TIMEOUT_S = 10.0
 
 
@@ -75,8 +80,8 @@ def _prepare(config: SandboxConfig, on_ready: Callable[[str], None] | None) -> _
     state: SandboxState = app.state.sandbox
     uv_config = uvicorn.Config(
         app,
-        loop="asyncio",
-        http="h11",
+        loop=_LOOP,
+        http=_HTTP,
         ws="none",
         lifespan="on",
         log_level="warning",
@@ -100,9 +105,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as exc:
         sock.close()
-        from exporter.errors import ConfigError
-
-        raise ConfigError(f"sandbox: cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        raise SandboxConfigError(f"sandbox: cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     return sock
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,10 +20,35 @@ class SandboxStats:
     faults: Counter[str] = field(default_factory=Counter)
     #: answers to the schema endpoints, by status (kept apart: they are not ingestion requests)
     schema_reads: Counter[str] = field(default_factory=Counter)
+    #: wall-clock times (time.time()) of the first ingestion request's arrival and of the last answer: the
+    #: window in which a client sent, whatever its own start-up took (the benchmark's sending time)
+    first_request_at: float | None = None
+    last_response_at: float | None = None
+    #: seconds from an ingestion handler's start (its body still arriving) to its answer, summed (injected
+    #: latency included), and the most requests held at once
+    handler_seconds: float = 0.0
+    #: of which waiting for the request bodies to arrive (a slow sender shows here, not in the CPU)
+    body_seconds: float = 0.0
+    #: CPU seconds of the worker processes judging bodies (``SandboxConfig.workers``), not in this process's
+    worker_cpu_seconds: float = 0.0
+    in_flight: int = 0
+    most_in_flight: int = 0
 
-    def count_response(self, status: int | None) -> None:
+    def request_arrived(self) -> float:
+        """Count a request in; returns the monotonic time to give ``count_response``."""
+        if self.first_request_at is None:
+            self.first_request_at = time.time()
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        return time.monotonic()
+
+    def count_response(self, status: int | None, arrived: float | None = None) -> None:
         """Count one answer to an ingestion request; ``None`` for a dropped connection."""
         self.requests_by_status[DROPPED if status is None else str(status)] += 1
+        self.last_response_at = time.time()
+        if arrived is not None:
+            self.in_flight = max(0, self.in_flight - 1)  # (a reset may have come in between)
+            self.handler_seconds += time.monotonic() - arrived
 
     def snapshot(self, rows_stored: int) -> dict[str, Any]:
         return {
@@ -34,4 +60,11 @@ class SandboxStats:
             "throttled": self.throttled,
             "faults": dict(sorted(self.faults.items())),
             "schema_reads": dict(sorted(self.schema_reads.items())),
+            "first_request_at": self.first_request_at,
+            "last_response_at": self.last_response_at,
+            "handler_seconds": self.handler_seconds,
+            "body_seconds": self.body_seconds,
+            "most_in_flight": self.most_in_flight,
+            "process_cpu_seconds": time.process_time(),
+            "worker_cpu_seconds": self.worker_cpu_seconds,
         }

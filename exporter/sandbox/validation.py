@@ -1,4 +1,4 @@
-"""Row validation against the manufacturing-order contract, as the sandbox API does it.
+"""Row validation against the sandbox's contract (:mod:`exporter.sandbox.contract`), as the API does it.
 
 Every failed row is reported as ``{"index": i, "errors": [{"code", "category", "message", "column"}]}``
 where ``index`` is the row's position in the request's ``data``. The sandbox's code table (Peak's real
@@ -31,33 +31,42 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from exporter.contract import ATTRIBUTES, PRIMARY_KEY, Attribute
+from exporter.sandbox.contract import (
+    COLUMNS,
+    DUPLICATE_KEY_IN_REQUEST,
+    INTEGER_MAX,
+    INTEGER_MIN,
+    INTEGER_OUT_OF_RANGE,
+    KEY_ALREADY_STORED,
+    KEY_COLUMN,
+    MISSING_ATTRIBUTE,
+    NOT_A_STRING,
+    NOT_AN_INTEGER,
+    PRIMARY_KEY,
+    REFUSED_BY_RULE,
+    REQUIRED_NULL,
+    ROW_NOT_AN_OBJECT,
+    TIMESTAMP_FORMAT,
+    TIMESTAMP_NOT_A_DATE,
+    UNKNOWN_ATTRIBUTE,
+    WHOLE_ROW,
+    Column,
+    Error,
+    FailedRow,
+    row_error,
+)
 
-MISSING_ATTRIBUTE = ("DI_E_00001", "SCHEMA")
-UNKNOWN_ATTRIBUTE = ("DI_E_00002", "SCHEMA")
-REQUIRED_NULL = ("DI_E_00003", "NULL_CHECK")
-NOT_A_STRING = ("DI_E_00004", "DATA_TYPE")
-NOT_AN_INTEGER = ("DI_E_00005", "DATA_TYPE")
-INTEGER_OUT_OF_RANGE = ("DI_E_00006", "RANGE")
-TIMESTAMP_FORMAT = ("DI_E_00007", "FORMAT")
-TIMESTAMP_NOT_A_DATE = ("DI_E_00008", "FORMAT")
-DUPLICATE_KEY_IN_REQUEST = ("DI_E_00009", "PRIMARY_KEY")
-KEY_ALREADY_STORED = ("DI_E_00010", "PRIMARY_KEY")
-ROW_NOT_AN_OBJECT = ("DI_E_00011", "SCHEMA")
-REFUSED_BY_RULE = ("DI_E_00012", "BUSINESS")
+__all__ = ["KEY_ALREADY_STORED", "KEY_COLUMN", "error", "failed_rows", "refuse_order_numbers", "validate_rows"]
 
-KEY_COLUMN = ",".join(PRIMARY_KEY)
-WHOLE_ROW = "*"
+error = row_error
 
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
-
-_ATTRIBUTE_NAMES = frozenset(a.name for a in ATTRIBUTES)
+_ATTRIBUTE_NAMES = frozenset(c.name for c in COLUMNS)
 _TIMESTAMP_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
-_ORDERED_NAMES = tuple(a.name for a in ATTRIBUTES)
+_ORDERED_NAMES = tuple(c.name for c in COLUMNS)
 _ALL_VALUES = itemgetter(*_ORDERED_NAMES)
 _VALID_TIMESTAMP = (
     r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
@@ -74,15 +83,6 @@ _ALLOWED_TYPES: dict[tuple[str, bool], set[type]] = {
     ("integer", True): {int},
     ("integer", False): {int, _NONE_TYPE},
 }
-
-Error = dict[str, str]
-FailedRow = dict[str, Any]
-
-
-def error(kind: tuple[str, str], column: str, message: str) -> Error:
-    code, category = kind
-    return {"code": code, "category": category, "message": message, "column": column}
-
 
 def failed_rows(errors_by_index: dict[int, list[Error]]) -> list[FailedRow]:
     """The response's ``failed`` array, in row order."""
@@ -108,7 +108,7 @@ def validate_rows(rows: Sequence[Any]) -> dict[int, list[Error]]:
             name: [row.get(name, _ABSENT) if type(row) is dict else _ABSENT for row in rows]
             for name in _ORDERED_NAMES
         }
-    for attribute in ATTRIBUTES:
+    for attribute in COLUMNS:
         _check_column(attribute, columns[attribute.name], errors)
     _check_duplicate_keys(rows, columns, errors)
     return errors
@@ -148,18 +148,18 @@ def _check_shapes(rows: Sequence[Any], errors: dict[int, list[Error]]) -> None:
             )
 
 
-def _check_column(attribute: Attribute, column: list[Any], errors: dict[int, list[Error]]) -> None:
-    if attribute.api_type == "timestamp":
+def _check_column(attribute: Column, column: list[Any], errors: dict[int, list[Error]]) -> None:
+    if attribute.type == "timestamp":
         if _all_timestamps(column, allow_null=not attribute.required):
             return
     else:
         types = set(map(type, column))
-        allowed = _ALLOWED_TYPES[attribute.api_type, attribute.required]
+        allowed = _ALLOWED_TYPES[attribute.type, attribute.required]
         if types <= allowed:
-            if attribute.api_type == "string":
+            if attribute.type == "string":
                 return
             values = [v for v in column if v is not None] if _NONE_TYPE in types else column
-            if not values or (min(values) >= INT64_MIN and max(values) <= INT64_MAX):
+            if not values or (min(values) >= INTEGER_MIN and max(values) <= INTEGER_MAX):
                 return
     for index, value in enumerate(column):
         problem = _value_error(attribute, value)
@@ -167,7 +167,7 @@ def _check_column(attribute: Attribute, column: list[Any], errors: dict[int, lis
             errors.setdefault(index, []).append(problem)
 
 
-def _value_error(attribute: Attribute, value: Any) -> Error | None:
+def _value_error(attribute: Column, value: Any) -> Error | None:
     name = attribute.name
     if value is _ABSENT:
         return None  # already reported as missing
@@ -175,13 +175,13 @@ def _value_error(attribute: Attribute, value: Any) -> Error | None:
         if attribute.required:
             return error(REQUIRED_NULL, name, f"'{name}' is required and must not be null")
         return None
-    if attribute.api_type == "string":
+    if attribute.type == "string":
         if type(value) is not str:
             return error(NOT_A_STRING, name, f"'{name}' must be a string, got a JSON {_json_type(value)}")
-    elif attribute.api_type == "integer":
+    elif attribute.type == "integer":
         if type(value) is not int:
             return error(NOT_AN_INTEGER, name, f"'{name}' must be an integer, got a JSON {_json_type(value)}")
-        if not INT64_MIN <= value <= INT64_MAX:
+        if not INTEGER_MIN <= value <= INTEGER_MAX:
             return error(INTEGER_OUT_OF_RANGE, name, f"'{name}' = {value} is outside the 64-bit integer range")
     else:
         if type(value) is not str or not _TIMESTAMP_SHAPE.fullmatch(value):
@@ -224,8 +224,19 @@ def _all_timestamps(column: list[Any], *, allow_null: bool) -> bool:
         return False
     if text.count("\n") != len(distinct) - 1 or _TIMESTAMP_LINES.fullmatch(text) is None:
         return False  # (a value holding a newline could otherwise pass as two valid lines)
-    # every line now has the exact shape, so "-DD " can only be the day at offset 7 of a value
-    return all(_is_timestamp(text[m.start() - 7 : m.start() + 12]) for m in _LATE_IN_MONTH.finditer(text))
+    # every line now has the exact shape, so "-DD " can only be the day at offset 7 of a value; few distinct
+    # dates among them, each checked once per process
+    return all(map(_is_real_date, {text[m.start() - 7 : m.start() + 3] for m in _LATE_IN_MONTH.finditer(text)}))
+
+
+@lru_cache(maxsize=65536)
+def _is_real_date(date: str) -> bool:
+    """Whether ``YYYY-MM-DD`` (already of that shape) is a day of the calendar."""
+    try:
+        datetime.fromisoformat(date)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_duplicate_keys(
