@@ -210,3 +210,17 @@ def test_a_summary_carries_its_failure_typed(definitions, exit_code: int, error_
 
     assert summary.exit_code == exit_code
     assert (summary.failure is None) if error_type is None else isinstance(summary.failure, error_type)
+
+
+def test_the_run_config_carries_the_clis_one_off_decisions(definitions, warehouse, tmp_path: Path) -> None:
+    """A schedule's run decides nothing; a person's run may say the destination beside a known one is meant."""
+    scheduled = definitions._export_settings(tmp_path, definitions.ExportRunConfig())
+    rotated = definitions._export_settings(tmp_path, definitions.ExportRunConfig(token_rotated=True))
+    tenant = definitions._export_settings(tmp_path, definitions.ExportRunConfig(new_tenant=True))
+    assert (scheduled.new_tenant, scheduled.token_rotated) == (False, False)
+    assert (rotated.new_tenant, rotated.token_rotated) == (False, True)
+    assert (tenant.new_tenant, tenant.token_rotated) == (True, False)
+    with pytest.raises(dagster.Failure) as both:
+        definitions._export_settings(tmp_path, definitions.ExportRunConfig(new_tenant=True, token_rotated=True))
+    assert both.value.metadata["exit_code"].value == errors.EXIT_CONFIG_ERROR
+    assert both.value.allow_retries is False

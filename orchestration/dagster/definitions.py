@@ -11,6 +11,9 @@ Load it with ``dagster dev -f orchestration/dagster/definitions.py`` or material
   exactly what that invocation built (``manifest.json`` and ``run_results.json`` of the same run).
 * The export reads the same environment variables as ``mo-export run`` (``PEAK_API_KEY``,
   ``PEAK_BASE_URL``, ``MO_DUCKDB_PATH``, ...), through ``exporter.settings``.
+* A run's config (``ExportRunConfig``) carries the one-off decisions ``mo-export run`` takes as flags:
+  ``new_tenant`` and ``token_rotated``, for the run after a person decided the destination beside a known
+  one is meant (docs/behaviour.md, the change guard). Both default to false, so a schedule never makes them.
 * Outcomes: exit 0 is a materialization with the run's counts; exit 1 a materialization and a failing
   asset check listing the rejection codes. Anything else is a Dagster failure, and whether it is retried
   under the asset's RetryPolicy is the error's type (``exporter.errors``), not a number: a
@@ -44,6 +47,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     Backoff,
+    Config,
     Definitions,
     Failure,
     Jitter,
@@ -122,6 +126,14 @@ EXPORT_UPSTREAM = get_asset_key_for_model([mo_export_dbt_assets], CONTRACT_MODEL
 EXPORT_KEY = AssetKey("peak_ingestion_api_export")
 
 
+class ExportRunConfig(Config):
+    """What a person decides for one run, as ``mo-export run --new-tenant`` / ``--token-rotated`` do: set it in
+    the launchpad's run config (``ops: {peak_ingestion_api_export: {config: {token_rotated: true}}}``)."""
+
+    new_tenant: bool = False
+    token_rotated: bool = False
+
+
 @asset(
     key=EXPORT_KEY,
     deps=[EXPORT_UPSTREAM],
@@ -132,9 +144,9 @@ EXPORT_KEY = AssetKey("peak_ingestion_api_export")
     kinds={"python", "duckdb"},
     description="mo-export run: new and changed manufacturing orders to the Peak ingestion API (UPSERT).",
 )
-def peak_ingestion_api_export(context: AssetExecutionContext) -> MaterializeResult:
+def peak_ingestion_api_export(context: AssetExecutionContext, config: ExportRunConfig) -> MaterializeResult:
     target_path = _dbt_target_path(context)
-    settings = _export_settings(target_path)
+    settings = _export_settings(target_path, config)
     context.log.info(f"exporting to {settings.endpoint} from {settings.duckdb_path}, dbt artifacts {target_path}")
     summary = _run_in_worker_thread(settings)
     return _outcome(summary)
@@ -155,8 +167,9 @@ def _dbt_target_path(context: AssetExecutionContext) -> Path:
     return Path(str(entry.value))
 
 
-def _export_settings(target_path: Path) -> ExportSettings:
-    """The CLI's settings from the environment, with this run's dbt artifacts and the project's DuckDB file."""
+def _export_settings(target_path: Path, config: ExportRunConfig) -> ExportSettings:
+    """The CLI's settings from the environment, with this run's dbt artifacts, the project's DuckDB file and
+    the run config's decisions."""
     duckdb_path = duckdb_path_from_environment()
     if not duckdb_path.is_absolute():  # dbt resolves a relative MO_DUCKDB_PATH against the project directory
         duckdb_path = PROJECT_DIR / duckdb_path
@@ -165,6 +178,8 @@ def _export_settings(target_path: Path) -> ExportSettings:
         "target_path": target_path,
         "duckdb_path": duckdb_path,
         "show_progress": False,
+        "new_tenant": config.new_tenant,
+        "token_rotated": config.token_rotated,
     }
     try:
         settings = load_settings(flags)
