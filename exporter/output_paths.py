@@ -76,9 +76,10 @@ def write_output(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path``: ``-`` to stdout, a file atomically (temp file, fsync, ``os.replace``).
 
     Raises :class:`~exporter.errors.OutputPathError` if the target is, by now, not a regular file (it is
-    left as it is); any other failure (a full disk, permissions) is the ``OSError`` itself, with no temporary
-    file left behind, for the caller to map as it maps other OS faults. The folders are created; a new file
-    gets the usual permissions (0666 less the umask), a replaced one keeps its mode.
+    left as it is); any other failure (a full disk, permissions) is the ``OSError`` itself, with no
+    temporary file left behind and ``path`` as its ``filename``, for the caller to map as it maps other OS
+    faults. The folders are created; a new file gets the usual permissions (0666 less the umask), a
+    replaced one keeps its mode.
     """
     if is_stdout(path):
         _write_stdout(data)
@@ -100,9 +101,11 @@ def write_output(path: Path, data: bytes) -> None:
             os.close(fd)
         _refuse_non_regular(path, target)  # again: the rename replaces whatever is there now
         os.replace(temp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp)
+        if isinstance(exc, OSError) and exc.filename is None:  # os.write names no file: say which one
+            exc.filename = str(path)
         raise
     _fsync_folder(target.parent)
 

@@ -182,7 +182,8 @@ def environment_fault(exc: BaseException, path: Path) -> ExportError | None:
         )
     code = getattr(exc, "errno", None)
     match = _QUOTED_PATH.search(text)
-    where = match.group(1) if match else str(path)
+    # an OSError names its own file (the results file, a plan, a spill file); DuckDB quotes it in its text
+    where = getattr(exc, "filename", None) or (match.group(1) if match else str(path))
     if code in _DISK_FULL_ERRNOS or "no space left" in lower or "file too large" in lower or "quota" in lower:
         return DiskFullError(f"no space left on device writing {where} ({_first_line(text)})")
     if code in _READ_ONLY_ERRNOS or any(

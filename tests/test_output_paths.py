@@ -198,3 +198,26 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch: py
         write_output(path, b"new")
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_a_full_disk_writing_the_results_file_names_that_file_not_the_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run maps machine faults once, for the whole run: the error still says which file could not be
+    written, from the OSError's own filename."""
+    import errno
+
+    from exporter.errors import EXIT_DELIVERY_FAILED, DiskFullError
+    from exporter.warehouse import mapped_faults
+
+    results = tmp_path / "export_results.json"
+
+    def full_disk(fd: int, data: object) -> int:  # as the kernel answers: an errno, no file name
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(DiskFullError) as fault, mapped_faults(tmp_path / "warehouse.duckdb"):
+        write_output(results, b"{}")
+    assert str(results) in str(fault.value) and "warehouse.duckdb" not in str(fault.value)
+    assert fault.value.exit_code == EXIT_DELIVERY_FAILED
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary copy
