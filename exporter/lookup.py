@@ -191,6 +191,27 @@ class DestinationAnswer:
     rejections: tuple[ApiRejection, ...] = ()
     last_run: LastRun | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "destination_id": self.destination_id,
+            "destination": self.label,
+            "settings_destination": self.settings_destination,
+            "acknowledged": [{"order": a.order, "content": a.content, "acknowledged_at": a.acknowledged_at,
+                              "run_id": a.run_id} for a in self.acknowledged],
+            "rows": [{"key": r.key, "state": r.state, "change": r.change,
+                      "changed_attributes": [{"attribute": c.attribute, "acknowledged": c.acknowledged, "now": c.now}
+                                             for c in r.changed_attributes],
+                      "held_by": list(r.held_by)} for r in self.rows],
+            "api_rejections": [{"key": r.key, "run_id": r.run_id, "rejected_at": r.rejected_at,
+                                "http_status": r.http_status, "error_code": r.error_code, "category": r.category,
+                                "message": r.message, "column": r.column, "outstanding": r.outstanding}
+                               for r in self.rejections],
+            "last_run": None if self.last_run is None else {
+                "run_id": self.last_run.run_id, "mode": self.last_run.mode, "status": self.last_run.status,
+                "exit_code": self.last_run.exit_code, "started_at": self.last_run.started_at,
+                "finished_at": self.last_run.finished_at, "error": self.last_run.error},
+        }
+
 
 @dataclass(frozen=True)
 class RejectedMartRow:
@@ -231,7 +252,7 @@ class KeyAnswer:
                               for r in self.in_rejected_mart],
             "rejected_mart_note": self.rejected_mart_note,
             "state_exists": self.state_exists,
-            "destinations": [_destination_dict(d) for d in self.destinations],
+            "destinations": [d.as_dict() for d in self.destinations],
         }
 
     def to_json(self) -> str:
@@ -256,8 +277,11 @@ def look_up(settings: ExportSettings, query: KeyQuery) -> KeyAnswer:
                             is_current=destination_id == current, state_exists=state_exists)
             for destination_id, destination in known
         ]
-        return KeyAnswer(query, state_exists, tuple(_api_row(r) for r in in_model), tuple(mart_rows),
-                         tuple(answers), mart_note, model.label)
+        answer = KeyAnswer(query, state_exists, tuple(_api_row(r) for r in in_model), tuple(mart_rows),
+                           tuple(answers), mart_note, model.label)
+    log.info("looked up %s: found in %s, %d destination(s)", query.label, ", ".join(answer.found_in) or "no mart",
+             len(answer.destinations), extra={"event": "key_looked_up"})
+    return answer
 
 
 # -- the marts ------------------------------------------------------------------------------------------------
@@ -369,7 +393,9 @@ def _row_status(row: dict[str, Any], decided: RowDecision, acknowledged: Acknowl
 
 
 def _guard_reasons(model: ContractModel, ledger: Ledger, settings: ExportSettings) -> tuple[str, ...]:
-    """Why the change guard would refuse the next run to the settings' destination (empty: it would not)."""
+    """Why the change guard would refuse the next run to the settings' destination (empty: it would not).
+    The guard judges the whole run, so this is the whole decision (what plain `status` costs), asked only
+    when the order is pending there."""
     plan = decide(model, ledger, settings)
     return tuple(plan.guard.reasons) if plan.guard.refuses else ()
 
@@ -487,28 +513,6 @@ def _timestamp(text: str) -> datetime:
 
 def _json_default(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def _destination_dict(d: DestinationAnswer) -> dict[str, Any]:
-    return {
-        "destination_id": d.destination_id,
-        "destination": d.label,
-        "settings_destination": d.settings_destination,
-        "acknowledged": [{"order": a.order, "content": a.content, "acknowledged_at": a.acknowledged_at,
-                          "run_id": a.run_id} for a in d.acknowledged],
-        "rows": [{"key": r.key, "state": r.state, "change": r.change,
-                  "changed_attributes": [{"attribute": c.attribute, "acknowledged": c.acknowledged, "now": c.now}
-                                         for c in r.changed_attributes],
-                  "held_by": list(r.held_by)} for r in d.rows],
-        "api_rejections": [{"key": r.key, "run_id": r.run_id, "rejected_at": r.rejected_at,
-                            "http_status": r.http_status, "error_code": r.error_code, "category": r.category,
-                            "message": r.message, "column": r.column, "outstanding": r.outstanding}
-                           for r in d.rejections],
-        "last_run": None if d.last_run is None else {
-            "run_id": d.last_run.run_id, "mode": d.last_run.mode, "status": d.last_run.status,
-            "exit_code": d.last_run.exit_code, "started_at": d.last_run.started_at,
-            "finished_at": d.last_run.finished_at, "error": d.last_run.error},
-    }
 
 
 # -- text -----------------------------------------------------------------------------------------------------
