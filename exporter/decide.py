@@ -130,7 +130,8 @@ def decide(
             selection = Selection()
             changes: tuple[AttributeChange, ...] = ()
         else:
-            _compare(cursor, model, ledger, full_refresh=full_refresh, retry_rejected=retry_rejected)
+            _compare(cursor, model, ledger, int(ledger.destination_id or -1), full_refresh=full_refresh,
+                     retry_rejected=retry_rejected)
             counts = _counts(cursor)
             selection = Selection() if full_refresh else Selection(cursor.sql(
                 f"select key_hash from {_DECISIONS} where decision = {_SEND}").to_arrow_table())
@@ -175,6 +176,45 @@ def decide(
     return plan
 
 
+#: how a row compares with the destination's last acknowledged content of its order, by name (as in counts())
+CHANGE_NAMES = {_NEW: "new", _CHANGED: "changed", _CHANGED_UNKNOWN: "changed_previous_content_unknown",
+                _SAME: "unchanged"}
+
+
+@dataclass(frozen=True)
+class RowDecision:
+    """The decision for one model row at one destination, as an incremental run would take it."""
+
+    key_hash: int
+    order_hash: int
+    #: the next incremental run sends the row (the change guard permitting)
+    sends: bool
+    #: a value of CHANGE_NAMES: new, changed, changed_previous_content_unknown or unchanged
+    change: str
+    #: the latest event of the key is the API's rejection of this very content: the run skips it
+    rejected_before: bool
+
+
+def decide_rows(
+    model: ContractModel, ledger: Ledger, destination_id: int | None, where: str, params: list[Any], *,
+    retry_rejected: bool = False,
+) -> list[RowDecision]:
+    """The decision for the model rows ``where`` (a predicate over the model's columns, with ``params``)
+    selects, at ``destination_id`` (None: a destination not registered yet, where every row is new): the
+    same comparison as :func:`decide`, restricted to those rows. Writes nothing."""
+    cursor = model.cursor()
+    try:
+        _compare(cursor, model, ledger, -1 if destination_id is None else destination_id, full_refresh=False,
+                 retry_rejected=retry_rejected, only=(where, params))
+        rows = cursor.execute(f"select key_hash, order_hash, change, decision from {_DECISIONS}").fetchall()
+        cursor.execute(f"drop table {_DECISIONS}")
+    finally:
+        cursor.close()
+    return [RowDecision(int(key), int(order), decision == _SEND, CHANGE_NAMES[int(change)],
+                        decision == _REJECTED_BEFORE)
+            for key, order, change, decision in rows]
+
+
 def _everything_new(model: ContractModel) -> dict[str, int]:
     considered = model.count()
     return {
@@ -185,13 +225,17 @@ def _everything_new(model: ContractModel) -> dict[str, int]:
 
 
 def _compare(
-    cursor: duckdb.DuckDBPyConnection, model: ContractModel, ledger: Ledger, *, full_refresh: bool,
-    retry_rejected: bool,
+    cursor: duckdb.DuckDBPyConnection, model: ContractModel, ledger: Ledger, destination: int, *,
+    full_refresh: bool, retry_rejected: bool, only: tuple[str, list[Any]] | None = None,
 ) -> None:
-    """The decision per model row, into the temporary table ``_DECISIONS`` (and the content per record into
-    ``_decide_last_content``), one join per statement."""
-    destination = int(ledger.destination_id or -1)
+    """The decision per model row at ``destination``, into the temporary table ``_DECISIONS`` (and the
+    content per record into ``_decide_last_content``), one join per statement. ``only``: a predicate over the
+    model's columns and its parameters, to decide a few rows (a lookup) instead of the whole model."""
     s = ledger.schema
+    where, params = only if only is not None else ("", [])
+    # restricted to a few rows, the log and the content are read for their keys only
+    of_model_keys = " and key_hash in (select key_hash from _decide_model)" if where else ""
+    of_model_orders = " and order_hash in (select order_hash from _decide_model)" if where else ""
     if full_refresh:
         decision = str(_SEND)
     else:
@@ -201,17 +245,17 @@ def _compare(
                             else {_UNCHANGED} end"""
     content = (
         f"""select order_hash, {model.content_hash} as content_hash from "{s}".{CONTENT_TABLE}
-            where destination_id = {destination}"""
+            where destination_id = {destination}{of_model_orders}"""
         if ledger.has_content() else "select 0::ubigint as order_hash, 0::ubigint as content_hash where false"
     )
     steps = {
         "_decide_model": f"""
             select {model.key_hash} as key_hash, {model.content_hash} as content_hash,
                    {model.identity_hash} as order_hash
-            from {model.table}""",
+            from {model.table} {f"where {where}" if where else ""}""",
         "_decide_last_event": f"""
             select key_hash, arg_max(content_hash, event_id) as content_hash, arg_max(outcome, event_id) as outcome
-            from "{s}".deliveries where destination_id = {destination} group by key_hash""",
+            from "{s}".deliveries where destination_id = {destination}{of_model_keys} group by key_hash""",
         "_decide_with_event": """
             select model.key_hash, model.order_hash, model.content_hash, last_event.outcome,
                    coalesce(last_event.content_hash = model.content_hash, false) as same_as_last_event
@@ -235,7 +279,7 @@ def _compare(
             from compared""",
     }
     for table, sql in steps.items():
-        cursor.execute(f"create or replace temp table {table} as {sql}")
+        cursor.execute(f"create or replace temp table {table} as {sql}", params if table == "_decide_model" else [])
     for table in ("_decide_model", "_decide_last_event", "_decide_with_event"):
         cursor.execute(f"drop table {table}")
 

@@ -1,7 +1,8 @@
-"""What `mo-export check` verifies before a run, in order, without writing anything anywhere.
+"""What `mo-export check` verifies before a run, in order, without writing anything anywhere (but, with
+``--target spark``, the views over the Spark build's Parquet files in the local state file, as `run` does).
 
 1. settings: the same validation as `run`;
-2. DuckDB file: opens read-only;
+2. DuckDB file: opens read-only (``--target spark``: the local state file, as `run --target spark` opens it);
 3. dbt build: the model is in dbt's manifest and its last build (and the data tests on it) passed;
 4. model table: the built table matches the contract (columns, types, whole seconds, unique keys);
 5. destination, token, object, sample row: one request with ``"dryRun": true`` carrying one real row of
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -50,7 +51,8 @@ from exporter.schema_compare import (
     solution_names,
 )
 from exporter.settings import ExportSettings, load_settings
-from exporter.warehouse import connect
+from exporter.spark_build import expose_spark_build
+from exporter.warehouse import connect_for
 
 log = logging.getLogger(__name__)
 
@@ -130,19 +132,28 @@ def run_checks(flags: Mapping[str, Any]) -> CheckReport:
 
 
 def _local_checks(settings: ExportSettings, report: CheckReport) -> bytes | None:
-    """Checks 2-4; returns the body of the dry-run request (one real model row), or None."""
-    try:
-        con = connect(settings.duckdb_path, read_only=True, memory_limit=settings.memory_limit,
-                      temp_directory=settings.temp_directory)
-    except errors.WarehouseError as exc:
-        report.add("duckdb file", "fail", str(exc), "point MO_DUCKDB_PATH (--duckdb-path) at the file dbt built",
-                   errors.EXIT_CONFIG_ERROR)
-        report.skip(LOCAL_CHECKS[1:], "the DuckDB file cannot be opened")
-        return None
-    with closing(con):
-        report.add("duckdb file", "ok", f"{settings.duckdb_path} (opened read-only)")
+    """Checks 2-4; returns the body of the dry-run request (one real model row), or None.
+
+    The file is opened as `run` opens it (:func:`exporter.warehouse.connect_for`): the DuckDB file dbt built,
+    read-only, or with ``--target spark`` the local state file, in which the Spark build's Parquet files are
+    exposed as the model's and the verdict's views (the only thing a check writes, as `run --dry-run` does)."""
+    with ExitStack() as opened:
+        try:
+            con = opened.enter_context(connect_for(settings, writes=False))
+        except errors.WarehouseError as exc:
+            action = ("point MO_STATE_PATH (--state-path) at a DuckDB file the export may create" if settings.on_spark
+                      else "point MO_DUCKDB_PATH (--duckdb-path) at the file dbt built")
+            report.add("duckdb file", "fail", str(exc), action, errors.EXIT_CONFIG_ERROR)
+            report.skip(LOCAL_CHECKS[1:], "the DuckDB file cannot be opened")
+            return None
+        opened_as = (f"{settings.database_path} (the export state; the Spark build's tables under "
+                     f"{settings.spark_warehouse})" if settings.on_spark
+                     else f"{settings.duckdb_path} (opened read-only)")
+        report.add("duckdb file", "ok", opened_as)
         try:
             relation = resolve_model(settings.target_path, settings.model_name)
+            if settings.on_spark:
+                expose_spark_build(con, settings.spark_warehouse, relation)
             check_build_verdict(con, relation)
         except errors.BuildError as exc:
             report.add("dbt build", "fail", str(exc), "run `dbt build` and fix what it reports",

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.dbt_support import run_dbt
+from tests.export_support import Project
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +33,23 @@ def compile_inline(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], 
 
     return compile_sql
 
+
+
+@pytest.fixture(scope="session")
+def sample_build(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Project]:
+    """``sample_build(orders=, seed=) -> Project``: sample data built by the real `dbt build`, once per session
+    for each (orders, seed), so modules asking for the same data share one build (a few seconds each).
+
+    Every caller gets the same files: export from a copy (``Project.copy_to(tmp_path / ...)``), never the build.
+    """
+    from tests.export_support import build_sample_project
+
+    builds: dict[tuple[int, int], Project] = {}
+
+    def build(*, orders: int, seed: int) -> Project:
+        if (orders, seed) not in builds:
+            folder = tmp_path_factory.mktemp(f"sample_build_{orders}_{seed}")
+            builds[orders, seed] = build_sample_project(folder, orders=orders, seed=seed)
+        return builds[orders, seed]
+
+    return build

@@ -107,3 +107,29 @@ def test_dry_run_with_full_refresh_does_not_suggest_it_again() -> None:
     text = dry_run_summary(to_send=0, unchanged=0, payload_dir=None, full_refresh=True)
 
     assert "--full-refresh" not in text
+
+
+def test_status_help_documents_the_key_syntax_every_json_key_and_the_exit_codes() -> None:
+    from exporter.lookup import DestinationAnswer, KeyAnswer, KeyQuery
+
+    text = help_text("status")
+    answer = KeyAnswer(KeyQuery("4711"), False, (), (), ())
+
+    assert "--key 4711 every record with order number 4711" in text
+    assert "--key 4711 --product-id P-1 --location-id L-1 the record (product, location, order)" in text
+    keys = text[text.index("--json keys (stable):"):text.index("Exit codes:")]
+    documented = set(re.findall(r"[a-z_]+", keys))
+    assert set(answer.as_dict()) <= documented
+    assert set(DestinationAnswer(1, "x", True).as_dict()) <= documented
+    codes = re.findall(r"(?:^|\s)(0|1|2|3|70)\s{1,3}(?:answered|the DuckDB file is busy|configuration|internal)",
+                       text)
+    assert codes == ["0", "2", "3", "70"]
+
+
+@pytest.mark.parametrize("command", ["status", "check"])
+def test_status_and_check_take_the_spark_target_like_run(command: str) -> None:
+    text = help_text(command)
+
+    assert "(MO_DBT_TARGET). [default: dev]" in text
+    assert "(MO_SPARK_WAREHOUSE). [default: spark-warehouse]" in text
+    assert "--state-path FILE With --target spark: the local DuckDB file of the export state (MO_STATE_PATH)" in text
