@@ -604,6 +604,12 @@ class Ledger:
             [self.schema, table],
         ))
 
+    def layout_version(self) -> int | None:
+        """The version of the ledger's layout as written (None without a ledger); older ones are migrated
+        by the next run that writes, and read as they are until then."""
+        version = self._version()
+        return None if version is None else int(version)
+
     def _version(self) -> Any:
         try:
             return self._scalar(f'select max(version) from "{self.schema}".schema_version')

@@ -267,6 +267,7 @@ def look_up(settings: ExportSettings, query: KeyQuery) -> KeyAnswer:
         in_model = _model_rows(con, model, query)
         mart_rows, mart_note = _rejected_mart_rows(con, settings, query)
         state_exists = ledger.exists()
+        _check_readable(ledger, state_exists)
         settings_destination = Destination.from_settings(settings)
         current = ledger.use_destination(settings_destination).destination_id if state_exists else None
         known = _destinations(con, ledger) if state_exists else []
@@ -326,6 +327,19 @@ def _expose_spark_table(con: duckdb.DuckDBPyConnection, settings: ExportSettings
 def _has_relation(con: duckdb.DuckDBPyConnection, relation: ModelRelation) -> bool:
     return bool(scalar(con, "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
                        [relation.schema, relation.identifier]))
+
+
+#: the oldest ledger layout a lookup reads: destinations and the acknowledged content (version 4)
+OLDEST_READABLE_LAYOUT = 4
+
+
+def _check_readable(ledger: Ledger, state_exists: bool) -> None:
+    version = ledger.layout_version() if state_exists else None
+    if version is not None and version < OLDEST_READABLE_LAYOUT:
+        raise ConfigError(
+            f'the export state "{ledger.schema}" has layout version {version}, older than a lookup reads '
+            f"({OLDEST_READABLE_LAYOUT}): the next `mo-export run` migrates it in place, then look the key up again"
+        )
 
 
 # -- per destination ------------------------------------------------------------------------------------------

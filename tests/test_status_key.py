@@ -356,3 +356,14 @@ def test_a_pending_order_names_the_failed_last_run_at_each_destination(scenario,
 
     text = run_cli(["status", "--key", scenario.changed], project.env(dead), monkeypatch, capsys).stdout
     assert f"the last run here, {second['last_run']['run_id']}, ended delivery_failed (exit 2): " in text
+
+
+def test_a_ledger_older_than_a_lookup_reads_is_a_configuration_error_naming_the_fix(
+    scenario, monkeypatch, capsys, tmp_path
+) -> None:
+    older = scenario.project.copy_to(tmp_path / "older")
+    with duckdb.connect(str(older.duckdb_path)) as con:  # a version-3 ledger keeps no acknowledged content
+        con.execute("update mo_export_state.schema_version set version = 3")
+    result = run_cli(["status", "--key", scenario.acknowledged], older.env(scenario.base_url), monkeypatch, capsys)
+    assert result.exit_code == 3
+    assert "layout version 3" in result.stderr and "`mo-export run` migrates it" in result.stderr
