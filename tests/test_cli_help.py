@@ -11,6 +11,8 @@ from click.testing import CliRunner
 
 from exporter.cli import _register_commands, cli
 from exporter.settings import load_settings
+from mo_export_dev.sample_data.command import sample_data_command
+from mo_export_dev.sandbox.command import sandbox_command
 from tests.export_support import a_plan, a_summary
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -63,15 +65,20 @@ def test_check_help_lists_the_same_exit_codes_as_run() -> None:
     assert "(MO_TIMEOUT_SECONDS)" in text and "connect, send, wait and read" in text
 
 
+def _command(name: str) -> click.Command:
+    """A command of the product's CLI, or one of the development tools (python -m mo_export_dev.<tool>)."""
+    _register_commands()
+    return {"sample-data": sample_data_command, "sandbox": sandbox_command, **cli.commands}[name]
+
+
 @pytest.mark.parametrize("command", ["run", "status", "sample-data", "sandbox", "check"])
 def test_readme_option_tables_list_every_flag_of_every_command(command: str) -> None:
-    _register_commands()
     readme = README.read_text()
     section = readme[readme.index(f"<!-- options: {command} -->"):]
     section = section[: section.index("<!-- /options -->")]
     flags = {
         flag
-        for param in cli.commands[command].params
+        for param in _command(command).params
         if isinstance(param, click.Option)
         for flag in (*param.opts, *param.secondary_opts)
         if flag.startswith("--") and flag != "--help"

@@ -26,8 +26,8 @@ import pytest
 import uvicorn
 
 from exporter.ledger import SCHEMA_VERSION
-from exporter.sandbox import SandboxConfig, create_app, running_sandbox
 from exporter.settings import redacted_url
+from mo_export_dev.sandbox import SandboxConfig, create_app, running_sandbox
 from tests.dbt_support import PROJECT_DIR
 from tests.export_support import TOKEN, CliResult, Project, build_sample_project, run_cli
 

@@ -24,7 +24,7 @@ import orjson
 import pytest
 
 from exporter.ledger import SCHEMA_VERSION
-from exporter.sandbox import SandboxConfig, running_sandbox
+from mo_export_dev.sandbox import SandboxConfig, running_sandbox
 from tests.dbt_support import PROJECT_DIR, dbt_command, run_dbt_subprocess
 from tests.export_support import TOKEN, CliResult, Project, build_sample_project, run_cli, sandbox_rows
 
