@@ -1,5 +1,5 @@
 """Hostile or broken configuration: every case stops with a message that names the problem and what to do,
-the documented exit code (README, exporter/errors.py) and no traceback, and sends nothing it should not.
+the documented exit code (docs/operations.md, exporter/errors.py) and no traceback, and sends nothing it should not.
 
 One small project (300 orders) is built by the real `dbt build` once per module; each test exports from a
 copy of it with the real CLI, over real HTTP to the sandbox (or to a TLS server, or a closed port).

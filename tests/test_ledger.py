@@ -3,7 +3,7 @@
 * acknowledgements belong to a destination: another API gets every row, and an older state is migrated;
 * the build guard is about the DuckDB file's own latest build, whatever dbt command ran after it;
 * values the API cannot take stop the run before anything is sent;
-* a full disk, a read-only file or folder and JSON logs each end the way the README says.
+* a full disk, a read-only file or folder and JSON logs each end the way docs/operations.md says.
 """
 
 from __future__ import annotations
