@@ -74,7 +74,7 @@ step "5/6 export to the sandbox"
 step "6/6 export again: nothing changed, nothing is sent"
 "$BIN/mo-export" run --base-url "$URL"
 echo
-"$BIN/mo-export" status
+PEAK_BASE_URL=$URL "$BIN/mo-export" status   # the sandbox is the destination whose pending rows it counts
 echo
 echo "stored in the sandbox: $(curl -s "$URL/_sandbox/stats" 2>/dev/null || echo '(curl not available)')"
 echo "everything the demo wrote is in $DEMO_DIR"
