@@ -14,13 +14,15 @@ DEMO_ORDERS ?= 20000
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
+# uv's default groups (pyproject.toml): dev (pytest, linters) and sandbox (the web server of the development
+# package mo_export_dev/: the sandbox API and the sample data that make demo and make test use)
 $(BIN)/.installed: pyproject.toml uv.lock
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) sync --frozen --extra dagster
 	touch $@
 
-install: $(BIN)/.installed  ## create .venv with the locked dependencies (uv, from uv.lock)
+install: $(BIN)/.installed  ## create .venv with the locked dependencies (uv, from uv.lock), the dev tools included
 
 # after .installed: a plain `uv sync` removes the extra's packages, so this stamp must be newer
 $(BIN)/.installed-spark: pyproject.toml uv.lock $(BIN)/.installed

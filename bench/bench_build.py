@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench_export import BIN, ROOT, measure
 
-from exporter.sample_data import generate
+from mo_export_dev.sample_data import generate
 
 RSS_TARGET_MB = 2500
 WALL_BEFORE_S = 104.0

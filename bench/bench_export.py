@@ -32,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from exporter.sample_data import generate  # noqa: E402
-from exporter.sandbox import SandboxConfig, SandboxProcess, start_sandbox_process  # noqa: E402
+from mo_export_dev.sample_data import generate  # noqa: E402
+from mo_export_dev.sandbox import SandboxConfig, SandboxProcess, start_sandbox_process  # noqa: E402
 
 # at least 12 characters: the exporter refuses a shorter PEAK_API_KEY as a truncated token
 TOKEN = "bench-token-0123456789"

@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/bench_freshness.py [--orders 1000000] [--changed-share 0.01] [--runs 3]
 
-A history of N orders (``mo-export sample-data --seed 7``) is built (`dbt build`) and exported in full
+A history of N orders (``python -m mo_export_dev.sample_data --seed 7``) is built (`dbt build`) and exported in full
 (`mo-export run`, default settings) to the project's sandbox at 50 ms latency, started as a process of its
-own (`mo-export sandbox --latency-ms 50 --port 0`). Then an extraction changing ``--changed-share`` of the
+own (`python -m mo_export_dev.sandbox --latency-ms 50 --port 0`). Then an extraction changing ``--changed-share`` of the
 orders lands (``simulate_next_extraction``), and the job runs as production runs it: the incremental
 `dbt build` (unit tests excluded, data tests run), then `mo-export run` with default settings. Landed ->
 acknowledged is the sum of the two. Last, a `dbt build` in which nothing changed. Each step runs in its
@@ -29,8 +29,8 @@ from pathlib import Path
 
 from bench_export import BIN, ROOT, TOKEN, Measured, contract_rows, export_command, measure
 
-from exporter.sample_data import generate, simulate_next_extraction
-from exporter.sandbox import SandboxConfig, start_sandbox_process
+from mo_export_dev.sample_data import generate, simulate_next_extraction
+from mo_export_dev.sandbox import SandboxConfig, start_sandbox_process
 
 #: orders -> landed -> acknowledged target, seconds (issue 17)
 FRESHNESS_TARGETS = {1_000_000: 8.0, 10_000_000: 15.0}

@@ -2,13 +2,13 @@
 
     .venv/bin/python bench/bench_incremental.py [--orders 1000000] [--changed-share 0.01]
 
-Generates N orders of sample data (``exporter.sample_data.generate``), runs ``dbt build`` (the first
+Generates N orders of sample data (``mo_export_dev.sample_data.generate``), runs ``dbt build`` (the first
 build, which builds everything), appends one later extraction moving ``changed-share`` of the orders one
 status forward (``simulate_next_extraction``), then runs ``dbt build`` again (incremental). Each build
 runs in its own process so its peak RSS is its own (``os.wait4``). Prints wall time, CPU and peak RSS of
 each and the ratios against the targets (incremental <= 25 % of the full build's wall time and <= 50 % of
 its peak RSS). Both builds skip dbt's unit tests (``--exclude-resource-type unit_test``), as dbt advises
-for production runs; data tests run. Not run by the test suite: figures go in the README.
+for production runs; data tests run. Not run by the test suite: figures go in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter.sample_data import generate, simulate_next_extraction
+from mo_export_dev.sample_data import generate, simulate_next_extraction
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 WALL_TARGET = 0.25

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from exporter.sample_data import generate
+from mo_export_dev.sample_data import generate
 
 
 def main() -> None:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from bench_export import BIN, ROOT, measure
 
-from exporter.sample_data import generate
-from exporter.sample_data.parquet import write_raw_parquet
+from mo_export_dev.sample_data import generate
+from mo_export_dev.sample_data.parquet import write_raw_parquet
 
 MASTERS = ("local[2]", "local-cluster[2,1,1024]")
 

@@ -3,7 +3,7 @@
 The public guide describes ``GET /api/v2/schema/solutions`` (solutions: name, prefix, suffix, target schema,
 table count) and, per table, columns, types, validations and primary keys, but not the exact path or JSON
 shape. This module is the one place that assumes them (the sandbox serves the same, see
-:mod:`exporter.sandbox.schema`): the paths below, and documents like
+:mod:`mo_export_dev.sandbox.schema`): the paths below, and documents like
 
 * solutions: ``{"solutions": [{"solutionName": "INV_OOTB", "prefix": ..., "suffix": ..., ...}]}``
 * tables of a solution: ``{"tables": [{"name": ..., "columns": [{"name", "type", "validations"}],

@@ -51,7 +51,7 @@ def connect(
     if must_exist and not path.exists():
         raise WarehouseError(
             f"DuckDB file {path} does not exist: set MO_DUCKDB_PATH (or --duckdb-path) to the file "
-            "that `dbt build` wrote, or create sample data with `mo-export sample-data`."
+            "that `dbt build` wrote, or create sample data with `python -m mo_export_dev.sample_data`."
         )
     if not read_only and path.exists():
         _check_writable(path)

@@ -5,6 +5,8 @@
 # Everything it writes lives in its own folder (DEMO_DIR, default .demo/): its DuckDB file, dbt's
 # artifacts, the sandbox's store and logs. A DuckDB file named by MO_DUCKDB_PATH is never opened, written
 # or deleted: the demo always uses $DEMO_DIR/demo.duckdb and says so.
+# The sample data and the sandbox are the repository's development tools (mo_export_dev/, not in the
+# product's wheel); the export is the product's `mo-export run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +30,7 @@ unset PEAK_BASE_URL PEAK_PATH_TEMPLATE PEAK_SOLUTION_NAME PEAK_OBJECT_NAME MO_DB
 
 step "1/6 sample data: $ORDERS orders into $MO_DUCKDB_PATH"
 rm -f "$MO_DUCKDB_PATH" "$MO_DUCKDB_PATH.wal"  # the demo's own file, from an earlier demo
-"$BIN/mo-export" sample-data --orders "$ORDERS" --seed 42
+"$BIN/python" -m mo_export_dev.sample_data --orders "$ORDERS" --seed 42
 
 step "2/6 dbt build (models, unit tests, data tests; warnings are shown, not hidden)"
 "$BIN/dbt" build --target-path "$MO_DBT_TARGET_PATH" --log-path "$DEMO_DIR/logs" \
@@ -54,7 +56,7 @@ PY
 
 step "4/6 start the local Peak-compatible sandbox API"
 rm -f "$DEMO_DIR/sandbox.sqlite"*
-"$BIN/mo-export" sandbox --port 0 --store "$DEMO_DIR/sandbox.sqlite" > "$DEMO_DIR/sandbox.log" 2>&1 &
+"$BIN/python" -m mo_export_dev.sandbox --port 0 --store "$DEMO_DIR/sandbox.sqlite" > "$DEMO_DIR/sandbox.log" 2>&1 &
 SANDBOX_PID=$!
 trap 'kill $SANDBOX_PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do
@@ -72,7 +74,7 @@ step "5/6 export to the sandbox"
 step "6/6 export again: nothing changed, nothing is sent"
 "$BIN/mo-export" run --base-url "$URL"
 echo
-"$BIN/mo-export" status
+PEAK_BASE_URL=$URL "$BIN/mo-export" status   # the sandbox is the destination whose pending rows it counts
 echo
 echo "stored in the sandbox: $(curl -s "$URL/_sandbox/stats" 2>/dev/null || echo '(curl not available)')"
 echo "everything the demo wrote is in $DEMO_DIR"

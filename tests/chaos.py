@@ -45,9 +45,9 @@ import orjson
 from exporter.contract import ATTRIBUTES, PRIMARY_KEY, TIMESTAMP_FORMAT
 from exporter.dbt_artifacts import resolve_model
 from exporter.fingerprints import CONTENT_HASH_SQL, KEY_HASH_SQL
-from exporter.sample_data import generate
-from exporter.sandbox import SandboxConfig, SandboxProcess, start_sandbox_process
 from exporter.warehouse import connect
+from mo_export_dev.sample_data import generate
+from mo_export_dev.sandbox import SandboxConfig, SandboxProcess, start_sandbox_process
 from tests.dbt_support import PROJECT_DIR, run_dbt_subprocess
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ Key = tuple[str, str, str, str]
 
 @dataclass(frozen=True)
 class FaultMix:
-    """Sandbox fault probabilities per request (see exporter.sandbox.faults). ``stall_seconds`` must exceed
+    """Sandbox fault probabilities per request (see mo_export_dev.sandbox.faults). ``stall_seconds`` must exceed
     the exporter's timeout so a stall is seen as a timeout, not as a slow 504."""
 
     error_rate: float = 0.04

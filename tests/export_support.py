@@ -65,7 +65,7 @@ def build_sample_project(folder: Path, *, orders: int, seed: int) -> Project:
 
     dbt-duckdb keeps the file open in this process afterwards: tests export from ``copy_to`` copies.
     """
-    from exporter.sample_data import generate
+    from mo_export_dev.sample_data import generate
     from tests.dbt_support import run_dbt
 
     duckdb_path = folder / "warehouse.duckdb"

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from exporter.sandbox import SandboxConfig, SandboxHandle, running_sandbox
+from mo_export_dev.sandbox import SandboxConfig, SandboxHandle, running_sandbox
 from tests.dbt_support import run_dbt_subprocess
 from tests.export_support import TOKEN, CliResult, Project, build_sample_project, run_cli
 from tests.test_hostile_config import https_sandbox

@@ -1,4 +1,5 @@
-"""`mo-export <command> --help` tells the real defaults and the exit codes; the README lists every flag."""
+"""`mo-export <command> --help` tells the real defaults and the exit codes; docs/ lists every flag: docs/cli.md the
+product's commands, docs/sandbox.md and docs/sample-data.md the development tools'."""
 
 from __future__ import annotations
 
@@ -11,9 +12,14 @@ from click.testing import CliRunner
 
 from exporter.cli import _register_commands, cli
 from exporter.settings import load_settings
+from mo_export_dev.sample_data.command import sample_data_command
+from mo_export_dev.sandbox.command import sandbox_command
 from tests.export_support import a_plan, a_summary
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+#: the page whose option table lists each command's flags
+OPTION_PAGES = {"run": "cli.md", "status": "cli.md", "check": "cli.md", "plan": "cli.md", "sandbox": "sandbox.md",
+                "sample-data": "sample-data.md"}
 
 
 def help_text(*command: str) -> str:
@@ -63,22 +69,41 @@ def test_check_help_lists_the_same_exit_codes_as_run() -> None:
     assert "(MO_TIMEOUT_SECONDS)" in text and "connect, send, wait and read" in text
 
 
-@pytest.mark.parametrize("command", ["run", "status", "sample-data", "sandbox", "check"])
-def test_readme_option_tables_list_every_flag_of_every_command(command: str) -> None:
+def _command(name: str) -> click.Command:
+    """A command of the product's CLI, or one of the development tools (python -m mo_export_dev.<tool>)."""
     _register_commands()
-    readme = README.read_text()
-    section = readme[readme.index(f"<!-- options: {command} -->"):]
+    return {"sample-data": sample_data_command, "sandbox": sandbox_command, **cli.commands}[name]
+
+
+@pytest.mark.parametrize("command", sorted(OPTION_PAGES))
+def test_the_option_table_in_docs_lists_every_flag_of_the_command(command: str) -> None:
+    page = (DOCS / OPTION_PAGES[command]).read_text()
+    section = page[page.index(f"<!-- options: {command} -->"):]
     section = section[: section.index("<!-- /options -->")]
     flags = {
         flag
-        for param in cli.commands[command].params
+        for param in _command(command).params
         if isinstance(param, click.Option)
         for flag in (*param.opts, *param.secondary_opts)
         if flag.startswith("--") and flag != "--help"
     }
 
     missing = sorted(f for f in flags if f"`{f}`" not in section)
+    assert len(flags) >= 4
     assert missing == []
+
+
+def test_every_command_of_the_product_has_an_option_table() -> None:
+    _register_commands()
+    assert sorted(cli.commands) == sorted(c for c, page in OPTION_PAGES.items() if page == "cli.md")
+
+
+def test_the_global_options_table_lists_every_global_flag() -> None:
+    page = (DOCS / "cli.md").read_text()
+    section = page[page.index("| global flag |"):]
+    section = section[: section.index("\n\n")]
+    flags = {flag for param in cli.params if isinstance(param, click.Option) for flag in param.opts}
+    assert sorted(f for f in flags if f"`{f}`" not in section) == []
 
 
 def dry_run_summary(*, to_send: int, unchanged: int, payload_dir: str | None, full_refresh: bool = False) -> str:

@@ -22,8 +22,8 @@ pytest.importorskip("dagster_dbt", reason="the dagster extra is not installed (u
 
 from exporter import errors  # noqa: E402
 from exporter.report import RunSummary  # noqa: E402
-from exporter.sample_data import generate  # noqa: E402
-from exporter.sandbox import SandboxConfig, running_sandbox  # noqa: E402
+from mo_export_dev.sample_data import generate  # noqa: E402
+from mo_export_dev.sandbox import SandboxConfig, running_sandbox  # noqa: E402
 from tests.dbt_support import PROJECT_DIR  # noqa: E402
 from tests.export_support import a_plan, a_summary  # noqa: E402
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 def docs(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
     folder = tmp_path_factory.mktemp("docs")
     duckdb_path = folder / "docs.duckdb"
-    from exporter.sample_data import generate
+    from mo_export_dev.sample_data import generate
 
     generate(duckdb_path, orders=200, seed=3)
     build = run_dbt(["build"], duckdb_path=duckdb_path, target_path=folder / "target",

@@ -1,6 +1,6 @@
 """`dbt build` on a few thousand sample-data orders gives exactly the marts the Python reference computes.
 
-The raw tables come from the project's own generator (`exporter.sample_data.generate`), read back into
+The raw tables come from the project's own generator (`mo_export_dev.sample_data.generate`), read back into
 Python and fed to the reference.
 
 The raw tables are built once per module, the project is built once, and each test compares one aspect
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import duckdb
 import pytest
 
-from exporter.sample_data import generate
+from mo_export_dev.sample_data import generate
 from tests.dbt_support import DbtRun, run_dbt
 from tests.reference.checks import contract_differences, placement_problems, rejected_differences
 from tests.reference.marts import Marts, build_marts

@@ -41,3 +41,6 @@ def test_demo_leaves_the_users_duckdb_file_alone_and_shows_warnings_and_every_re
     assert listed == occurred
     assert len(occurred) >= 10
     assert "export again: nothing changed" in out and "a-real-token" not in out + done.stderr
+    # the status at the end counts against the sandbox it exported to, not the default destination
+    status = r"destination: http://127\.0\.0\.1:\d+/api/v2/ingest/object/\S+ .*\n.*pending \(new or changed\) 0;"
+    assert re.search(status, out)

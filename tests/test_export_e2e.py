@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from exporter.deliver import ACK_GROUP_MAX_BATCHES
-from exporter.sandbox import SandboxConfig, running_sandbox
+from mo_export_dev.sandbox import SandboxConfig, running_sandbox
 from tests.dbt_support import PROJECT_DIR, run_dbt_subprocess
 from tests.export_support import TOKEN, Project, build_sample_project, run_cli, sandbox_rows
 
@@ -86,7 +86,7 @@ def test_full_refresh_resends_every_row(project, sandbox, monkeypatch, capsys) -
 
 
 def test_changed_raw_rows_and_rebuild_send_exactly_those(project, sandbox, monkeypatch, capsys, tmp_path) -> None:
-    from exporter.sample_data import simulate_next_extraction
+    from mo_export_dev.sample_data import simulate_next_extraction
 
     assert export(project, sandbox, monkeypatch, capsys).exit_code == 0
     before = project.contract_rows()

@@ -24,7 +24,7 @@ from exporter import contract
 from exporter.destination import Destination
 from exporter.fingerprints import CONTENT_HASH_SQL, KEY_HASH_SQL, ORDER_HASH_SQL
 from exporter.ledger import Ledger
-from exporter.sandbox import SandboxConfig, running_sandbox
+from mo_export_dev.sandbox import SandboxConfig, running_sandbox
 from tests.dbt_support import PROJECT_DIR
 from tests.export_support import TOKEN, Project, build_sample_project
 

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from exporter.sample_data import generate
+from mo_export_dev.sample_data import generate
 from tests.dbt_support import run_dbt
 from tests.freshness_extractions import append_random_extraction
 from tests.reference.checks import (

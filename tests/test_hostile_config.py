@@ -1,5 +1,5 @@
 """Hostile or broken configuration: every case stops with a message that names the problem and what to do,
-the documented exit code (README, exporter/errors.py) and no traceback, and sends nothing it should not.
+the documented exit code (docs/operations.md, exporter/errors.py) and no traceback, and sends nothing it should not.
 
 One small project (300 orders) is built by the real `dbt build` once per module; each test exports from a
 copy of it with the real CLI, over real HTTP to the sandbox (or to a TLS server, or a closed port).
@@ -26,8 +26,8 @@ import pytest
 import uvicorn
 
 from exporter.ledger import SCHEMA_VERSION
-from exporter.sandbox import SandboxConfig, create_app, running_sandbox
 from exporter.settings import redacted_url
+from mo_export_dev.sandbox import SandboxConfig, create_app, running_sandbox
 from tests.dbt_support import PROJECT_DIR
 from tests.export_support import TOKEN, CliResult, Project, build_sample_project, run_cli
 

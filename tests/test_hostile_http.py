@@ -20,7 +20,7 @@ from urllib.parse import quote
 import orjson
 import pytest
 
-from exporter.sandbox import SandboxConfig, running_sandbox
+from mo_export_dev.sandbox import SandboxConfig, running_sandbox
 from tests.dbt_support import PROJECT_DIR
 from tests.export_support import CliResult, Project, build_sample_project, run_cli, sandbox_rows
 from tests.hostile_server import REDIRECT_TARGET, hostile_server

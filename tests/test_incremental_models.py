@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from exporter.sample_data import generate, simulate_next_extraction
+from mo_export_dev.sample_data import generate, simulate_next_extraction
 from tests.dbt_support import run_dbt
 from tests.reference.checks import (
     ambiguous_order_numbers,

@@ -3,7 +3,7 @@
 * acknowledgements belong to a destination: another API gets every row, and an older state is migrated;
 * the build guard is about the DuckDB file's own latest build, whatever dbt command ran after it;
 * values the API cannot take stop the run before anything is sent;
-* a full disk, a read-only file or folder and JSON logs each end the way the README says.
+* a full disk, a read-only file or folder and JSON logs each end the way docs/operations.md says.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import orjson
 import pytest
 
 from exporter.ledger import SCHEMA_VERSION
-from exporter.sandbox import SandboxConfig, running_sandbox
+from mo_export_dev.sandbox import SandboxConfig, running_sandbox
 from tests.dbt_support import PROJECT_DIR, dbt_command, run_dbt_subprocess
 from tests.export_support import TOKEN, CliResult, Project, build_sample_project, run_cli, sandbox_rows
 

@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from exporter.ledger import SCHEMA_VERSION
-from exporter.sandbox import SandboxConfig, running_sandbox
+from mo_export_dev.sandbox import SandboxConfig, running_sandbox
 from tests.dbt_support import run_dbt_subprocess
 from tests.export_support import TOKEN, CliResult, Project, build_sample_project, run_cli, sandbox_rows
 
@@ -83,7 +83,7 @@ def state_fingerprint(project: Project) -> list:
 def test_the_plan_lists_the_attributes_a_model_change_touched_and_writes_nothing(
     project, sandbox, monkeypatch, capsys
 ) -> None:
-    from exporter.sample_data import simulate_next_extraction
+    from mo_export_dev.sample_data import simulate_next_extraction
 
     assert export(project, sandbox, monkeypatch, capsys).exit_code == 0
     before = by_order(project.contract_rows())
@@ -129,7 +129,7 @@ def test_the_plan_lists_the_attributes_a_model_change_touched_and_writes_nothing
 
 # -- the pinned plan --------------------------------------------------------------------------------------
 def _change_and_rebuild(project: Project, orders: int, seed: int) -> None:
-    from exporter.sample_data import simulate_next_extraction
+    from mo_export_dev.sample_data import simulate_next_extraction
 
     simulate_next_extraction(project.duckdb_path, changed_orders=orders, seed=seed)
     rebuild = run_dbt_subprocess(["build"], duckdb_path=project.duckdb_path, target_path=project.target_path)

@@ -4,6 +4,8 @@ every rejection code."""
 from __future__ import annotations
 
 import functools
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,9 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from exporter.cli.sample_data import sample_data_command
-from exporter.sample_data import generate, generator, mix, simulate_next_extraction
 from exporter.warehouse import connect
+from mo_export_dev.sample_data import generate, generator, mix, simulate_next_extraction
+from mo_export_dev.sample_data.command import sample_data_command
 from tests.reference.marts import build_marts
 from tests.reference.warehouse_io import RAW_COLUMNS, read_raw_tables
 
@@ -386,3 +388,20 @@ def test_cli_writes_the_file_and_prints_the_summary(tmp_path: Path) -> None:
     assert "mes_production_orders" in result.output and "bad orders planted" in result.output
     with duckdb.connect(str(path), read_only=True) as c:
         assert scalar(c, f"select count(distinct trim(order_no, {TRIM})) from raw.mes_production_orders") >= 290
+
+
+def test_python_m_entry_point_writes_the_file_and_exits_3_on_a_bad_schema_name(tmp_path: Path) -> None:
+    path = tmp_path / "module.duckdb"
+    command = [sys.executable, "-m", "mo_export_dev.sample_data", "--orders", "60", "--duckdb-path", str(path)]
+
+    written = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    refused = subprocess.run([*command, "--raw-schema", "raw; drop"], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=120, check=False)
+
+    assert written.returncode == 0, written.stderr
+    assert "bad orders planted" in written.stdout
+    with duckdb.connect(str(path), read_only=True) as c:
+        assert scalar(c, f"select count(distinct trim(order_no, {TRIM})) from raw.mes_production_orders") >= 55
+    assert refused.returncode == 3
+    assert "error: raw schema 'raw; drop' is not a plain SQL identifier" in refused.stderr
+    assert "Traceback" not in refused.stderr

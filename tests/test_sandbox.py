@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from exporter.contract import ATTRIBUTE_NAMES, DEFAULT_OBJECT_NAME
-from exporter.sandbox import (
+from mo_export_dev.sandbox import (
     SandboxConfig,
     SandboxConfigError,
     SandboxError,
@@ -20,7 +20,7 @@ from exporter.sandbox import (
     running_sandbox,
     start_sandbox_process,
 )
-from exporter.sandbox.config import check_bind_allowed
+from mo_export_dev.sandbox.config import check_bind_allowed
 
 TOKEN = "test-token-1234"
 READONLY = "read-only-token-5678"

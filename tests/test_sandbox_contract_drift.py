@@ -1,5 +1,6 @@
 """The sandbox is a second reading of the API's resource page, not a copy of the exporter's: it imports nothing
-of the exporter, so when the exporter's contract drifts the sandbox refuses what the exporter then sends."""
+of the exporter (nor of the rest of the development package, mo_export_dev.sample_data, which does), so when the
+exporter's contract drifts the sandbox refuses what the exporter then sends."""
 
 from __future__ import annotations
 
@@ -18,19 +19,29 @@ import pytest
 from exporter import contract as exporter_contract
 from exporter.dbt_artifacts import ModelRelation
 from exporter.model import ContractModel, Selection
-from exporter.sandbox import SandboxConfig, SandboxHandle, running_sandbox
-from exporter.sandbox import contract as sandbox_contract
+from mo_export_dev.sandbox import SandboxConfig, SandboxHandle, running_sandbox
+from mo_export_dev.sandbox import contract as sandbox_contract
 
 ROOT = Path(__file__).resolve().parents[1]
-SANDBOX_DIR = ROOT / "exporter" / "sandbox"
+SANDBOX_DIR = ROOT / "mo_export_dev" / "sandbox"
 TOKEN = "drift-token-1234"
 ROWS = 40
 
 
+def _is_outside_the_sandbox(name: str) -> bool:
+    """``name`` is the exporter's or another part of the development package (which may import the exporter)."""
+    if name == "exporter" or name.startswith("exporter."):
+        return True
+    return name.startswith("mo_export_dev.") and not (
+        name == "mo_export_dev.sandbox" or name.startswith("mo_export_dev.sandbox.")
+    )
+
+
 def _exporter_imports(path: Path) -> list[str]:
-    """The modules of the exporter outside exporter.sandbox that ``path`` imports, statically."""
+    """The modules outside mo_export_dev.sandbox (the exporter's, the sample data's) that ``path`` imports,
+    statically."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    package = "exporter.sandbox"  # every module checked sits directly in it
+    package = "mo_export_dev.sandbox"  # every module checked sits directly in it
     found = []
     for node in ast.walk(tree):
         names: list[str] = []
@@ -43,17 +54,16 @@ def _exporter_imports(path: Path) -> list[str]:
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
                 module = node.module or ""
-            # `from exporter import errors` imports exporter.errors; `from exporter import sandbox` is allowed
-            names = [f"{module}.{alias.name}" for alias in node.names] if module == "exporter" else [module]
+            # `from exporter import errors` imports exporter.errors; `from mo_export_dev import sandbox` is allowed
+            packages = {"exporter", "mo_export_dev"}
+            names = [f"{module}.{alias.name}" for alias in node.names] if module in packages else [module]
         elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
             func = node.func
             called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             if called in {"import_module", "__import__"} and isinstance(node.args[0].value, str):
                 names = [node.args[0].value]
         for name in names:
-            if (name == "exporter" or name.startswith("exporter.")) and not (
-                name == "exporter.sandbox" or name.startswith("exporter.sandbox.")
-            ):
+            if _is_outside_the_sandbox(name):
                 found.append(f"{path.name}:{node.lineno}: {name}")
     return found
 
@@ -70,28 +80,31 @@ def test_the_import_check_sees_an_import_of_the_exporters_contract(tmp_path: Pat
     planted = tmp_path / "planted.py"
     planted.write_text(
         "from exporter.contract import ATTRIBUTES\nimport exporter.settings\nfrom exporter import errors\n"
-        "from .. import model\nfrom exporter.sandbox import contract\nfrom . import store\n"
+        "from .. import sample_data\nfrom mo_export_dev.sandbox import contract\nfrom . import store\n"
+        "from mo_export_dev import sandbox\nimport mo_export_dev.sample_data.generator\n"
         "import importlib\nimportlib.import_module('exporter.client')\n"
     )
     found = _exporter_imports(planted)
     assert [line.rsplit(": ", 1)[1] for line in found] == [
-        "exporter.contract", "exporter.settings", "exporter.errors", "exporter.model", "exporter.client",
+        "exporter.contract", "exporter.settings", "exporter.errors", "mo_export_dev.sample_data",
+        "mo_export_dev.sample_data.generator", "exporter.client",
     ]
 
 
 def test_loading_every_sandbox_module_loads_nothing_of_the_exporter() -> None:
-    # the same rule at run time, dynamic imports included: only the namespace package 'exporter' itself
+    # the same rule at run time, dynamic imports included: of the project, only the sandbox's own modules
     modules = sorted(p.stem for p in SANDBOX_DIR.glob("*.py") if p.stem not in {"__init__", "__main__"})
     code = (
         "import importlib, sys\n"
-        f"for m in {modules!r}: importlib.import_module('exporter.sandbox.' + m)\n"
-        "import exporter.sandbox as s\n"
+        f"for m in {modules!r}: importlib.import_module('mo_export_dev.sandbox.' + m)\n"
+        "import mo_export_dev.sandbox as s\n"
         "[getattr(s, name) for name in s.__all__]\n"
         "print(sorted(m for m in sys.modules\n"
-        "             if m.split('.')[0] == 'exporter' and not m.startswith('exporter.sandbox')))"
+        "             if m.split('.')[0] in {'exporter', 'mo_export_dev'}\n"
+        "             and m.split('.')[:2] != ['mo_export_dev', 'sandbox']))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert result.stdout.strip() == "['exporter']"
+    assert result.stdout.strip() == "['mo_export_dev']"
 
 
 def test_both_readings_of_the_resource_page_agree_today() -> None:

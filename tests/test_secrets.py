@@ -33,9 +33,9 @@ import exporter.cli
 from exporter.client import HttpStats, IngestionClient, RateLimiter, build_http_client
 from exporter.errors import DeliveryError, ExportError
 from exporter.outcomes import Fatal, GaveUp, RequestIds
-from exporter.sample_data import generate
-from exporter.sandbox import SandboxConfig, start_sandbox_process
 from exporter.settings import load_settings
+from mo_export_dev.sample_data import generate
+from mo_export_dev.sandbox import SandboxConfig, start_sandbox_process
 from tests.dbt_support import run_dbt
 from tests.export_support import CliResult, Project, run_cli
 from tests.test_hostile_config import closed_port, holding_duckdb_file, https_sandbox

@@ -37,9 +37,9 @@ import duckdb
 import orjson
 import pytest
 
-from exporter.sample_data import generate, simulate_next_extraction
-from exporter.sample_data.parquet import RAW_TABLES, write_raw_parquet
-from exporter.sandbox import SandboxConfig, running_sandbox
+from mo_export_dev.sample_data import generate, simulate_next_extraction
+from mo_export_dev.sample_data.parquet import RAW_TABLES, write_raw_parquet
+from mo_export_dev.sandbox import SandboxConfig, running_sandbox
 from tests.dbt_support import PROJECT_DIR, run_dbt_subprocess
 from tests.export_support import TOKEN, Project, sandbox_rows
 from tests.freshness_extractions import append_random_extraction

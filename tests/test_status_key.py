@@ -25,7 +25,7 @@ import orjson
 import pytest
 
 from exporter.pipeline import run_export
-from exporter.sandbox import SandboxConfig, running_sandbox
+from mo_export_dev.sandbox import SandboxConfig, running_sandbox
 from exporter.settings import load_settings
 from tests.dbt_support import run_dbt_subprocess
 from tests.export_support import TOKEN, CliResult, Project, run_cli
@@ -76,7 +76,7 @@ def scenario(sample_build: Callable[..., Project], tmp_path_factory: pytest.Temp
         summary = run_export(settings)
         assert summary.exit_code == 1 and summary.counters.rejected == 1
 
-        from exporter.sample_data import simulate_next_extraction
+        from mo_export_dev.sample_data import simulate_next_extraction
 
         before = {k[2]: r for k, r in project.contract_rows().items()}
         changed = simulate_next_extraction(project.duckdb_path, changed_orders=5, seed=5)

@@ -1,6 +1,8 @@
 """`mo-export`: the command line. Parses arguments, builds objects, maps exceptions to exit codes.
 
-Each sub-command lives in its own module of this package and holds no logic of its own.
+Each sub-command lives in its own module of this package and holds no logic of its own. The development
+tools (the sandbox API, the sample-data generator) are not commands of the product: they live in the repository's
+development package, ``python -m mo_export_dev.sandbox`` and ``python -m mo_export_dev.sample_data``.
 """
 
 from __future__ import annotations
@@ -35,12 +37,8 @@ def _register_commands() -> None:
     from exporter.cli.check import check_command
     from exporter.cli.plan import plan_command
     from exporter.cli.run import run_command
-    from exporter.cli.sample_data import sample_data_command
-    from exporter.cli.sandbox import sandbox_command
     from exporter.cli.status import status_command
 
-    cli.add_command(sample_data_command)
-    cli.add_command(sandbox_command)
     cli.add_command(run_command)
     cli.add_command(plan_command)
     cli.add_command(status_command)

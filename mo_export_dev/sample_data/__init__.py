@@ -9,7 +9,7 @@ whatever the thread count, and another seed gives other data. 1,000,000 orders (
 2.94 M confirmation rows, a 243 MB file) take about 27 CPU-seconds and under 1 GB peak RSS
 (``bench/bench_sample_data.py`` prints wall time and rows/s).
 
-What is generated (all shares live in :mod:`exporter.sample_data.mix`):
+What is generated (all shares live in :mod:`mo_export_dev.sample_data.mix`):
 
 * Plants: a fixed list of 11 with 1-2 extracted versions each: 6 factories (69 production lines), a plant
   that stopped being a factory, distribution centres, a warehouse, a head office with no flag;
@@ -46,8 +46,8 @@ orders one status forward (with a new confirmation where the status needs one) a
 numbers: exactly those orders' contract rows change, and they stay valid.
 """
 
-from exporter.sample_data.generator import generate
-from exporter.sample_data.next_extraction import simulate_next_extraction
-from exporter.sample_data.summary import SampleDataSummary
+from mo_export_dev.sample_data.generator import generate
+from mo_export_dev.sample_data.next_extraction import simulate_next_extraction
+from mo_export_dev.sample_data.summary import SampleDataSummary
 
 __all__ = ["SampleDataSummary", "generate", "simulate_next_extraction"]

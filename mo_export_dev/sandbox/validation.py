@@ -1,4 +1,4 @@
-"""Row validation against the sandbox's contract (:mod:`exporter.sandbox.contract`), as the API does it.
+"""Row validation against the sandbox's contract (:mod:`mo_export_dev.sandbox.contract`), as the API does it.
 
 Every failed row is reported as ``{"index": i, "errors": [{"code", "category", "message", "column"}]}``
 where ``index`` is the row's position in the request's ``data``. The sandbox's code table (Peak's real
@@ -35,7 +35,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from exporter.sandbox.contract import (
+from mo_export_dev.sandbox.contract import (
     COLUMNS,
     DUPLICATE_KEY_IN_REQUEST,
     INTEGER_MAX,

@@ -2,20 +2,20 @@
 talk real HTTP to it, and a whole export runs end to end without credentials.
 
 It implements the Peak ingestion API as the project's API notes describe it, from its own reading of the
-resource page (:mod:`exporter.sandbox.contract`; it imports nothing of the exporter, so the two can
+resource page (:mod:`mo_export_dev.sandbox.contract`; it imports nothing of the exporter, so the two can
 disagree): both path templates under a configurable prefix, the bare-token ``Authorization`` header, the
-envelope and its limits, row validation (codes in :mod:`exporter.sandbox.validation`), UPSERT/APPEND/dryRun
-into a SQLite store (:mod:`exporter.sandbox.store`), a token-bucket rate limit (50 requests/s by default:
-pass ``rate_limit_rps=0`` for bulk tests) and seeded fault injection (:mod:`exporter.sandbox.faults`).
+envelope and its limits, row validation (codes in :mod:`mo_export_dev.sandbox.validation`), UPSERT/APPEND/dryRun
+into a SQLite store (:mod:`mo_export_dev.sandbox.store`), a token-bucket rate limit (50 requests/s by default:
+pass ``rate_limit_rps=0`` for bulk tests) and seeded fault injection (:mod:`mo_export_dev.sandbox.faults`).
 
 Entry points:
 
 * :func:`running_sandbox` - context manager, a sandbox on a background thread of this process;
 * :func:`start_sandbox_process` - a sandbox in its own process (chaos run, benchmark);
-* :func:`serve` - the foreground server behind ``mo-export sandbox`` and ``python -m exporter.sandbox``;
+* :func:`serve` - the foreground server behind ``python -m mo_export_dev.sandbox``;
 * :func:`create_app` - the bare ASGI app.
 
-The names below are imported on first use, so ``exporter.sandbox.command`` (the CLI's ``sandbox`` command)
+The names below are imported on first use, so ``mo_export_dev.sandbox.command`` (the sandbox's command line)
 loads neither Starlette nor uvicorn until the command runs.
 """
 
@@ -25,11 +25,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from exporter.sandbox.admin_client import SandboxAdmin, SandboxError
-    from exporter.sandbox.app import create_app
-    from exporter.sandbox.config import DEFAULT_SANDBOX_TOKEN, SandboxConfig, SandboxConfigError
-    from exporter.sandbox.process import SandboxProcess, start_sandbox_process
-    from exporter.sandbox.server import SandboxHandle, running_sandbox, serve
+    from mo_export_dev.sandbox.admin_client import SandboxAdmin, SandboxError
+    from mo_export_dev.sandbox.app import create_app
+    from mo_export_dev.sandbox.config import DEFAULT_SANDBOX_TOKEN, SandboxConfig, SandboxConfigError
+    from mo_export_dev.sandbox.process import SandboxProcess, start_sandbox_process
+    from mo_export_dev.sandbox.server import SandboxHandle, running_sandbox, serve
 
 _WHERE = {
     "SandboxAdmin": "admin_client",
@@ -63,7 +63,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
-        raise AttributeError(f"module 'exporter.sandbox' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"exporter.sandbox.{module}"), name)
+        raise AttributeError(f"module 'mo_export_dev.sandbox' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"mo_export_dev.sandbox.{module}"), name)
     globals()[name] = value
     return value

@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from exporter.sandbox import contract
+from mo_export_dev.sandbox import contract
 
 
 class SandboxConfigError(ValueError):
@@ -26,7 +26,7 @@ class SandboxConfig:
     ``store_path=None`` keeps the store in a fresh temporary directory. ``rate_limit_rps=0`` turns the
     rate limit off; ``rate_limit_burst=None`` means a burst as large as one second's worth of requests.
     ``schema_endpoint=False`` answers the schema paths with 404; ``schema_types`` (column, type) pairs serve
-    another type than the contract's for those columns (see :mod:`exporter.sandbox.schema`).
+    another type than the contract's for those columns (see :mod:`mo_export_dev.sandbox.schema`).
     The fault settings (latency and the ``*_rate`` probabilities, 0..1) are only the starting values:
     ``POST /_sandbox/faults`` changes them at run time.
     """
@@ -87,7 +87,7 @@ class SandboxConfig:
                 f"the columns are {', '.join(contract.COLUMN_NAMES)}"
             )
         # the fault settings share their checks with the run-time admin endpoint
-        from exporter.sandbox.faults import FaultSettings
+        from mo_export_dev.sandbox.faults import FaultSettings
 
         FaultSettings.from_config(self)
 

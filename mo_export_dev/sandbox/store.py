@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from exporter.sandbox.contract import PRIMARY_KEY
+from mo_export_dev.sandbox.contract import PRIMARY_KEY
 
 _SCHEMA = (
     """

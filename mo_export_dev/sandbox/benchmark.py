@@ -1,4 +1,4 @@
-"""Throughput of the sandbox: ``python -m exporter.sandbox.benchmark [--requests N] [--concurrency C] [--rows R]``.
+"""Throughput of the sandbox: ``python -m mo_export_dev.sandbox.benchmark [--requests N] [--concurrency C] [--rows R]``.
 
 Starts a sandbox process (no rate limit, no faults), sends N UPSERT requests of R (500) valid rows each from
 concurrent httpx connections, and prints wall-clock requests per second and the sandbox process's own
@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import orjson
 
-from exporter.sandbox.config import SandboxConfig
-from exporter.sandbox.contract import OBJECT
-from exporter.sandbox.process import SandboxProcess, start_sandbox_process
+from mo_export_dev.sandbox.config import SandboxConfig
+from mo_export_dev.sandbox.contract import OBJECT
+from mo_export_dev.sandbox.process import SandboxProcess, start_sandbox_process
 
 ROWS_PER_REQUEST = 500
 _TOKEN = "benchmark-token"

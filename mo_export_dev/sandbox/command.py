@@ -1,5 +1,5 @@
-"""The sandbox's command line: ``python -m exporter.sandbox``, and ``mo-export sandbox`` (the exporter's CLI
-adds this very command). Its defaults come from the sandbox's own contract."""
+"""The sandbox's command line, ``python -m mo_export_dev.sandbox`` (a development tool: the product's
+``mo-export`` has no such command). Its defaults come from the sandbox's own contract."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from exporter.sandbox import contract
+from mo_export_dev.sandbox import contract
 
 DEFAULT_MAX_BYTES = contract.BYTES_PER_REQUEST
 DEFAULT_OBJECT_NAME = contract.OBJECT
@@ -63,9 +63,9 @@ def sandbox_command(readonly_tokens: tuple[str, ...], objects: tuple[str, ...], 
                     refused_order_numbers: tuple[str, ...], schema_types: tuple[str, ...],
                     **settings: object) -> None:
     """Run a local Peak-compatible ingestion API; prints 'sandbox ready at URL' once it answers."""
-    from exporter.sandbox.config import SandboxConfig, SandboxConfigError
-    from exporter.sandbox.process import READY_LINE
-    from exporter.sandbox.server import serve
+    from mo_export_dev.sandbox.config import SandboxConfig, SandboxConfigError
+    from mo_export_dev.sandbox.process import READY_LINE
+    from mo_export_dev.sandbox.server import serve
 
     pairs = []
     for item in schema_types:
@@ -91,7 +91,7 @@ class _SettingRefused(click.ClickException):
 
 
 #: Processes that parse and validate request bodies beside the event loop (SandboxConfig.workers). An
-#: environment variable rather than a flag for now: the README's option tables list every flag.
+#: environment variable rather than a flag for now: docs/sandbox.md's option table lists every flag.
 WORKERS_ENV = "MO_SANDBOX_WORKERS"
 
 

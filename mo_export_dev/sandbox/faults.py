@@ -23,10 +23,10 @@ import random
 from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from exporter.sandbox.config import SandboxConfigError
+from mo_export_dev.sandbox.config import SandboxConfigError
 
 if TYPE_CHECKING:
-    from exporter.sandbox.config import SandboxConfig
+    from mo_export_dev.sandbox.config import SandboxConfig
 
 _RATES = ("error_rate", "drop_rate", "stall_rate", "fail_after_store_rate", "burst_429_rate")
 _DURATIONS = ("latency_ms", "stall_seconds", "burst_429_seconds")

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import uvicorn
 
-from exporter.sandbox.admin_client import SandboxAdmin, SandboxError
-from exporter.sandbox.app import SandboxState, create_app
-from exporter.sandbox.config import SandboxConfig, SandboxConfigError, check_bind_allowed
+from mo_export_dev.sandbox.admin_client import SandboxAdmin, SandboxError
+from mo_export_dev.sandbox.app import SandboxState, create_app
+from mo_export_dev.sandbox.config import SandboxConfig, SandboxConfigError, check_bind_allowed
 
-log = logging.getLogger("exporter.sandbox")
+log = logging.getLogger("mo_export_dev.sandbox")
 
 _STARTUP_TIMEOUT_S = 15.0
 #: uvloop and httptools (uvicorn's C event loop and HTTP parser) when installed: on a 780 kB request of

@@ -1,13 +1,13 @@
-"""Append a later extraction to raw tables written by :func:`exporter.sample_data.generate`."""
+"""Append a later extraction to raw tables written by :func:`mo_export_dev.sample_data.generate`."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from exporter.sample_data.generator import PLANTED_SCHEMA, PLANTED_TABLE, check_schema_name
-from exporter.sample_data.text_forms import register_text_macros
 from exporter.warehouse import connect
+from mo_export_dev.sample_data.generator import PLANTED_SCHEMA, PLANTED_TABLE, check_schema_name
+from mo_export_dev.sample_data.text_forms import register_text_macros
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ def simulate_next_extraction(path: str | Path, *, changed_orders: int, seed: int
         if not planted or planted[0] == 0:
             raise ValueError(
                 f"{path} has no {PLANTED_SCHEMA}.{PLANTED_TABLE}: write the raw tables with "
-                "`mo-export sample-data` (exporter.sample_data.generate) before simulating a later extraction"
+                "`python -m mo_export_dev.sample_data` (mo_export_dev.sample_data.generate) before simulating a later "
+                "extraction"
             )
         con.execute("begin transaction")
         con.execute(_pick_sql(schema), [schema, seed, changed_orders])

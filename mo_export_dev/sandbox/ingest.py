@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from exporter.sandbox.contract import OPERATIONS, PRIMARY_KEY, Error
-from exporter.sandbox.validation import refuse_order_numbers, validate_rows
+from mo_export_dev.sandbox.contract import OPERATIONS, PRIMARY_KEY, Error
+from mo_export_dev.sandbox.validation import refuse_order_numbers, validate_rows
 
 _key_values = itemgetter(*PRIMARY_KEY)
 

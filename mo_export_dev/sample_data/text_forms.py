@@ -2,14 +2,14 @@
 
 Each macro takes the clean value and a 64-bit hash of (seed, row id, column); bits of the hash pick the
 form, so the text of every value is a pure function of the seed and the row, whatever the thread count.
-The forms and shares come from :mod:`exporter.sample_data.mix`.
+The forms and shares come from :mod:`mo_export_dev.sample_data.mix`.
 """
 
 from __future__ import annotations
 
 import duckdb
 
-from exporter.sample_data import mix
+from mo_export_dev.sample_data import mix
 
 
 def sql_text(value: str | None) -> str:

@@ -12,8 +12,8 @@ import logging
 import shutil
 from pathlib import Path
 
-from exporter.sample_data.generator import check_schema_name
 from exporter.warehouse import connect, scalar
+from mo_export_dev.sample_data.generator import check_schema_name
 
 log = logging.getLogger(__name__)
 

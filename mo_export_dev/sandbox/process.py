@@ -11,11 +11,11 @@ import sys
 import time
 from pathlib import Path
 
-from exporter.sandbox.admin_client import SandboxAdmin, SandboxError
-from exporter.sandbox.config import SandboxConfig
+from mo_export_dev.sandbox.admin_client import SandboxAdmin, SandboxError
+from mo_export_dev.sandbox.config import SandboxConfig
 
 READY_LINE = "sandbox ready at {url}"
-#: (the same name as exporter.sandbox.command.WORKERS_ENV, which imports this module's READY_LINE)
+#: (the same name as mo_export_dev.sandbox.command.WORKERS_ENV, which imports this module's READY_LINE)
 WORKERS_ENV = "MO_SANDBOX_WORKERS"
 _READY_PATTERN = re.compile(r"^sandbox ready at (\S+)$", re.MULTILINE)
 #: Where the child takes its tokens from, so they never appear on a command line.
@@ -57,7 +57,7 @@ class SandboxProcess(SandboxAdmin):
 
 
 def sandbox_arguments(config: SandboxConfig) -> list[str]:
-    """The ``mo-export sandbox`` options that reproduce ``config`` (tokens excepted: see the env)."""
+    """The ``python -m mo_export_dev.sandbox`` options that reproduce ``config`` (tokens excepted: see the env)."""
     args = [
         "--host", config.host, "--port", str(config.port), "--prefix", config.prefix,
         "--solution-name", config.solution_name or "",
@@ -88,7 +88,7 @@ def sandbox_arguments(config: SandboxConfig) -> list[str]:
 
 
 def start_sandbox_process(config: SandboxConfig, log_path: Path, ready_timeout: float = 30.0) -> SandboxProcess:
-    """Start ``python -m exporter.sandbox`` (``mo-export sandbox``) with ``config``; return once it answers.
+    """Start ``python -m mo_export_dev.sandbox`` with ``config``; return once it answers.
 
     Its stdout and stderr go to ``log_path``; the ready line it prints there gives its URL (so
     ``port=0`` works). Raises :class:`SandboxError`, with the log's tail, if it exits or stays silent.
@@ -101,7 +101,7 @@ def start_sandbox_process(config: SandboxConfig, log_path: Path, ready_timeout: 
         "PYTHONUNBUFFERED": "1",
         WORKERS_ENV: str(config.workers),
     }
-    command = [sys.executable, "-m", "exporter.sandbox", *sandbox_arguments(config)]
+    command = [sys.executable, "-m", "mo_export_dev.sandbox", *sandbox_arguments(config)]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    env=env)

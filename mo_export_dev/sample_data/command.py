@@ -1,4 +1,5 @@
-"""`mo-export sample-data`: write deterministic raw MES tables into the DuckDB file."""
+"""`python -m mo_export_dev.sample_data`: write deterministic raw MES tables into the DuckDB file
+(docs/sample-data.md)."""
 
 from __future__ import annotations
 
@@ -21,14 +22,14 @@ def sample_data_command(
 ) -> None:
     """Generate realistic raw MES tables (orders, confirmations, materials, plants) with a small share of
     bad rows that hit every rejection code."""
-    from exporter.sample_data import generate
     from exporter.settings import duckdb_path_from_environment
+    from mo_export_dev.sample_data import generate
 
     path = duckdb_path or duckdb_path_from_environment()
     summary = generate(path, orders=orders, seed=seed, raw_schema=raw_schema)
     click.echo(summary.describe())
     if parquet_dir is not None:
-        from exporter.sample_data.parquet import write_raw_parquet
+        from mo_export_dev.sample_data.parquet import write_raw_parquet
 
         rows = write_raw_parquet(path, parquet_dir, raw_schema=raw_schema)
         click.echo(f"raw tables as Parquet under {parquet_dir}: " + ", ".join(f"{t} {n:,}" for t, n in rows.items()))

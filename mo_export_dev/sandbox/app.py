@@ -6,13 +6,13 @@ object name (404), the body size (413), the JSON and the envelope (400, or 404 f
 other than the configured one: like an unknown object, that is a wrong address rather than a bad
 batch, and a client must stop rather than split the batch), then the rows, one by one (``failed``).
 
-The schema endpoints (:mod:`exporter.sandbox.schema`) answer GET with the token checked the same way
+The schema endpoints (:mod:`mo_export_dev.sandbox.schema`) answer GET with the token checked the same way
 (a read-only token may read them); they are counted apart from ingestion requests.
 
 How it serves requests in parallel: the event loop (uvloop and httptools when installed) reads bodies and
 keeps everything that is state (rate limit, fault RNG and burst window, counters, stored keys), so the seed
 alone still decides which requests are faulted and ``/_sandbox/`` sees one sandbox; judging a body (JSON,
-envelope, rows: :mod:`exporter.sandbox.ingest`, most of a request's CPU) runs in ``config.workers`` worker
+envelope, rows: :mod:`mo_export_dev.sandbox.ingest`, most of a request's CPU) runs in ``config.workers`` worker
 processes when there are any (during the injected latency), and every store write on one thread of its
 own, in order (SQLite releases the GIL while it writes).
 """
@@ -42,16 +42,16 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from exporter.sandbox import contract, schema
-from exporter.sandbox.config import SandboxConfig, SandboxConfigError, is_loopback
-from exporter.sandbox.faults import STALL_STATUS, FaultInjector, FaultPlan, FaultSettings
-from exporter.sandbox.ingest import Settings, Verdict, judge, warm_up
-from exporter.sandbox.stats import SandboxStats
-from exporter.sandbox.store import RowStore
-from exporter.sandbox.throttle import TokenBucket
-from exporter.sandbox.validation import KEY_ALREADY_STORED, KEY_COLUMN, error, failed_rows
+from mo_export_dev.sandbox import contract, schema
+from mo_export_dev.sandbox.config import SandboxConfig, SandboxConfigError, is_loopback
+from mo_export_dev.sandbox.faults import STALL_STATUS, FaultInjector, FaultPlan, FaultSettings
+from mo_export_dev.sandbox.ingest import Settings, Verdict, judge, warm_up
+from mo_export_dev.sandbox.stats import SandboxStats
+from mo_export_dev.sandbox.store import RowStore
+from mo_export_dev.sandbox.throttle import TokenBucket
+from mo_export_dev.sandbox.validation import KEY_ALREADY_STORED, KEY_COLUMN, error, failed_rows
 
-log = logging.getLogger("exporter.sandbox")
+log = logging.getLogger("mo_export_dev.sandbox")
 _T = TypeVar("_T")
 
 INGEST_PATHS = contract.INGEST_PATHS

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import duckdb
 
-from exporter.sample_data import mix
-from exporter.sample_data.summary import SampleDataSummary
-from exporter.sample_data.text_forms import register_text_macros, sql_text, sql_text_list
 from exporter.warehouse import connect
+from mo_export_dev.sample_data import mix
+from mo_export_dev.sample_data.summary import SampleDataSummary
+from mo_export_dev.sample_data.text_forms import register_text_macros, sql_text, sql_text_list
 
 log = logging.getLogger(__name__)
 

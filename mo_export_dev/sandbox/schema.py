@@ -1,5 +1,5 @@
 """The sandbox's schema endpoints: the solutions it knows and, per table, columns, types, validations and
-primary keys, all derived from the sandbox's own :mod:`exporter.sandbox.contract`.
+primary keys, all derived from the sandbox's own :mod:`mo_export_dev.sandbox.contract`.
 
 The public guide names ``GET /api/v2/schema/solutions`` (solution name, prefix, suffix, target schema,
 table count) and a per-table description, without the exact path or shape; the sandbox serves the paths
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from exporter.sandbox import contract
-from exporter.sandbox.config import SandboxConfig
+from mo_export_dev.sandbox import contract
+from mo_export_dev.sandbox.config import SandboxConfig
 
 REQUIRED = "required"
 TIMESTAMP_FORMAT_VALIDATION = f"format:{contract.TIMESTAMP_SHAPE}"
