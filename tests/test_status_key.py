@@ -25,8 +25,8 @@ import orjson
 import pytest
 
 from exporter.pipeline import run_export
-from mo_export_dev.sandbox import SandboxConfig, running_sandbox
 from exporter.settings import load_settings
+from mo_export_dev.sandbox import SandboxConfig, running_sandbox
 from tests.dbt_support import run_dbt_subprocess
 from tests.export_support import TOKEN, CliResult, Project, run_cli
 
