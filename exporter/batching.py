@@ -66,8 +66,8 @@ class Batch:
 
 
 #: what the ledger records of each row sent: the typed attributes (the acknowledged content), the
-#: fingerprints and the payload rendered from them
-RECORD_COLUMNS = [*MANUFACTURING_ORDERS.attribute_names, "key_hash", "content_hash", "row_json"]
+#: fingerprints (the order's identity is what the acknowledged content is keyed by) and the payload
+RECORD_COLUMNS = [*MANUFACTURING_ORDERS.attribute_names, "key_hash", "content_hash", "order_hash", "row_json"]
 
 
 def make_batches(

@@ -27,6 +27,7 @@ def record_batch(n: int, *, start: int = 0, width: int = 10, same_key: bool = Fa
     columns |= {
         "key_hash": pa.array([0 if same_key else start + i for i in range(n)], type=pa.uint64()),
         "content_hash": pa.array(range(n), type=pa.uint64()),
+        "order_hash": pa.array([0 if same_key else start + i for i in range(n)], type=pa.uint64()),
         "row_json": texts,
         "row_bytes": [len(t.encode()) for t in texts],
     }
