@@ -54,9 +54,9 @@ ACK_GROUP_MAX_BATCHES = 32
 #: ... or at most this long after the oldest of them was answered (a kill loses at most that much of the
 #: ledger's work: those rows are sent again, the same content)
 ACK_GROUP_MAX_DELAY_SECONDS = 0.25
-#: finished batches waiting for the recorder while it writes a group, at most (then the main thread waits:
-#: at most two groups of rows are held, so peak memory stays where it was)
-ACK_MAX_WAITING_BATCHES = ACK_GROUP_MAX_BATCHES
+#: finished batches waiting for the recorder while it writes a group, at most (then the main thread waits,
+#: so memory stays bounded: a group and half a group of rows; 32 waiting cost about 7 MB more peak RSS)
+ACK_MAX_WAITING_BATCHES = 16
 STREAM_CHUNK_ROWS = 8192
 
 #: what the ledger is told: records of one or more batches, in one transaction (None: record nothing)
