@@ -64,7 +64,8 @@ def history(tmp_path_factory: pytest.TempPathFactory, sandbox) -> Project:
             base_url=sandbox.base_url, path_template=contract.DEFAULT_PATH_TEMPLATE,
             object_name=contract.DEFAULT_OBJECT_NAME, solution_name=contract.DEFAULT_SOLUTION_NAME, token=TOKEN,
         )
-        destination_id = state.use_destination(destination, register=True).destination_id
+        state.use_destination(destination)
+        destination_id = state.register_destination(destination)
         con.execute(
             f"""insert into {STATE_SCHEMA}.deliveries (destination_id, key_hash, content_hash, outcome, run_id,
                                                      recorded_at)
