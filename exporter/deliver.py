@@ -341,7 +341,9 @@ def _deliver_batch(client: IngestionClient, envelope: Envelope, batch: Batch) ->
         piece, outcome = pieces.pop()
         if isinstance(outcome, Acknowledged):
             acknowledged = True
-            records.append(BatchRecord(piece.rows, outcome.rejections, outcome.request_id, outcome.request_key))
+            # the JSON sent is kept only for rows to record as rejected: what waits for the recorder is smaller
+            rows = piece.rows if outcome.rejections else piece.rows.drop_columns(["row_json"])
+            records.append(BatchRecord(rows, outcome.rejections, outcome.request_id, outcome.request_key))
             continue
         if isinstance(outcome, GaveUp):
             return _Verdict(batch, records, errors.DeliveryError(outcome.reason))

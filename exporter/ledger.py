@@ -184,7 +184,8 @@ class BatchRecord:
     ``requestId`` (None for rows refused without an acknowledgement: a single row the API refused alone, or
     one too large to send)."""
 
-    rows: pa.Table  # batching.RECORD_COLUMNS: attributes, key_hash, content_hash, order_hash, row_json
+    #: batching.RECORD_COLUMNS: attributes, key_hash, content_hash, order_hash, and row_json when rows are rejected
+    rows: pa.Table
     rejections: Sequence[RowRejection]
     request_id: str | None = None
     #: exporter.outcomes.request_key of the raw id: what replay detection compares
