@@ -24,6 +24,7 @@ group), and :class:`DeliveryResult` says what ended it. Nothing here raises for 
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import re
 import threading
@@ -58,6 +59,10 @@ ACK_GROUP_MAX_DELAY_SECONDS = 0.25
 #: so memory stays bounded: a group and half a group of rows; 32 waiting cost about 7 MB more peak RSS)
 ACK_MAX_WAITING_BATCHES = 16
 STREAM_CHUNK_ROWS = 8192
+
+#: glibc's mallopt parameter for the size from which an allocation gets its own mapping, and the size set
+M_MMAP_THRESHOLD = -3
+LARGE_ALLOCATION_BYTES = 128 * 1024
 
 #: what the ledger is told: records of one or more batches, in one transaction (None: record nothing)
 Recorder = Callable[[Sequence[BatchRecord]], None]
@@ -124,6 +129,7 @@ def deliver(
     if to_send == 0:
         return result
     envelope = Envelope(settings.solution_name, "UPSERT", dry_run=settings.api_dry_run)
+    _return_freed_bodies_to_the_system()
     batches = make_batches(rows, envelope=envelope, batch_size=settings.batch_size, max_bytes=settings.max_bytes)
     progress = Progress(total=to_send, enabled=settings.show_progress)
     try:
@@ -147,6 +153,24 @@ def deliver(
         result.failure = errors.StoppedError(
             f"stopped by a signal; the requests in flight were finished and recorded, {pending:,} rows stay pending")
     return result
+
+
+def _return_freed_bodies_to_the_system() -> None:
+    """Keep glibc's threshold for a mapping of its own at 128 KiB, so that every request body (200 KB at 500
+    rows, built on the sender threads) is unmapped when it is freed.
+
+    glibc raises that threshold the first time such a block is freed, after which bodies come from each
+    thread's heap, and those heaps keep what they held: the 197,000-row export peaked at 261-263 MB where it
+    peaks at 240 MB with the threshold fixed (the CPU of the extra mappings is within the runs' noise). A
+    C library without ``mallopt`` (not glibc) is left as it is.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    if not mallopt(M_MMAP_THRESHOLD, LARGE_ALLOCATION_BYTES):
+        log.debug("mallopt(M_MMAP_THRESHOLD) was refused; request bodies use the C library's defaults")
 
 
 class _Accountant:
