@@ -175,6 +175,8 @@ TABLES: dict[str, dict[str, str]] = {
 
 _CONTENT_COLUMNS = ", ".join(contract.ATTRIBUTE_NAMES)
 _KEY_COLUMNS = ", ".join(_OBJECT.primary_key)
+#: what is written of an acknowledged row: its fingerprints and typed attributes
+_ACKED_COLUMNS = ["key_hash", "content_hash", "order_hash", *contract.ATTRIBUTE_NAMES]
 _MODEL_CONTENT_COLUMNS = ", ".join(f"model.{c}" for c in contract.ATTRIBUTE_NAMES)
 
 
@@ -700,12 +702,14 @@ class Ledger:
         acked_parts: list[pa.Table] = []
         rejected_parts: list[pa.Table] = []
         for record in records:
+            # the columns every record carries (the JSON only comes with rows to record as rejected)
+            acked_rows = record.rows.select(_ACKED_COLUMNS)
             if not record.rejections:
-                acked_parts.append(record.rows)
+                acked_parts.append(acked_rows)
                 continue
             refused = {r.row_index for r in record.rejections}
             mask = pa.array([i not in refused for i in range(record.rows.num_rows)])
-            acked_parts.append(record.rows.filter(mask))
+            acked_parts.append(acked_rows.filter(mask))
             rejected_parts.append(_rejection_table(record))
         acked = pa.concat_tables(acked_parts) if acked_parts else None
         rejected = pa.concat_tables(rejected_parts) if rejected_parts else None
