@@ -56,8 +56,9 @@ ACK_GROUP_MAX_BATCHES = 32
 #: ledger's work: those rows are sent again, the same content)
 ACK_GROUP_MAX_DELAY_SECONDS = 0.25
 #: finished batches waiting for the recorder while it writes a group, at most (then the main thread waits,
-#: so memory stays bounded: a group and half a group of rows; 32 waiting cost about 7 MB more peak RSS)
-ACK_MAX_WAITING_BATCHES = 16
+#: so memory stays bounded: two groups of rows). Never fewer than a group: a group that cannot fill would
+#: only be written when its delay ran out, with the main thread waiting all along.
+ACK_MAX_WAITING_BATCHES = ACK_GROUP_MAX_BATCHES
 STREAM_CHUNK_ROWS = 8192
 
 #: glibc's mallopt parameter for the size from which an allocation gets its own mapping, and the size set
@@ -234,7 +235,7 @@ class _GroupCommit:
         self._account = account
         self._max_batches = max_batches
         self._max_delay = max_delay
-        self._max_waiting = max(max_waiting, max_batches)
+        self._max_waiting = max(max_waiting, max_batches)  # see ACK_MAX_WAITING_BATCHES
         self._waiting: list[_Verdict] = []
         #: when each waiting batch was handed over (the oldest decides when a group is due)
         self._arrived: list[float] = []
