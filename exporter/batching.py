@@ -1,9 +1,11 @@
 """Cut the stream of rows to send into API requests.
 
 A request holds at most ``batch_size`` rows and at most ``max_bytes`` of body, and never two rows with the
-same primary key. The rows' JSON was rendered by DuckDB, so a body is the envelope's prefix, the row texts
-joined by commas, and the suffix: no per-row encoding in Python. A row too large to fit any request on its
-own is yielded as a single-row batch marked ``oversized``; the delivery stage records it as rejected without
+same primary key. The rows' JSON was rendered by DuckDB, with its byte count and fingerprints, in the one
+pass that reads the row; it stays in Arrow. A body is the envelope's prefix, the row texts joined by commas
+inside Arrow (:func:`pyarrow.compute.binary_join`, one copy per chunk), and the suffix: no row becomes a
+Python string, none is encoded or measured a second time. A row too large to fit any request on its own is
+yielded as a single-row batch marked ``oversized``; the delivery stage records it as rejected without
 sending it.
 """
 
@@ -11,11 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from exporter.contract import MANUFACTURING_ORDERS
+
+#: where a body's joined rows are built: the C library's heap, which gives freed blocks back as Python's
+#: own bytes do, rather than jemalloc's arenas, which keep them for a while (RSS grew by tens of MB)
+_BODY_POOL = pa.system_memory_pool()
 
 
 @dataclass(frozen=True)
@@ -26,7 +34,7 @@ class Envelope:
     operation_type: str = "UPSERT"
     dry_run: bool = False
 
-    @property
+    @cached_property
     def prefix(self) -> bytes:
         head = {"solutionName": self.solution_name, "operationType": self.operation_type}
         if self.dry_run:
@@ -40,34 +48,48 @@ class Envelope:
         return len(self.prefix) + len(self.suffix)
 
     def body(self, rows_json: Sequence[str]) -> bytes:
+        """The body of rows given as texts (`mo-export check`'s one row)."""
         return self.prefix + ",".join(rows_json).encode() + self.suffix
+
+    def body_of(self, batch: Batch) -> bytes:
+        """The body of ``batch``: its rows' JSON joined inside Arrow, copied once more into the body."""
+        parts: list[bytes | pa.Buffer] = [self.prefix]
+        for chunk in batch.rows.column("row_json").chunks:
+            if len(chunk):
+                if len(parts) > 1:
+                    parts.append(b",")
+                one_list = pa.ListArray.from_arrays(pa.array([0, len(chunk)], type=pa.int32()), chunk)
+                parts.append(pc.binary_join(one_list, ",", memory_pool=_BODY_POOL)[0].as_buffer())
+        parts.append(self.suffix)
+        return b"".join(parts)
 
 
 @dataclass
 class Batch:
     seq: int
-    #: RECORD_COLUMNS: what the state records for each row
+    #: RECORD_COLUMNS: what the state records for each row, the JSON sent among them
     rows: pa.Table
-    rows_json: list[str]
     oversized: bool = False
     body_bytes: int = field(default=0)
 
     @property
     def size(self) -> int:
-        return len(self.rows_json)
+        return self.rows.num_rows
+
+    @property
+    def rows_json(self) -> list[str]:
+        """The rows' JSON as Python strings (for tests and messages; sending never needs them)."""
+        return self.rows.column("row_json").to_pylist()
 
     def split(self) -> tuple[Batch, Batch]:
         """Halves of this batch (to isolate a row the API refuses as a whole request)."""
         mid = self.size // 2
-        return (
-            Batch(self.seq, self.rows.slice(0, mid), self.rows_json[:mid]),
-            Batch(self.seq, self.rows.slice(mid), self.rows_json[mid:]),
-        )
+        return Batch(self.seq, self.rows.slice(0, mid)), Batch(self.seq, self.rows.slice(mid))
 
 
 #: what the ledger records of each row sent: the typed attributes (the acknowledged content), the
-#: fingerprints and the payload rendered from them
-RECORD_COLUMNS = [*MANUFACTURING_ORDERS.attribute_names, "key_hash", "content_hash", "row_json"]
+#: fingerprints (the order's identity is what the acknowledged content is keyed by) and the payload
+RECORD_COLUMNS = [*MANUFACTURING_ORDERS.attribute_names, "key_hash", "content_hash", "order_hash", "row_json"]
 
 
 def make_batches(
@@ -77,41 +99,39 @@ def make_batches(
     overhead = envelope.overhead
     seq = 0
     pending_parts: list[pa.Table] = []
-    pending_json: list[str] = []
+    pending_rows = 0
     pending_keys: set[int] = set()
     pending_bytes = overhead
 
     def flush() -> Batch:
-        nonlocal seq, pending_parts, pending_json, pending_keys, pending_bytes
+        nonlocal seq, pending_parts, pending_rows, pending_keys, pending_bytes
         seq += 1
-        batch = Batch(seq, pa.concat_tables(pending_parts), pending_json, body_bytes=pending_bytes)
-        pending_parts, pending_json, pending_keys, pending_bytes = [], [], set(), overhead
+        batch = Batch(seq, pa.concat_tables(pending_parts), body_bytes=pending_bytes)
+        pending_parts, pending_rows, pending_keys, pending_bytes = [], 0, set(), overhead
         return batch
 
     for record_batch in record_batches:
         if record_batch.num_rows == 0:
             continue
         table = pa.Table.from_batches([record_batch]).select(RECORD_COLUMNS)
-        texts: list[str] = table.column("row_json").to_pylist()
+        # the byte counts DuckDB measured while rendering; the key fingerprints (equal keys have equal
+        # hashes, so this never lets a repeated key through; a collision only starts a new request early)
         sizes: list[int] = record_batch.column("row_bytes").to_pylist()
-        # equal keys have equal hashes, so this never lets a repeated key through (a collision only
-        # starts a new request early)
         keys: list[int] = table.column("key_hash").to_pylist()
         start = 0  # first row of `table` not yet placed in pending_parts
-        for i, text in enumerate(texts):
-            size = sizes[i]
+        for i, size in enumerate(sizes):
             if overhead + size > max_bytes:
                 if i > start:
                     pending_parts.append(table.slice(start, i - start))
-                if pending_json:
+                if pending_rows:
                     yield flush()
                 seq += 1
-                yield Batch(seq, table.slice(i, 1), [text], oversized=True, body_bytes=overhead + size)
+                yield Batch(seq, table.slice(i, 1), oversized=True, body_bytes=overhead + size)
                 start = i + 1
                 continue
-            separator = 1 if pending_json else 0
+            separator = 1 if pending_rows else 0
             if (
-                len(pending_json) >= batch_size
+                pending_rows >= batch_size
                 or pending_bytes + separator + size > max_bytes
                 or keys[i] in pending_keys
             ):
@@ -120,11 +140,11 @@ def make_batches(
                     start = i
                 yield flush()
                 separator = 0
-            pending_json.append(text)
+            pending_rows += 1
             pending_keys.add(keys[i])
             pending_bytes += separator + size
         if start < table.num_rows:
             pending_parts.append(table.slice(start))
-    if pending_json:
+    if pending_rows:
         yield flush()
 

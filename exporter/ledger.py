@@ -78,6 +78,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 if TYPE_CHECKING:
     from exporter.model import ContractModel
@@ -174,6 +175,8 @@ TABLES: dict[str, dict[str, str]] = {
 
 _CONTENT_COLUMNS = ", ".join(contract.ATTRIBUTE_NAMES)
 _KEY_COLUMNS = ", ".join(_OBJECT.primary_key)
+#: what is written of an acknowledged row: its fingerprints and typed attributes
+_ACKED_COLUMNS = ["key_hash", "content_hash", "order_hash", *contract.ATTRIBUTE_NAMES]
 _MODEL_CONTENT_COLUMNS = ", ".join(f"model.{c}" for c in contract.ATTRIBUTE_NAMES)
 
 
@@ -183,7 +186,8 @@ class BatchRecord:
     ``requestId`` (None for rows refused without an acknowledgement: a single row the API refused alone, or
     one too large to send)."""
 
-    rows: pa.Table  # batching.RECORD_COLUMNS: key columns, key_hash, content_hash, row_json
+    #: batching.RECORD_COLUMNS: attributes, key_hash, content_hash, order_hash, and row_json when rows are rejected
+    rows: pa.Table
     rejections: Sequence[RowRejection]
     request_id: str | None = None
     #: exporter.outcomes.request_key of the raw id: what replay detection compares
@@ -695,86 +699,99 @@ class Ledger:
     def record_batches(self, run_id: str, records: Sequence[BatchRecord]) -> None:
         """Durably record acknowledged and rejected rows of one or more batches in ONE transaction.
 
-        The caller counts the rows only after this returns (the commit is done).
+        The caller counts the rows only after this returns (the commit is done). Every table is written with
+        one statement per group, reading Arrow tables registered for the statement (no statement per row or
+        per request, no temporary table): a group's cost is its commit and a few vectorised scans.
         """
         if self.destination_id is None:
             raise StateError("internal: no destination selected before recording deliveries")
         acked_parts: list[pa.Table] = []
         rejected_parts: list[pa.Table] = []
         for record in records:
-            fingerprints = record.rows.select(["key_hash", "content_hash", *contract.ATTRIBUTE_NAMES])
+            # the columns every record carries (the JSON only comes with rows to record as rejected)
+            acked_rows = record.rows.select(_ACKED_COLUMNS)
             if not record.rejections:
-                acked_parts.append(fingerprints)
+                acked_parts.append(acked_rows)
                 continue
             refused = {r.row_index for r in record.rejections}
             mask = pa.array([i not in refused for i in range(record.rows.num_rows)])
-            acked_parts.append(fingerprints.filter(mask))
+            acked_parts.append(acked_rows.filter(mask))
             rejected_parts.append(_rejection_table(record))
         acked = pa.concat_tables(acked_parts) if acked_parts else None
         rejected = pa.concat_tables(rejected_parts) if rejected_parts else None
+        requests = [r for r in records if r.request_key]
         s = self.schema
         con = self._con
         params = [self.destination_id, run_id]
-        requests = [(self.destination_id, r.request_id, r.request_key, run_id, r.rows.num_rows)
-                    for r in records if r.request_key]
         with self.transaction():
             if acked is not None and acked.num_rows:
                 con.register("_acked_rows", acked)
-                con.execute(
-                    f"""insert into "{s}".deliveries
-                        (destination_id, key_hash, content_hash, outcome, run_id, recorded_at)
-                    select ?, key_hash, content_hash, 'acknowledged', ?, now() from _acked_rows""",
-                    params,
-                )
-                self._record_content()
-                con.unregister("_acked_rows")
+                try:
+                    con.execute(
+                        f"""insert into "{s}".deliveries
+                            (destination_id, key_hash, content_hash, outcome, run_id, recorded_at)
+                        select ?, key_hash, content_hash, 'acknowledged', ?, now() from _acked_rows""",
+                        params,
+                    )
+                    self._record_content(acked)
+                finally:
+                    con.unregister("_acked_rows")
             if rejected is not None and rejected.num_rows:
                 con.register("_rejected_rows", rejected)
-                con.execute(
-                    f"""insert into "{s}".deliveries
-                        (destination_id, key_hash, content_hash, outcome, run_id, recorded_at)
-                    select distinct ?, key_hash, content_hash, 'rejected', ?, now() from _rejected_rows""",
-                    params,
-                )
-                con.execute(
-                    f"""insert into "{s}".rejections
-                        (destination_id, run_id, key_hash, {_KEY_COLUMNS}, content_hash, payload, http_status,
-                         error_code, category, message, column_name, rejected_at)
-                    select ?, ?, key_hash, {_KEY_COLUMNS}, content_hash, row_json, http_status, error_code,
-                           category, message, column_name, now()
-                    from _rejected_rows""",
-                    params,
-                )
-                con.unregister("_rejected_rows")
+                try:
+                    con.execute(
+                        f"""insert into "{s}".deliveries
+                            (destination_id, key_hash, content_hash, outcome, run_id, recorded_at)
+                        select distinct ?, key_hash, content_hash, 'rejected', ?, now() from _rejected_rows""",
+                        params,
+                    )
+                    con.execute(
+                        f"""insert into "{s}".rejections
+                            (destination_id, run_id, key_hash, {_KEY_COLUMNS}, content_hash, payload, http_status,
+                             error_code, category, message, column_name, rejected_at)
+                        select ?, ?, key_hash, {_KEY_COLUMNS}, content_hash, row_json, http_status, error_code,
+                               category, message, column_name, now()
+                        from _rejected_rows""",
+                        params,
+                    )
+                finally:
+                    con.unregister("_rejected_rows")
             if requests:
-                con.executemany(
-                    f"""insert into "{s}".{ACKNOWLEDGEMENTS_TABLE}
-                        (destination_id, request_id, request_key, run_id, rows, recorded_at)
-                        values (?, ?, ?, ?, ?, now())""",
-                    requests,
-                )
+                con.register("_acked_requests", pa.table({
+                    "request_id": pa.array([r.request_id for r in requests], type=pa.string()),
+                    "request_key": pa.array([r.request_key for r in requests], type=pa.string()),
+                    "rows": pa.array([r.rows.num_rows for r in requests], type=pa.int32()),
+                }))
+                try:
+                    con.execute(
+                        f"""insert into "{s}".{ACKNOWLEDGEMENTS_TABLE}
+                            (destination_id, request_id, request_key, run_id, rows, recorded_at)
+                        select ?, request_id, request_key, ?, rows, now() from _acked_requests""",
+                        params,
+                    )
+                finally:
+                    con.unregister("_acked_requests")
 
-    def _record_content(self) -> None:
+    def _record_content(self, acked: pa.Table) -> None:
         """Replace the destination's last acknowledged content of the orders in ``_acked_rows`` (inside the
-        caller's transaction). The typed values travel with each row from the model's stream beside the JSON
-        rendered from them, so nothing is parsed back; of two versions of one order in the same group, the
-        later ``updated_at`` wins."""
+        caller's transaction): one delete and one insert. The typed values and the order's fingerprint travel
+        with each row from the model's stream beside the JSON rendered from them, so nothing is parsed back or
+        hashed again. Of two versions of one order in the same group (rare: checked on the Arrow column
+        first), the later ``updated_at`` wins."""
         s = self.schema
-        self._con.execute(
-            f"""create or replace temp table _acked_content as
-            select {ORDER_HASH_SQL} as order_hash, {_CONTENT_COLUMNS} from _acked_rows
-            qualify row_number() over (partition by order_hash order by updated_at desc) = 1"""
-        )
+        latest = ""
+        if pc.count_distinct(acked.column("order_hash")).as_py() != acked.num_rows:
+            latest = "qualify row_number() over (partition by order_hash order by updated_at desc) = 1"
         self._con.execute(
             f"""delete from "{s}".{CONTENT_TABLE} where destination_id = ?
-                and order_hash in (select order_hash from _acked_content)""",
+                and order_hash in (select order_hash from _acked_rows)""",
             [self.destination_id],
         )
         self._con.execute(
-            f"""insert into "{s}".{CONTENT_TABLE} select ?, order_hash, {_CONTENT_COLUMNS} from _acked_content""",
+            f"""insert into "{s}".{CONTENT_TABLE}
+                select ?, order_hash, {_CONTENT_COLUMNS} from _acked_rows {latest}""",
             [self.destination_id],
         )
-        self._con.execute("drop table _acked_content")
 
     def compact(self) -> int:
         """Keep only the latest event per (destination, key) in the log; returns the number of events removed."""

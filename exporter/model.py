@@ -184,8 +184,10 @@ class ContractModel:
         return self._count(f"select count(*) from {self.table}")
 
     def stream(self, selection: Selection, *, chunk_rows: int = 8192) -> Iterator[pa.RecordBatch]:
-        """Record batches of (the typed attributes, key_hash, content_hash, row_json, row_bytes) for every
-        selected row: the JSON is what is sent, the typed values what the ledger keeps once acknowledged."""
+        """Record batches of (the typed attributes, key_hash, content_hash, order_hash, row_json, row_bytes)
+        for every selected row: the JSON is what is sent, the typed values what the ledger keeps once
+        acknowledged. Every fingerprint and the byte count are computed here, in the one pass that renders
+        the row, so nothing downstream encodes, hashes or measures a row again."""
         fields = ", ".join(
             f"'{a.name}': " + (_TIMESTAMP_TEXT.format(column=a.name) if a.api_type == "timestamp" else a.name)
             for a in self.contract.attributes
@@ -197,7 +199,9 @@ class ContractModel:
             ),
             chosen as (select * from model {self._where(selection)}),
             rendered as (
-                select {columns}, key_hash, content_hash, to_json({{{fields}}})::varchar as row_json from chosen
+                select {columns}, key_hash, content_hash, {self.identity_hash} as order_hash,
+                       to_json({{{fields}}})::varchar as row_json
+                from chosen
             )
             select *, strlen(row_json) as row_bytes from rendered"""
         # its own cursor, so the ledger can be written on the main connection while the rows stream

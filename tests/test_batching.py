@@ -27,6 +27,7 @@ def record_batch(n: int, *, start: int = 0, width: int = 10, same_key: bool = Fa
     columns |= {
         "key_hash": pa.array([0 if same_key else start + i for i in range(n)], type=pa.uint64()),
         "content_hash": pa.array(range(n), type=pa.uint64()),
+        "order_hash": pa.array([0 if same_key else start + i for i in range(n)], type=pa.uint64()),
         "row_json": texts,
         "row_bytes": [len(t.encode()) for t in texts],
     }
@@ -47,7 +48,7 @@ def test_bodies_respect_the_byte_cap_and_parse_as_the_api_envelope() -> None:
     batches = list(make_batches([record_batch(300, width=1000)], envelope=ENVELOPE, batch_size=500, max_bytes=50_000))
     assert len(batches) > 1
     for batch in batches:
-        body = ENVELOPE.body(batch.rows_json)
+        body = ENVELOPE.body_of(batch)
         assert len(body) <= 50_000
         assert len(body) == batch.body_bytes
         parsed = orjson.loads(body)
@@ -81,3 +82,16 @@ def test_splitting_a_batch_keeps_rows_and_json_aligned() -> None:
     assert (left.size, right.size) == (2, 3)
     assert right.rows.column("order_number").to_pylist() == ["MO-2", "MO-3", "MO-4"]
     assert [orjson.loads(t)["order_number"] for t in right.rows_json] == ["MO-2", "MO-3", "MO-4"]
+
+
+def test_a_body_joined_in_arrow_across_record_batches_equals_the_rows_texts_joined() -> None:
+    # 700 + 600 rows in requests of 500: the second request holds rows of both record batches (two chunks)
+    batches = list(make_batches([record_batch(700), record_batch(600, start=700)],
+                                envelope=ENVELOPE, batch_size=500, max_bytes=10**7))
+    assert batches[1].rows.column("row_json").num_chunks == 2
+    for batch in batches:
+        assert ENVELOPE.body_of(batch) == ENVELOPE.body(batch.rows_json)
+        assert len(ENVELOPE.body_of(batch)) == batch.body_bytes
+    left, right = batches[1].split()
+    assert orjson.loads(ENVELOPE.body_of(left))["data"][-1]["order_number"] == "MO-749"
+    assert orjson.loads(ENVELOPE.body_of(right))["data"][0]["order_number"] == "MO-750"
