@@ -30,7 +30,7 @@ Tables (schema ``mo_export_state`` by default):
   location, order number: the key without ``updated_at``), in the contract's typed columns, written in the
   same transaction as the acknowledgement. A changed order arrives with a new ``updated_at`` (a new key),
   so this is what `mo-export plan` and the change guard compare it with, attribute by attribute. About
-  60 MB on disk per million orders (measured; see the README).
+  60 MB on disk per million orders (measured; docs/guarantees.md).
 
 Everything is per destination: the latest event of a key is the latest for (destination, key), and a
 run against a destination with no acknowledgements sends every row. Views: ``delivered`` (per destination,

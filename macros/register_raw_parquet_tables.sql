@@ -21,7 +21,7 @@
         {%- if not parquet_dir -%}
             {{ exceptions.raise_compiler_error(
                 "MO_RAW_PARQUET_DIR is not set: the spark target reads the raw MES tables from Parquet files "
-                ~ "under MO_RAW_PARQUET_DIR/<table>/ (write them with `mo-export sample-data --parquet-dir DIR`)"
+                ~ "under MO_RAW_PARQUET_DIR/<table>/ (write them with `python -m mo_export_dev.sample_data --parquet-dir DIR`)"
             ) }}
         {%- endif -%}
         {%- set raw_schema = var('raw_schema', 'raw') -%}

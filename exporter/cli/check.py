@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from exporter.settings import DEFAULT_SPARK_WAREHOUSE, DEFAULT_STATE_FILE
+from exporter.cli.options import build_target_options
 
 _EXIT_CODES = """\b
 Exit codes (as `run` would end for the same answer):
@@ -27,14 +27,7 @@ Exit codes (as `run` would end for the same answer):
 @click.option("--solution-name", help="Solution the object belongs to (PEAK_SOLUTION_NAME).")
 @click.option("--object-name", help="Destination object (PEAK_OBJECT_NAME).")
 @click.option("--duckdb-path", type=click.Path(dir_okay=False, path_type=Path), help="DuckDB file (MO_DUCKDB_PATH).")
-@click.option("--target", help="dbt target that built the model: dev (the DuckDB file) or spark (its Parquet files "
-              "under --spark-warehouse, state in --state-path) (MO_DBT_TARGET). [default: dev]")
-@click.option("--spark-warehouse", type=click.Path(file_okay=False, path_type=Path),
-              help="With --target spark: the MO_SPARK_WAREHOUSE the Spark build wrote (MO_SPARK_WAREHOUSE). "
-              f"[default: {DEFAULT_SPARK_WAREHOUSE}]")
-@click.option("--state-path", type=click.Path(dir_okay=False, path_type=Path),
-              help="With --target spark: the local DuckDB file of the export state (MO_STATE_PATH), where the "
-              f"Spark build's tables are exposed as views. [default: <project-dir>/{DEFAULT_STATE_FILE}]")
+@build_target_options
 @click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path),
               help="dbt project directory (MO_DBT_PROJECT_DIR).")
 @click.option("--target-path", type=click.Path(file_okay=False, path_type=Path),

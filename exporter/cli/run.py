@@ -8,12 +8,11 @@ from pathlib import Path
 import click
 
 from exporter import contract
+from exporter.cli.options import build_target_options
 from exporter.settings import (
     DEFAULT_DUCKDB_PATH,
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_MODEL_NAME,
-    DEFAULT_SPARK_WAREHOUSE,
-    DEFAULT_STATE_FILE,
     DEFAULT_STATE_SCHEMA,
 )
 
@@ -39,14 +38,7 @@ Exit codes:
               help=f"Destination object (PEAK_OBJECT_NAME). [default: {contract.DEFAULT_OBJECT_NAME}]")
 @click.option("--duckdb-path", type=click.Path(dir_okay=False, path_type=Path),
               help=f"DuckDB file dbt built (MO_DUCKDB_PATH). [default: {DEFAULT_DUCKDB_PATH}]")
-@click.option("--target", help="dbt target that built the model: dev (the DuckDB file) or spark (its Parquet files "
-              "under --spark-warehouse, state in --state-path) (MO_DBT_TARGET). [default: dev]")
-@click.option("--spark-warehouse", type=click.Path(file_okay=False, path_type=Path),
-              help=f"With --target spark: the MO_SPARK_WAREHOUSE the Spark build wrote (MO_SPARK_WAREHOUSE). "
-              f"[default: {DEFAULT_SPARK_WAREHOUSE}]")
-@click.option("--state-path", type=click.Path(dir_okay=False, path_type=Path),
-              help="With --target spark: the local DuckDB file of the export state (MO_STATE_PATH). "
-              f"[default: <project-dir>/{DEFAULT_STATE_FILE}]")
+@build_target_options
 @click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path),
               help="dbt project directory (MO_DBT_PROJECT_DIR). [default: the current directory]")
 @click.option("--target-path", type=click.Path(file_okay=False, path_type=Path),

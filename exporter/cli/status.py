@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from exporter.settings import DEFAULT_SPARK_WAREHOUSE, DEFAULT_STATE_FILE
+from exporter.cli.options import build_target_options
 
 #: the keys of `status --key --json` (exporter.lookup.KeyAnswer.as_dict), documented once
 _JSON_KEYS = """\b
@@ -56,14 +56,7 @@ Exit codes:
 @click.command("status", epilog=_EPILOG)
 @click.option("--duckdb-path", type=click.Path(dir_okay=False, path_type=Path),
               help="DuckDB file (MO_DUCKDB_PATH). [default: mo_export.duckdb]")
-@click.option("--target", help="dbt target that built the model: dev (the DuckDB file) or spark (its Parquet files "
-              "under --spark-warehouse, state in --state-path) (MO_DBT_TARGET). [default: dev]")
-@click.option("--spark-warehouse", type=click.Path(file_okay=False, path_type=Path),
-              help="With --target spark: the MO_SPARK_WAREHOUSE the Spark build wrote (MO_SPARK_WAREHOUSE). "
-              f"[default: {DEFAULT_SPARK_WAREHOUSE}]")
-@click.option("--state-path", type=click.Path(dir_okay=False, path_type=Path),
-              help="With --target spark: the local DuckDB file of the export state (MO_STATE_PATH). "
-              f"[default: <project-dir>/{DEFAULT_STATE_FILE}]")
+@build_target_options
 @click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path),
               help="dbt project directory (MO_DBT_PROJECT_DIR). [default: the current directory]")
 @click.option("--target-path", type=click.Path(file_okay=False, path_type=Path),
