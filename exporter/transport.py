@@ -263,10 +263,18 @@ class _Inflater:
         wbits = zlib.MAX_WBITS | 16 if coding != "deflate" else zlib.MAX_WBITS
         self._decoder = zlib.decompressobj(wbits)
         self._started = False
+        self._padding = False  # after the last gzip member: only zero bytes may follow
+        self._held = b""  # the first byte of a next member's magic, when a chunk ends between its two bytes
 
     def feed(self, data: bytes) -> bytes:
         if not data:
             return b""
+        if self._padding:
+            if data.strip(b"\x00"):
+                raise self._undecodable("bytes other than zero padding follow the end of the compressed stream")
+            return b""
+        if self._started and self._decoder.eof:  # a stream ended with the last chunk: what follows it
+            return self._after_end(data)
         budget = self._limit - self._produced
         try:
             out = self._decoder.decompress(data, budget + 1)
@@ -283,10 +291,28 @@ class _Inflater:
                 self._status, f"HTTP {self._status} with a body over {self._limit // (1024 * 1024)} MB once "
                 f"decoded ({self._coding})")
         self._produced += len(out)
+        if self._decoder.eof and self._decoder.unused_data:
+            return out + self._after_end(self._decoder.unused_data)
         return out
 
+    def _after_end(self, rest: bytes) -> bytes:
+        """Bytes after a complete stream: a further gzip member is decoded (RFC 1952 allows several), zero
+        padding is ignored as gzip readers do; anything else means the body is not what its header says, and
+        a body read only in part must not pass for the API's answer."""
+        rest, self._held = self._held + rest, b""
+        if self._coding != "deflate" and rest == b"\x1f":
+            self._held = rest
+            return b""
+        if self._coding != "deflate" and rest[:2] == b"\x1f\x8b":
+            self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 16)
+            return self.feed(rest)
+        if self._coding != "deflate" and not rest.strip(b"\x00"):
+            self._padding = True
+            return b""
+        raise self._undecodable(f"{len(rest)} bytes follow the end of the compressed stream")
+
     def finish(self) -> None:
-        if self._started and not self._decoder.eof:
+        if (self._started and not self._decoder.eof) or self._held:
             raise self._undecodable("the compressed stream ends before its end marker")
 
     def _undecodable(self, why: str) -> UndecodableBody:

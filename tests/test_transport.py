@@ -117,6 +117,35 @@ def test_a_body_that_does_not_decode_as_labelled_is_undecodable(body: bytes) -> 
         read_body(200, httpx.Headers({"Content-Encoding": "gzip"}), [body])
 
 
+SUCCESS = b'{"accepted": 2, "failed": []}'
+
+
+def _chunked(data: bytes, size: int) -> list[bytes]:
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 10_000], ids=lambda n: f"chunks of {n}")
+def test_every_gzip_member_of_a_body_is_decoded_and_zero_padding_ignored(size: int) -> None:
+    two_members = gzip.compress(SUCCESS[:10]) + gzip.compress(SUCCESS[10:])
+    padded = gzip.compress(SUCCESS) + b"\x00" * 5
+
+    assert read_body(200, httpx.Headers({"Content-Encoding": "gzip"}), _chunked(two_members, size)) == SUCCESS
+    assert read_body(200, httpx.Headers({"Content-Encoding": "gzip"}), _chunked(padded, size)) == SUCCESS
+
+
+@pytest.mark.parametrize(("encoding", "body"), [
+    ("gzip", gzip.compress(SUCCESS) + b"<html>proxy</html>"),
+    ("gzip", gzip.compress(SUCCESS) + b"\x00\x00x"),
+    ("gzip", gzip.compress(SUCCESS) + b"\x1f"),
+    ("deflate", zlib.compress(SUCCESS) + b"x"),
+], ids=["text after the stream", "text after padding", "half a member's magic", "deflate with trailing bytes"])
+@pytest.mark.parametrize("size", [1, 10_000], ids=lambda n: f"chunks of {n}")
+def test_bytes_after_the_compressed_stream_make_the_body_undecodable(encoding: str, body: bytes, size: int) -> None:
+    """Before, whatever followed the first stream was dropped: a body read in part passed for the API's answer."""
+    with pytest.raises(UndecodableBody, match=f"cannot be decoded as {encoding}"):
+        read_body(200, httpx.Headers({"Content-Encoding": encoding}), _chunked(body, size))
+
+
 def test_a_plain_body_over_the_cap_is_stopped_as_it_streams() -> None:
     with hostile_server("huge_body") as server, pytest.raises(BodyTooLarge, match="HTTP 200 with a body over 16 MB"):
         post(server.base_url, timeout=10)
