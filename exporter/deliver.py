@@ -24,7 +24,6 @@ group), and :class:`DeliveryResult` says what ended it. Nothing here raises for 
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import re
 import threading
@@ -60,10 +59,6 @@ ACK_GROUP_MAX_DELAY_SECONDS = 0.25
 #: only be written when its delay ran out, with the main thread waiting all along.
 ACK_MAX_WAITING_BATCHES = ACK_GROUP_MAX_BATCHES
 STREAM_CHUNK_ROWS = 8192
-
-#: glibc's mallopt parameter for the size from which an allocation gets its own mapping, and the size set
-M_MMAP_THRESHOLD = -3
-LARGE_ALLOCATION_BYTES = 128 * 1024
 
 #: what the ledger is told: records of one or more batches, in one transaction (None: record nothing)
 Recorder = Callable[[Sequence[BatchRecord]], None]
@@ -103,9 +98,9 @@ class DeliveryResult:
 
 @dataclass
 class _Verdict:
-    """One batch's verdict: what to record, and what stopped it (its remaining pieces stay pending)."""
+    """One batch's verdict: what to record, and what stopped it (its remaining pieces stay pending). It holds
+    no reference to the batch, whose JSON is kept only in the records of rows to record as rejected."""
 
-    batch: Batch
     records: list[BatchRecord]
     failure: errors.ExportError | None = None
     #: refused by the exporter itself (too large for any request): recorded as rejected, never sent
@@ -130,7 +125,6 @@ def deliver(
     if to_send == 0:
         return result
     envelope = Envelope(settings.solution_name, "UPSERT", dry_run=settings.api_dry_run)
-    _return_freed_bodies_to_the_system()
     batches = make_batches(rows, envelope=envelope, batch_size=settings.batch_size, max_bytes=settings.max_bytes)
     progress = Progress(total=to_send, enabled=settings.show_progress)
     try:
@@ -154,24 +148,6 @@ def deliver(
         result.failure = errors.StoppedError(
             f"stopped by a signal; the requests in flight were finished and recorded, {pending:,} rows stay pending")
     return result
-
-
-def _return_freed_bodies_to_the_system() -> None:
-    """Keep glibc's threshold for a mapping of its own at 128 KiB, so that every request body (200 KB at 500
-    rows, built on the sender threads) is unmapped when it is freed.
-
-    glibc raises that threshold the first time such a block is freed, after which bodies come from each
-    thread's heap, and those heaps keep what they held: the 197,000-row export peaked at 261-263 MB where it
-    peaks at 240 MB with the threshold fixed (the CPU of the extra mappings is within the runs' noise). A
-    C library without ``mallopt`` (not glibc) is left as it is.
-    """
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    if not mallopt(M_MMAP_THRESHOLD, LARGE_ALLOCATION_BYTES):
-        log.debug("mallopt(M_MMAP_THRESHOLD) was refused; request bodies use the C library's defaults")
 
 
 class _Accountant:
@@ -371,11 +347,11 @@ def _deliver_batch(client: IngestionClient, envelope: Envelope, batch: Batch) ->
             records.append(BatchRecord(rows, outcome.rejections, outcome.request_id, outcome.request_key))
             continue
         if isinstance(outcome, GaveUp):
-            return _Verdict(batch, records, errors.DeliveryError(outcome.reason))
+            return _Verdict(records, errors.DeliveryError(outcome.reason))
         if isinstance(outcome, Stopped):
-            return _Verdict(batch, records, errors.StoppedError(outcome.reason))
+            return _Verdict(records, errors.StoppedError(outcome.reason))
         if isinstance(outcome, Fatal):
-            return _Verdict(batch, records, outcome.error)
+            return _Verdict(records, outcome.error)
         assert isinstance(outcome, Refused)
         if piece.size == 1:
             refused_alone.append((piece, outcome))
@@ -385,17 +361,17 @@ def _deliver_batch(client: IngestionClient, envelope: Envelope, batch: Batch) ->
                  piece.seq, piece.size, outcome.status, extra={"event": "bisect"})
         answers = [client.send(envelope.body_of(h), h.size) for h in halves]
         if outcome.status != 413 and all(_same_refusal(a, outcome) for a in answers):
-            return _Verdict(batch, records, errors.RequestRefusedError(_request_refused(outcome, piece.size)))
+            return _Verdict(records, errors.RequestRefusedError(_request_refused(outcome, piece.size)))
         pieces.extend(zip(halves, answers, strict=True))
     if refused_alone and not acknowledged:  # nothing of the batch passed: the request is refused, not rows
         piece, outcome = refused_alone[0]
-        return _Verdict(batch, records, errors.RequestRefusedError(_request_refused(outcome, batch.size)))
+        return _Verdict(records, errors.RequestRefusedError(_request_refused(outcome, batch.size)))
     for piece, outcome in refused_alone:
         if not outcome.from_api:
-            return _Verdict(batch, records, errors.RequestRefusedError(_not_a_row_verdict(outcome)))
+            return _Verdict(records, errors.RequestRefusedError(_not_a_row_verdict(outcome)))
         rejection = RowRejection(0, f"HTTP_{outcome.status}", outcome.detail, "request", None, outcome.status)
         records.append(BatchRecord(piece.rows, (rejection,)))
-    return _Verdict(batch, records)
+    return _Verdict(records)
 
 
 def _same_refusal(answer: object, refusal: Refused) -> bool:
@@ -437,7 +413,7 @@ def _not_a_row_verdict(refusal: Refused) -> str:
 def _oversized(batch: Batch, envelope: Envelope) -> _Verdict:
     message = f"the row's JSON ({batch.body_bytes} bytes with the envelope) exceeds --max-bytes; not sent"
     rejection = RowRejection(0, "ROW_TOO_LARGE", message, "client")
-    return _Verdict(batch, [BatchRecord(batch.rows, (rejection,))], not_sent=True)
+    return _Verdict([BatchRecord(batch.rows, (rejection,))], not_sent=True)
 
 
 def _rehearse(batches: Iterator[Batch], envelope: Envelope, folder: Path | None, result: DeliveryResult,

@@ -4,7 +4,8 @@
 after it, so a second signal a moment after the first finds the same handler: it is logged and changes
 nothing. The delivery stage stops scheduling batches when the event is set; requests already on the wire
 finish (bounded by ``--timeout``) and are recorded; the run then exits 2. After a stop the handlers are not
-restored, so a signal while the process writes its summary and exits cannot kill it either. Only the main
+restored: SIGTERM and SIGINT are ignored from the end of the run on, so a signal while the process writes its
+summary and shuts down cannot kill it either. Only the main
 thread can install handlers: elsewhere (a Dagster op in a worker thread) the event is never set by a signal.
 """
 
@@ -35,9 +36,12 @@ class StopSignals:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self.name is not None:
+        if self.name is not None and self._previous:
             # stopping: the process is on its way out with exit 2; a signal now must not kill it (status 143)
-            # before it has said so. The handler stays: it only sets the event and logs.
+            # before it has said so. Ignored at the C level: the interpreter resets Python-level handlers to
+            # the default while it shuts down, and a signal then would still kill the process.
+            for sig in self._previous:
+                signal.signal(sig, signal.SIG_IGN)
             self._previous.clear()
             return
         for sig, handler in self._previous.items():

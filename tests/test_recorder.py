@@ -8,7 +8,6 @@ import pyarrow as pa
 import pytest
 
 from exporter import errors
-from exporter.batching import Batch
 from exporter.deliver import DeliveryResult, _Accountant, _GroupCommit, _Verdict
 from exporter.ledger import BatchRecord
 from exporter.outcomes import RowRejection
@@ -19,7 +18,7 @@ def verdict(seq: int, rows: int = 3, *, failure: errors.ExportError | None = Non
             rejected: Sequence[int] = ()) -> _Verdict:
     table = pa.table({"key_hash": pa.array(range(seq * 100, seq * 100 + rows), type=pa.uint64())})
     rejections = tuple(RowRejection(i, "BAD", "bad row") for i in rejected)
-    return _Verdict(Batch(seq, table), [BatchRecord(table, rejections, f"req-{seq}", f"key-{seq}")], failure)
+    return _Verdict([BatchRecord(table, rejections, f"req-{seq}", f"key-{seq}")], failure)
 
 
 class Ledger:

@@ -14,6 +14,7 @@ import click
 
 from exporter.errors import EXIT_CONFIG_ERROR, EXIT_INTERNAL_ERROR, ExportError
 from exporter.logging_setup import configure_logging, json_lines, say_error
+from exporter.malloc_tuning import return_large_frees_to_the_system
 
 log = logging.getLogger("exporter")
 
@@ -47,6 +48,7 @@ def _register_commands() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `mo-export` console script; returns (and exits with) the documented exit code."""
+    return_large_frees_to_the_system()  # the process is ours: see exporter/malloc_tuning.py
     _register_commands()
     try:
         result = cli.main(args=argv, prog_name="mo-export", standalone_mode=False)
