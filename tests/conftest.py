@@ -10,6 +10,27 @@ from tests.dbt_support import run_dbt
 from tests.export_support import Project
 
 
+def _module_rank(item: pytest.Item) -> int:
+    return 0 if item.get_closest_marker("spark") else 1 if item.get_closest_marker("slow") else 2
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the Spark module first, then the other ``slow`` modules, then the rest; each module's tests stay
+    together and in file order.
+
+    With ``-n 2 --dist loadfile`` (addopts) every module runs whole on one worker, handed out in this order:
+    the longest first, so neither worker is left with a minutes-long module at the end. Tests do not depend on
+    the order (each module builds or copies what it uses).
+    """
+    rank: dict[str, int] = {}
+    first_seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        module = item.nodeid.split("::", 1)[0]
+        rank[module] = min(rank.get(module, 2), _module_rank(item))
+        first_seen.setdefault(module, index)
+    items.sort(key=lambda item: (rank[m := item.nodeid.split("::", 1)[0]], first_seen[m]))
+
+
 @pytest.fixture(scope="session")
 def compile_inline(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]:
     """``compile_inline(sql) -> compiled SQL``: render a Jinja/SQL snippet with this project's macros.

@@ -29,6 +29,8 @@ from exporter.errors import BuildError
 from tests.dbt_support import dbt_command
 from tests.export_support import Project, build_sample_project, run_cli
 
+pytestmark = pytest.mark.slow  # five real `dbt build`s in the module fixture
+
 EAST = "Pacific/Kiritimati"  # UTC+14
 WEST = "Pacific/Pago_Pago"  # UTC-11
 MODEL = "model.mo_export.peak_manufacturing_orders"
