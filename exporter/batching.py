@@ -19,8 +19,6 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exporter.contract import MANUFACTURING_ORDERS
-
 #: where a body's joined rows are built: the C library's heap, which gives freed blocks back as Python's
 #: own bytes do, rather than jemalloc's arenas, which keep them for a while (RSS grew by tens of MB)
 _BODY_POOL = pa.system_memory_pool()
@@ -67,7 +65,7 @@ class Envelope:
 @dataclass
 class Batch:
     seq: int
-    #: RECORD_COLUMNS: what the state records for each row, the JSON sent among them
+    #: the stream's columns but row_bytes: what the state records for each row, the JSON sent among them
     rows: pa.Table
     oversized: bool = False
     body_bytes: int = field(default=0)
@@ -87,9 +85,10 @@ class Batch:
         return Batch(self.seq, self.rows.slice(0, mid)), Batch(self.seq, self.rows.slice(mid))
 
 
-#: what the ledger records of each row sent: the typed attributes (the acknowledged content), the
-#: fingerprints (the order's identity is what the acknowledged content is keyed by) and the payload
-RECORD_COLUMNS = [*MANUFACTURING_ORDERS.attribute_names, "key_hash", "content_hash", "order_hash", "row_json"]
+#: the stream's column that only batching reads; every other column travels with the row to the ledger:
+#: the typed attributes (the acknowledged content), the fingerprints (the record's identity is what the
+#: acknowledged content is keyed by) and the payload
+_ROW_BYTES = "row_bytes"
 
 
 def make_batches(
@@ -113,10 +112,11 @@ def make_batches(
     for record_batch in record_batches:
         if record_batch.num_rows == 0:
             continue
-        table = pa.Table.from_batches([record_batch]).select(RECORD_COLUMNS)
+        table = pa.Table.from_batches([record_batch])
+        sizes: list[int] = table.column(_ROW_BYTES).to_pylist()
+        table = table.drop_columns([_ROW_BYTES])
         # the byte counts DuckDB measured while rendering; the key fingerprints (equal keys have equal
         # hashes, so this never lets a repeated key through; a collision only starts a new request early)
-        sizes: list[int] = record_batch.column("row_bytes").to_pylist()
         keys: list[int] = table.column("key_hash").to_pylist()
         start = 0  # first row of `table` not yet placed in pending_parts
         for i, size in enumerate(sizes):

@@ -1,10 +1,11 @@
-"""The destination contract: Peak's manufacturing-order object, as its resource page defines it.
+"""The shape of a destination object as the export sees it: :class:`ObjectContract` and its parts.
 
-:class:`ObjectContract` is the value every stage of the export takes (the model check, the decision, the
-batching, the ledger), so the object's columns and key columns are listed here once, in one order, and
-nothing else types them. The dbt model `peak_manufacturing_orders` declares the same columns with an
-enforced dbt contract; :attr:`ObjectContract.duckdb_types` is what that model must hold. The sandbox API
-still validates rows with this module (it is to get a contract of its own).
+No object is defined here. Each object's contract is read from the dbt project
+(:mod:`exporter.object_contracts`): the columns, types and required columns from its model's enforced dbt
+contract, the object name, key and references from the model's ``meta.peak``. :class:`ObjectContract` is the
+value every stage of the export takes (the model check, the decision, the batching, the ledger), so an
+object's columns and key columns are listed once, in one order. The module also holds the resource page's
+defaults (URL, path, limits), which are the same for every object.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ApiType = Literal["string", "integer", "timestamp"]
+ApiType = Literal["string", "integer", "timestamp", "boolean"]
 
 #: Timestamps travel as text in exactly this form (UTC).
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -29,6 +30,9 @@ DEFAULT_ROWS_PER_REQUEST = 500
 LARGEST_ROWS_PER_REQUEST = 2000
 DEFAULT_MAX_BYTES = 1_000_000
 DOCUMENTED_RATE_LIMIT_RPS = 50
+#: an attribute's API type -> the DuckDB type its model column must have
+DUCKDB_TYPES: dict[str, str] = {"string": "VARCHAR", "integer": "BIGINT", "timestamp": "TIMESTAMP",
+                                "boolean": "BOOLEAN"}
 
 
 @dataclass(frozen=True)
@@ -39,33 +43,26 @@ class Attribute:
 
     @property
     def duckdb_type(self) -> str:
-        return {"string": "VARCHAR", "integer": "BIGINT", "timestamp": "TIMESTAMP"}[self.api_type]
+        return DUCKDB_TYPES[self.api_type]
 
 
-#: In the order of the resource page's JSON representation.
-ATTRIBUTES: tuple[Attribute, ...] = (
-    Attribute("order_number", "string", True),
-    Attribute("product_id", "string", True),
-    Attribute("location_id", "string", True),
-    Attribute("source_id", "string", True),
-    Attribute("ordered_at", "timestamp", True),
-    Attribute("ordered_units", "integer", True),
-    Attribute("expected_start_date", "timestamp", True),
-    Attribute("actual_start_date", "timestamp", False),
-    Attribute("expected_end_date", "timestamp", True),
-    Attribute("actual_end_date", "timestamp", False),
-    Attribute("produced_units", "integer", False),
-    Attribute("status", "string", False),
-    Attribute("updated_at", "timestamp", True),
-)
+@dataclass(frozen=True)
+class Reference:
+    """A column whose value names a record of another object (a foreign key the platform checks later).
 
-ATTRIBUTE_NAMES: tuple[str, ...] = tuple(a.name for a in ATTRIBUTES)
+    A row is sent only once the destination acknowledged the parent record with every ``require`` value
+    (e.g. ``{"is_factory": True}``): until then it is held (pending, with the reason)."""
 
-#: The resource page's composite primary key.
-PRIMARY_KEY: tuple[str, ...] = ("product_id", "location_id", "order_number", "updated_at")
+    column: str
+    #: the parent object's dbt model
+    model: str
+    parent_column: str
+    require: tuple[tuple[str, bool | str | int], ...] = ()
 
-#: Column name -> DuckDB type the contract model must have.
-DUCKDB_TYPES: dict[str, str] = {a.name: a.duckdb_type for a in ATTRIBUTES}
+    def describe(self) -> str:
+        """E.g. ``location_id (peak_locations.location_id, with is_factory = true)``."""
+        wanted = "".join(f", with {name} = {str(value).lower()}" for name, value in self.require)
+        return f"{self.column} ({self.model}.{self.parent_column}{wanted})"
 
 
 @dataclass(frozen=True)
@@ -81,6 +78,9 @@ class ObjectContract:
     attributes: tuple[Attribute, ...]
     primary_key: tuple[str, ...]
     version_column: str | None
+    #: the dbt model that holds the object's rows
+    model_name: str = ""
+    references: tuple[Reference, ...] = ()
 
     @property
     def attribute_names(self) -> tuple[str, ...]:
@@ -106,10 +106,3 @@ class ObjectContract:
     def attribute(self, name: str) -> Attribute:
         return next(a for a in self.attributes if a.name == name)
 
-
-MANUFACTURING_ORDERS = ObjectContract(
-    object_name=DEFAULT_OBJECT_NAME,
-    attributes=ATTRIBUTES,
-    primary_key=PRIMARY_KEY,
-    version_column="updated_at",
-)

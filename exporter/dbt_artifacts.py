@@ -35,21 +35,31 @@ class ModelRelation:
         return f'"{self.schema}"."{self.identifier}"'
 
 
+def read_manifest(target_path: Path) -> dict[str, Any]:
+    """dbt's ``manifest.json`` in ``target_path``, parsed."""
+    return _read_json(target_path / "manifest.json", what="manifest")
+
+
+def node_of(manifest: dict[str, Any], model_name: str, target_path: Path) -> dict[str, Any]:
+    """The manifest's node of the model ``model_name`` (this package's, else the one model of that name)."""
+    node = manifest.get("nodes", {}).get(f"model.{PACKAGE_NAME}.{model_name}")
+    if node is not None:
+        return dict(node)
+    candidates = [v for v in manifest.get("nodes", {}).values()
+                  if v.get("name") == model_name and v.get("resource_type") == "model"]
+    if len(candidates) != 1:
+        raise BuildError(
+            f"model {model_name!r} is not in {target_path / 'manifest.json'}: is --project-dir / --target-path "
+            "pointing at this project's dbt target? Run `dbt build` first."
+        )
+    return dict(candidates[0])
+
+
 def resolve_model(target_path: Path, model_name: str) -> ModelRelation:
     """The relation dbt built for ``model_name``, checked against the last run's results."""
-    manifest_path = target_path / "manifest.json"
-    manifest = _read_json(manifest_path, what="manifest")
-    unique_id = f"model.{PACKAGE_NAME}.{model_name}"
-    node = manifest.get("nodes", {}).get(unique_id)
-    if node is None:
-        candidates = [k for k, v in manifest.get("nodes", {}).items() if v.get("name") == model_name]
-        if len(candidates) != 1:
-            raise BuildError(
-                f"model {model_name!r} is not in {manifest_path}: is --project-dir / --target-path pointing at "
-                "this project's dbt target? Run `dbt build` first."
-            )
-        unique_id = candidates[0]
-        node = manifest["nodes"][unique_id]
+    manifest = read_manifest(target_path)
+    node = node_of(manifest, model_name, target_path)
+    unique_id = str(node.get("unique_id") or f"model.{PACKAGE_NAME}.{model_name}")
     tests_on_model = frozenset(
         test_id
         for test_id, test in manifest.get("nodes", {}).items()

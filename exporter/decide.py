@@ -11,6 +11,11 @@ the memory limit: each model row's fingerprints (:mod:`exporter.fingerprints`) a
 its key in the destination's log, and against the last content acknowledged for its record (the key
 without its version column). A destination with nothing delivered yet needs no comparison: every row is new.
 
+A row that references a parent object (``meta.peak.references``: an order's location) is *held* while the
+parent's ledger does not hold that parent record acknowledged with the values the reference requires (a
+location with ``is_factory = true``): the platform would accept the row and fail it later, out of sight. A held
+row is pending, never sent; it goes out once its parent is acknowledged (:class:`ParentCheck`).
+
 A pinned plan (`run --plan FILE`) sends exactly its rows, and only while they are still what the decision
 would send for this build in the plan's own mode: a plan that is a subset of that decision (a refused plan
 split into parts) or holds rows the decision no longer sends (acknowledged or changed since) is refused.
@@ -19,6 +24,7 @@ split into parts) or holds rows the decision no longer sends (acknowledged or ch
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,21 +32,90 @@ import duckdb
 import pyarrow as pa
 
 from exporter.change_guard import GuardVerdict
+from exporter.contract import ObjectContract, Reference
+from exporter.dbt_artifacts import resolve_model
 from exporter.destination import Destination
 from exporter.errors import PlanFileError
 from exporter.ledger import CONTENT_TABLE, Ledger
 from exporter.model import ContractModel, Selection
 from exporter.plan_file import PlanFile
 from exporter.settings import ExportSettings
+from exporter.spark_build import expose_spark_build
 from exporter.warehouse import first_row
 
 log = logging.getLogger(__name__)
 
 #: the decision per row (a temporary table on the decision's own cursor: never stored)
 _DECISIONS = "_decide_decisions"
-_SEND, _UNCHANGED, _REJECTED_BEFORE = 1, 2, 3
+_SEND, _UNCHANGED, _REJECTED_BEFORE, _HELD = 1, 2, 3, 4
 #: how a row compares with what the destination last acknowledged of its record
 _NEW, _CHANGED, _CHANGED_UNKNOWN, _SAME = 1, 2, 3, 4
+
+
+@dataclass(frozen=True)
+class ParentCheck:
+    """What a row needs of one parent before it is sent: the parent record acknowledged, at the parent
+    object's destination, with the reference's required values (its last acknowledged content)."""
+
+    reference: Reference
+    #: the parent object's ledger schema
+    schema: str
+    #: the parent's destination in that ledger; None: the parent object was never delivered there
+    destination_id: int | None
+    #: whether that ledger holds acknowledged content at all (no ledger, or an older one: every row is held)
+    has_content: bool
+    #: a rehearsal (--dry-run, --api-dry-run) acknowledges nothing: it takes the parent records its own run
+    #: would send (the parent's model, this table) as acknowledged, so it shows the rows a real run sends
+    rehearsed_with: str | None = None
+
+    def parent_holds(self, child: str) -> str:
+        """SQL: the parent record the row ``child`` names is acknowledged with the required values."""
+        r = self.reference
+        required = "".join(f" and parent.{name} = {_literal(value)}" for name, value in r.require)
+        match = f"parent.{r.parent_column} = {child}.{r.column}{required}"
+        holds = []
+        if self.destination_id is not None and self.has_content:
+            holds.append(f"""exists (select 1 from "{self.schema}".{CONTENT_TABLE} as parent
+                                     where parent.destination_id = {int(self.destination_id)} and {match})""")
+        if self.rehearsed_with is not None:
+            holds.append(f"exists (select 1 from {self.rehearsed_with} as parent where {match})")
+        return " or ".join(holds) or "false"
+
+    @property
+    def reason(self) -> str:
+        return f"its {self.reference.describe()} is not acknowledged by the destination yet"
+
+
+def parent_checks(
+    con: duckdb.DuckDBPyConnection, obj: ObjectContract, parents: Sequence[tuple[ObjectContract, ExportSettings]],
+    *, rehearsal: bool = False,
+) -> tuple[ParentCheck, ...]:
+    """The checks of ``obj``'s references, each against its parent's ledger (``parents``: each parent's
+    contract with its settings, :meth:`ExportSettings.for_object`). Reads only. ``rehearsal``: a dry run,
+    which takes the parents' own models as acknowledged (:attr:`ParentCheck.rehearsed_with`)."""
+    checks = []
+    by_model = {contract.model_name: (contract, settings) for contract, settings in parents}
+    for reference in obj.references:
+        parent, settings = by_model[reference.model]
+        ledger = Ledger(con, settings.state_schema, "", parent, settings.database_path)
+        match = ledger.use_destination(Destination.from_settings(settings))
+        rehearsed_with = None
+        if rehearsal:
+            relation = resolve_model(settings.target_path, parent.model_name)
+            if settings.on_spark:
+                expose_spark_build(con, settings.spark_warehouse, relation)
+            rehearsed_with = relation.qualified_name
+        checks.append(ParentCheck(reference, settings.state_schema, match.destination_id, ledger.has_content(),
+                                  rehearsed_with))
+    return tuple(checks)
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -86,6 +161,9 @@ class Plan:
     pinned_from: str | None = None
     #: the model was compared with deliveries the destination had before (False: everything was new)
     compared: bool = False
+    #: rows not sent because a parent record is not acknowledged yet (pending), and why, with how many
+    held: int = 0
+    held_by: tuple[tuple[str, int], ...] = ()
 
     def counts(self) -> dict[str, int]:
         return {
@@ -97,6 +175,7 @@ class Plan:
             "resent_unchanged": self.resent_unchanged,
             "unchanged": self.unchanged,
             "rejected_before": self.skipped_rejected,
+            "held": self.held,
             "acknowledged_orders": self.acknowledged_orders,
             "lost_orders": self.lost_orders,
         }
@@ -109,9 +188,11 @@ def decide(
     *,
     pinned: PlanFile | None = None,
     examples: int = 0,
+    parents: Sequence[ParentCheck] = (),
 ) -> Plan:
     """Decide what a run sends, writing nothing (a run registers a new destination once the guard let it
-    through). ``examples``: with changed records, list that many per changed attribute.
+    through). ``examples``: with changed records, list that many per changed attribute. ``parents``: the
+    checks of the object's references (:func:`parent_checks`); a row that fails one is held.
 
     Raises :class:`~exporter.errors.PlanFileError` for a pinned plan that is not this decision; the guard's
     verdict is judged here and checked by the caller (a dry run only reports it).
@@ -125,15 +206,18 @@ def decide(
     compared = ledger.has_deliveries()
     cursor = model.cursor()  # temporary tables belong to one connection: the decision's own
     try:
-        if not compared:
+        held_by: tuple[tuple[str, int], ...] = ()
+        if not compared and not parents:
             counts = _everything_new(model)
             selection = Selection()
             changes: tuple[AttributeChange, ...] = ()
         else:
             _compare(cursor, model, ledger, int(ledger.destination_id or -1), full_refresh=full_refresh,
-                     retry_rejected=retry_rejected)
+                     retry_rejected=retry_rejected, parents=parents)
             counts = _counts(cursor)
-            selection = Selection() if full_refresh else Selection(cursor.sql(
+            held_by = _held_by(cursor, parents)
+            everything = (full_refresh or not compared) and not counts["held"]
+            selection = Selection() if everything else Selection(cursor.sql(
                 f"select key_hash from {_DECISIONS} where decision = {_SEND}").to_arrow_table())
             changes = _attribute_changes(cursor, model, ledger, examples) if examples and counts["changed"] else ()
         if pinned is not None:
@@ -166,12 +250,13 @@ def decide(
         changes=changes,
         pinned_from=str(pinned.path) if pinned is not None else None,
         compared=compared,
+        held_by=held_by,
         **counts,
     )
     log.info(
-        "plan for %s: %d rows in the model, %d to send (%d new, %d changed), %d unchanged, %d rejected before",
-        destination.label, plan.considered, plan.to_send, plan.new, plan.changed, plan.unchanged,
-        plan.skipped_rejected, extra={"event": "planned"},
+        "plan for %s: %d rows in the model, %d to send (%d new, %d changed), %d unchanged, %d rejected before, "
+        "%d held", destination.label, plan.considered, plan.to_send, plan.new, plan.changed, plan.unchanged,
+        plan.skipped_rejected, plan.held, extra={"event": "planned"},
     )
     return plan
 
@@ -193,11 +278,13 @@ class RowDecision:
     change: str
     #: the latest event of the key is the API's rejection of this very content: the run skips it
     rejected_before: bool
+    #: why the row waits for a parent record (ParentCheck.reason); None when it is not held
+    held: str | None = None
 
 
 def decide_rows(
     model: ContractModel, ledger: Ledger, destination_id: int | None, where: str, params: list[Any], *,
-    retry_rejected: bool = False,
+    retry_rejected: bool = False, parents: Sequence[ParentCheck] = (),
 ) -> list[RowDecision]:
     """The decision for the model rows ``where`` (a predicate over the model's columns, with ``params``)
     selects, at ``destination_id`` (None: a destination not registered yet, where every row is new): the
@@ -205,21 +292,21 @@ def decide_rows(
     cursor = model.cursor()
     try:
         _compare(cursor, model, ledger, -1 if destination_id is None else destination_id, full_refresh=False,
-                 retry_rejected=retry_rejected, only=(where, params))
-        rows = cursor.execute(f"select key_hash, order_hash, change, decision from {_DECISIONS}").fetchall()
+                 retry_rejected=retry_rejected, only=(where, params), parents=parents)
+        rows = cursor.execute(f"select key_hash, order_hash, change, decision, held_by from {_DECISIONS}").fetchall()
         cursor.execute(f"drop table {_DECISIONS}")
     finally:
         cursor.close()
     return [RowDecision(int(key), int(order), decision == _SEND, CHANGE_NAMES[int(change)],
-                        decision == _REJECTED_BEFORE)
-            for key, order, change, decision in rows]
+                        decision == _REJECTED_BEFORE, parents[held - 1].reason if decision == _HELD else None)
+            for key, order, change, decision, held in rows]
 
 
 def _everything_new(model: ContractModel) -> dict[str, int]:
     considered = model.count()
     return {
         "considered": considered, "to_send": considered, "unchanged": 0, "skipped_rejected": 0,
-        "new": considered, "changed": 0, "changed_unknown": 0, "resent_unchanged": 0,
+        "new": considered, "changed": 0, "changed_unknown": 0, "resent_unchanged": 0, "held": 0,
         "acknowledged_orders": 0, "lost_orders": 0,
     }
 
@@ -227,10 +314,12 @@ def _everything_new(model: ContractModel) -> dict[str, int]:
 def _compare(
     cursor: duckdb.DuckDBPyConnection, model: ContractModel, ledger: Ledger, destination: int, *,
     full_refresh: bool, retry_rejected: bool, only: tuple[str, list[Any]] | None = None,
+    parents: Sequence[ParentCheck] = (),
 ) -> None:
     """The decision per model row at ``destination``, into the temporary table ``_DECISIONS`` (and the
     content per record into ``_decide_last_content``), one join per statement. ``only``: a predicate over the
-    model's columns and its parameters, to decide a few rows (a lookup) instead of the whole model."""
+    model's columns and its parameters, to decide a few rows (a lookup) instead of the whole model. A row to
+    send that fails one of ``parents`` is held instead (``held_by``: the check's 1-based position, else 0)."""
     s = ledger.schema
     where, params = only if only is not None else ("", [])
     # restricted to a few rows, the log and the content are read for their keys only
@@ -248,22 +337,29 @@ def _compare(
             where destination_id = {destination}{of_model_orders}"""
         if ledger.has_content() else "select 0::ubigint as order_hash, 0::ubigint as content_hash where false"
     )
+    # 1-based position of the first parent check the row fails, else 0
+    held_by = "case " + "".join(f"when not ({check.parent_holds('model_row')}) then {i} "
+                                for i, check in enumerate(parents, start=1)) + "else 0 end" if parents else "0"
+    last_event = (
+        f"""select key_hash, arg_max(content_hash, event_id) as content_hash, arg_max(outcome, event_id) as outcome
+            from "{s}".deliveries where destination_id = {destination}{of_model_keys} group by key_hash"""
+        if ledger.exists() else
+        "select 0::ubigint as key_hash, 0::ubigint as content_hash, ''::varchar as outcome where false"
+    )
     steps = {
         "_decide_model": f"""
             select {model.key_hash} as key_hash, {model.content_hash} as content_hash,
-                   {model.identity_hash} as order_hash
-            from {model.table} {f"where {where}" if where else ""}""",
-        "_decide_last_event": f"""
-            select key_hash, arg_max(content_hash, event_id) as content_hash, arg_max(outcome, event_id) as outcome
-            from "{s}".deliveries where destination_id = {destination}{of_model_keys} group by key_hash""",
+                   {model.identity_hash} as order_hash, ({held_by})::utinyint as held_by
+            from {model.table} as model_row {f"where {where}" if where else ""}""",
+        "_decide_last_event": last_event,
         "_decide_with_event": """
-            select model.key_hash, model.order_hash, model.content_hash, last_event.outcome,
+            select model.key_hash, model.order_hash, model.content_hash, model.held_by, last_event.outcome,
                    coalesce(last_event.content_hash = model.content_hash, false) as same_as_last_event
             from _decide_model as model left join _decide_last_event as last_event using (key_hash)""",
         "_decide_last_content": content,
         _DECISIONS: f"""
             with compared as (
-                select model.key_hash, model.order_hash, model.outcome, model.same_as_last_event,
+                select model.key_hash, model.order_hash, model.held_by, model.outcome, model.same_as_last_event,
                        case
                            when model.outcome = 'acknowledged' and model.same_as_last_event then {_SAME}
                            when last_content.order_hash is not null then
@@ -275,7 +371,9 @@ def _compare(
                 from _decide_with_event as model
                 left join _decide_last_content as last_content using (order_hash)
             )
-            select key_hash, order_hash, change::utinyint as change, ({decision})::utinyint as decision
+            select key_hash, order_hash, change::utinyint as change, held_by,
+                   (case when held_by > 0 and ({decision}) = {_SEND} then {_HELD} else {decision} end)::utinyint
+                       as decision
             from compared""",
     }
     for table, sql in steps.items():
@@ -294,9 +392,10 @@ def _counts(cursor: duckdb.DuckDBPyConnection) -> dict[str, int]:
                    count(*) filter (where decision = {_SEND} and change = {_NEW}),
                    count(*) filter (where decision = {_SEND} and change = {_CHANGED}),
                    count(*) filter (where decision = {_SEND} and change = {_CHANGED_UNKNOWN}),
-                   count(*) filter (where decision = {_SEND} and change = {_SAME})
+                   count(*) filter (where decision = {_SEND} and change = {_SAME}),
+                   count(*) filter (where decision = {_HELD})
             from {_DECISIONS}""",
-    ) or (0,) * 8
+    ) or (0,) * 9
     acknowledged, lost = first_row(
         cursor,
         f"""select count(*), count(*) filter (where not exists (
@@ -304,9 +403,19 @@ def _counts(cursor: duckdb.DuckDBPyConnection) -> dict[str, int]:
             from _decide_last_content as last_content""",
     ) or (0, 0)
     names = ("considered", "to_send", "unchanged", "skipped_rejected", "new", "changed", "changed_unknown",
-             "resent_unchanged")
+             "resent_unchanged", "held")
     return {**{n: int(v or 0) for n, v in zip(names, row, strict=True)},
             "acknowledged_orders": int(acknowledged or 0), "lost_orders": int(lost or 0)}
+
+
+def _held_by(cursor: duckdb.DuckDBPyConnection, parents: Sequence[ParentCheck]) -> tuple[tuple[str, int], ...]:
+    """The held rows by the reason they wait, most first."""
+    if not parents:
+        return ()
+    rows = cursor.execute(
+        f"select held_by, count(*) from {_DECISIONS} where decision = {_HELD} group by held_by order by 2 desc, 1"
+    ).fetchall()
+    return tuple((parents[int(i) - 1].reason, int(n)) for i, n in rows)
 
 
 def _attribute_changes(

@@ -11,7 +11,6 @@ fingerprint differs from the ledger and the next run re-sends every row once (UP
 
 from __future__ import annotations
 
-from exporter import contract
 from exporter.contract import ObjectContract
 
 
@@ -26,8 +25,3 @@ def content_hash_sql(obj: ObjectContract) -> str:
 def identity_hash_sql(obj: ObjectContract) -> str:
     return f"hash({', '.join(obj.identity)})"
 
-
-KEY_HASH_SQL = key_hash_sql(contract.MANUFACTURING_ORDERS)
-CONTENT_HASH_SQL = content_hash_sql(contract.MANUFACTURING_ORDERS)
-#: an order across its versions; the ledger's last acknowledged content is keyed by it
-ORDER_HASH_SQL = identity_hash_sql(contract.MANUFACTURING_ORDERS)

@@ -83,10 +83,10 @@ import pyarrow.compute as pc
 if TYPE_CHECKING:
     from exporter.model import ContractModel
 
-from exporter import contract
+from exporter.contract import ObjectContract
 from exporter.destination import Destination, normalise_path, split_base_url
 from exporter.errors import ConfigError, StateError
-from exporter.fingerprints import CONTENT_HASH_SQL, KEY_HASH_SQL, ORDER_HASH_SQL
+from exporter.fingerprints import content_hash_sql, identity_hash_sql, key_hash_sql
 from exporter.outcomes import RowRejection
 from exporter.settings import ExportSettings
 from exporter.warehouse import mapped_faults, scalar
@@ -98,86 +98,83 @@ SCHEMA_VERSION = 6
 CONTENT_TABLE = "acknowledged_content"
 #: the requestId of every acknowledged request per destination (schema version 6)
 ACKNOWLEDGEMENTS_TABLE = "acknowledgements"
-_OBJECT = contract.MANUFACTURING_ORDERS
-_KEY_TYPES = {c: _OBJECT.duckdb_types[c] for c in _OBJECT.primary_key}
 #: the destination of events recorded before the state knew destinations, and whose run did not say
 UNKNOWN_DESTINATION_ID = 0
 
-#: table -> column -> DuckDB type; checked on every start so a damaged schema is caught before sending.
-TABLES: dict[str, dict[str, str]] = {
-    "destinations": {
-        "destination_id": "INTEGER",
-        "base_url": "VARCHAR",
-        "path": "VARCHAR",
-        "object_name": "VARCHAR",
-        "solution_name": "VARCHAR",
-        "first_used_at": "TIMESTAMP WITH TIME ZONE",
-        "token_fingerprint": "VARCHAR",
-    },
-    "deliveries": {
-        "event_id": "BIGINT",
-        "destination_id": "INTEGER",
-        "key_hash": "UBIGINT",
-        "content_hash": "UBIGINT",
-        "outcome": "VARCHAR",
-        "run_id": "VARCHAR",
-        "recorded_at": "TIMESTAMP WITH TIME ZONE",
-    },
-    "rejections": {
-        "event_id": "BIGINT",
-        "destination_id": "INTEGER",
-        "run_id": "VARCHAR",
-        "key_hash": "UBIGINT",
-        **_KEY_TYPES,
-        "content_hash": "UBIGINT",
-        "payload": "VARCHAR",
-        "http_status": "INTEGER",
-        "error_code": "VARCHAR",
-        "category": "VARCHAR",
-        "message": "VARCHAR",
-        "column_name": "VARCHAR",
-        "rejected_at": "TIMESTAMP WITH TIME ZONE",
-    },
-    "runs": {
-        "run_id": "VARCHAR",
-        "destination_id": "INTEGER",
-        "started_at": "TIMESTAMP WITH TIME ZONE",
-        "finished_at": "TIMESTAMP WITH TIME ZONE",
-        "status": "VARCHAR",
-        "exit_code": "INTEGER",
-        "mode": "VARCHAR",
-        "rows_considered": "BIGINT",
-        "rows_unchanged": "BIGINT",
-        "rows_sent": "BIGINT",
-        "rows_acknowledged": "BIGINT",
-        "rows_rejected": "BIGINT",
-        "requests": "BIGINT",
-        "retries": "BIGINT",
-        "throttled_waits": "BIGINT",
-        "duration_seconds": "DOUBLE",
-        "summary": "VARCHAR",
-    },
-    "schema_version": {"version": "INTEGER"},
-    CONTENT_TABLE: {
-        "destination_id": "INTEGER",
-        "order_hash": "UBIGINT",
-        **_OBJECT.duckdb_types,
-    },
-    ACKNOWLEDGEMENTS_TABLE: {
-        "destination_id": "INTEGER",
-        "request_id": "VARCHAR",
-        "request_key": "VARCHAR",
-        "run_id": "VARCHAR",
-        "rows": "INTEGER",
-        "recorded_at": "TIMESTAMP WITH TIME ZONE",
-    },
-}
 
-_CONTENT_COLUMNS = ", ".join(contract.ATTRIBUTE_NAMES)
-_KEY_COLUMNS = ", ".join(_OBJECT.primary_key)
-#: what is written of an acknowledged row: its fingerprints and typed attributes
-_ACKED_COLUMNS = ["key_hash", "content_hash", "order_hash", *contract.ATTRIBUTE_NAMES]
-_MODEL_CONTENT_COLUMNS = ", ".join(f"model.{c}" for c in contract.ATTRIBUTE_NAMES)
+def ledger_tables(obj: ObjectContract) -> dict[str, dict[str, str]]:
+    """table -> column -> DuckDB type of an object's ledger; checked on every start so a damaged schema is
+    caught before sending. The rejections carry the object's key columns, the content its attributes."""
+    key_types = {c: obj.duckdb_types[c] for c in obj.primary_key}
+    return {
+        "destinations": {
+            "destination_id": "INTEGER",
+            "base_url": "VARCHAR",
+            "path": "VARCHAR",
+            "object_name": "VARCHAR",
+            "solution_name": "VARCHAR",
+            "first_used_at": "TIMESTAMP WITH TIME ZONE",
+            "token_fingerprint": "VARCHAR",
+        },
+        "deliveries": {
+            "event_id": "BIGINT",
+            "destination_id": "INTEGER",
+            "key_hash": "UBIGINT",
+            "content_hash": "UBIGINT",
+            "outcome": "VARCHAR",
+            "run_id": "VARCHAR",
+            "recorded_at": "TIMESTAMP WITH TIME ZONE",
+        },
+        "rejections": {
+            "event_id": "BIGINT",
+            "destination_id": "INTEGER",
+            "run_id": "VARCHAR",
+            "key_hash": "UBIGINT",
+            **key_types,
+            "content_hash": "UBIGINT",
+            "payload": "VARCHAR",
+            "http_status": "INTEGER",
+            "error_code": "VARCHAR",
+            "category": "VARCHAR",
+            "message": "VARCHAR",
+            "column_name": "VARCHAR",
+            "rejected_at": "TIMESTAMP WITH TIME ZONE",
+        },
+        "runs": {
+            "run_id": "VARCHAR",
+            "destination_id": "INTEGER",
+            "started_at": "TIMESTAMP WITH TIME ZONE",
+            "finished_at": "TIMESTAMP WITH TIME ZONE",
+            "status": "VARCHAR",
+            "exit_code": "INTEGER",
+            "mode": "VARCHAR",
+            "rows_considered": "BIGINT",
+            "rows_unchanged": "BIGINT",
+            "rows_sent": "BIGINT",
+            "rows_acknowledged": "BIGINT",
+            "rows_rejected": "BIGINT",
+            "requests": "BIGINT",
+            "retries": "BIGINT",
+            "throttled_waits": "BIGINT",
+            "duration_seconds": "DOUBLE",
+            "summary": "VARCHAR",
+        },
+        "schema_version": {"version": "INTEGER"},
+        CONTENT_TABLE: {
+            "destination_id": "INTEGER",
+            "order_hash": "UBIGINT",
+            **obj.duckdb_types,
+        },
+        ACKNOWLEDGEMENTS_TABLE: {
+            "destination_id": "INTEGER",
+            "request_id": "VARCHAR",
+            "request_key": "VARCHAR",
+            "run_id": "VARCHAR",
+            "rows": "INTEGER",
+            "recorded_at": "TIMESTAMP WITH TIME ZONE",
+        },
+    }
+
 
 
 @dataclass
@@ -186,7 +183,7 @@ class BatchRecord:
     ``requestId`` (None for rows refused without an acknowledgement: a single row the API refused alone, or
     one too large to send)."""
 
-    #: batching.RECORD_COLUMNS: attributes, key_hash, content_hash, order_hash, and row_json when rows are rejected
+    #: the batch's rows: attributes, key_hash, content_hash, order_hash, and row_json when rows are rejected
     rows: pa.Table
     rejections: Sequence[RowRejection]
     request_id: str | None = None
@@ -204,34 +201,40 @@ class DestinationMatch:
     siblings: tuple[str, ...] = field(default_factory=tuple)
 
 
-#: version 5's tables: before the acknowledgements table
-_V5_TABLES: dict[str, dict[str, str]] = {t: c for t, c in TABLES.items() if t != ACKNOWLEDGEMENTS_TABLE}
-#: version 4's tables: destinations without the token fingerprint (checked before it is migrated)
-_V4_TABLES: dict[str, dict[str, str]] = {
-    table: {name: type_ for name, type_ in columns.items() if name != "token_fingerprint"}
-    for table, columns in _V5_TABLES.items()
-}
-#: version 3's tables: what a state before the acknowledged content holds
-_V3_TABLES: dict[str, dict[str, str]] = {t: c for t, c in _V4_TABLES.items() if t != CONTENT_TABLE}
-#: version 2's tables: what a state before destinations holds (checked before it is migrated)
-_V2_TABLES: dict[str, dict[str, str]] = {
-    table: {name: type_ for name, type_ in columns.items() if name != "destination_id"}
-    for table, columns in _V3_TABLES.items()
-    if table != "destinations"
-}
+def older_layouts(tables: dict[str, dict[str, str]]) -> dict[int, dict[str, dict[str, str]]]:
+    """The tables of the ledger's earlier versions (2 to 5), checked before each is migrated."""
+    v5 = {t: c for t, c in tables.items() if t != ACKNOWLEDGEMENTS_TABLE}  # before the acknowledgements
+    v4 = {t: {n: ty for n, ty in c.items() if n != "token_fingerprint"} for t, c in v5.items()}  # before tokens
+    v3 = {t: c for t, c in v4.items() if t != CONTENT_TABLE}  # before the acknowledged content
+    v2 = {t: {n: ty for n, ty in c.items() if n != "destination_id"}  # before destinations
+          for t, c in v3.items() if t != "destinations"}
+    return {2: v2, 3: v3, 4: v4, 5: v5}
+
+
 _DESTINATION_COLUMNS = "destination_id, base_url, path, object_name, solution_name, first_used_at, token_fingerprint"
 
 
 class Ledger:
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, schema: str, model_relation: str, path: Path | None = None
+        self, con: duckdb.DuckDBPyConnection, schema: str, model_relation: str, contract: ObjectContract,
+        path: Path | None = None,
     ) -> None:
-        """``model_relation``: the contract model's quoted name, which the ``delivered`` view reads; ``path``:
-        the DuckDB file, named in fault messages."""
+        """One object's ledger. ``model_relation``: the contract model's quoted name, which the ``delivered``
+        view reads; ``path``: the DuckDB file, named in fault messages."""
         self._con = con
         self.path = path or Path("the DuckDB file")
         self.schema = schema
         self._model = model_relation
+        self.contract = contract
+        self.tables = ledger_tables(contract)
+        self._layouts = older_layouts(self.tables)
+        self._key_hash = key_hash_sql(contract)
+        self._content_hash = content_hash_sql(contract)
+        self._identity_hash = identity_hash_sql(contract)
+        self._content_columns = ", ".join(contract.attribute_names)
+        self._key_columns = ", ".join(contract.primary_key)
+        #: what is written of an acknowledged row: its fingerprints and typed attributes
+        self._acked_columns = ["key_hash", "content_hash", "order_hash", *contract.attribute_names]
         #: set by :meth:`use_destination`; every event this object records belongs to it
         self.destination_id: int | None = None
 
@@ -240,7 +243,7 @@ class Ledger:
              writes: bool) -> Ledger:
         """The ledger of ``settings.state_schema`` beside ``model``; a run that writes creates or upgrades it
         first (a read-only caller reads an older ledger as it is)."""
-        ledger = cls(con, settings.state_schema, model.table, settings.database_path)
+        ledger = cls(con, settings.state_schema, model.table, model.contract, settings.database_path)
         if writes:
             ledger.ensure()
         return ledger
@@ -286,13 +289,14 @@ class Ledger:
         if not self.exists():
             self._create()
             return
-        if self._version() == 2 and not self._shape_problems(_V2_TABLES) and not self._has_table("destinations"):
+        layouts = self._layouts
+        if self._version() == 2 and not self._shape_problems(layouts[2]) and not self._has_table("destinations"):
             self._migrate_from_v2()
-        if self._version() == 3 and not self._shape_problems(_V3_TABLES) and not self._has_table(CONTENT_TABLE):
+        if self._version() == 3 and not self._shape_problems(layouts[3]) and not self._has_table(CONTENT_TABLE):
             self._migrate_from_v3()
-        if self._version() == 4 and not self._shape_problems(_V4_TABLES):
+        if self._version() == 4 and not self._shape_problems(layouts[4]):
             self._migrate_from_v4()
-        if self._version() == 5 and not self._shape_problems(_V5_TABLES):
+        if self._version() == 5 and not self._shape_problems(layouts[5]):
             self._migrate_from_v5()
         self._check_shape()
 
@@ -442,7 +446,7 @@ class Ledger:
         con.execute("begin")
         con.execute(f'create schema "{s}"')
         con.execute(f'create sequence "{s}".event_seq')
-        for table, columns in TABLES.items():
+        for table, columns in self.tables.items():
             cols = []
             for name, type_ in columns.items():
                 default = f" default nextval('\"{s}\".event_seq')" if name == "event_id" else ""
@@ -462,7 +466,7 @@ class Ledger:
         try:
             for view in ("outstanding_rejections", "delivered", "latest_delivery_events"):
                 con.execute(f'drop view if exists "{s}"."{view}"')
-            columns = ", ".join(f'"{n}" {t}' for n, t in TABLES["destinations"].items())
+            columns = ", ".join(f'"{n}" {t}' for n, t in self.tables["destinations"].items())
             con.execute(f'create table "{s}".destinations ({columns})')
             for table in ("deliveries", "rejections", "runs"):
                 con.execute(f'alter table "{s}"."{table}" add column destination_id INTEGER')
@@ -511,21 +515,21 @@ class Ledger:
         """
         s = self.schema
         con = self._con
-        columns = ", ".join(f'"{n}" {t}' for n, t in TABLES[CONTENT_TABLE].items())
+        columns = ", ".join(f'"{n}" {t}' for n, t in self.tables[CONTENT_TABLE].items())
         con.execute("begin")
         try:
             con.execute(f'create table "{s}".{CONTENT_TABLE} ({columns})')
             con.execute(
                 f"""insert into "{s}".{CONTENT_TABLE}
-                select event.destination_id, model.order_hash, {_CONTENT_COLUMNS}
+                select event.destination_id, model.order_hash, {self._content_columns}
                 from "{s}".latest_delivery_events as event
-                join (select *, {KEY_HASH_SQL} as key_hash, {CONTENT_HASH_SQL} as content_hash,
-                             {ORDER_HASH_SQL} as order_hash
+                join (select *, {self._key_hash} as key_hash, {self._content_hash} as content_hash,
+                             {self._identity_hash} as order_hash
                       from {self._model}) as model
                   on model.key_hash = event.key_hash and model.content_hash = event.content_hash
                 where event.outcome = 'acknowledged' and event.destination_id <> {UNKNOWN_DESTINATION_ID}
                 qualify row_number() over (
-                    partition by event.destination_id, model.order_hash order by model.updated_at desc) = 1"""
+                    partition by event.destination_id, model.order_hash order by {self._latest_first}) = 1"""
             )
             known = self._scalar(f'select count(*) from "{s}".{CONTENT_TABLE}')
             con.execute(f'delete from "{s}".schema_version')
@@ -550,7 +554,7 @@ class Ledger:
         """Version 5 -> 6 in place: the acknowledgements table (requestIds), empty; destinations named by
         origin and whole path (a base URL's path moves into ``path``)."""
         s = self.schema
-        columns = ", ".join(f'"{n}" {t}' for n, t in TABLES[ACKNOWLEDGEMENTS_TABLE].items())
+        columns = ", ".join(f'"{n}" {t}' for n, t in self.tables[ACKNOWLEDGEMENTS_TABLE].items())
         moved = [
             (origin, normalise_path(base_path + "/" + path), destination_id)
             for destination_id, base_url, path in self._con.execute(
@@ -585,11 +589,11 @@ class Ledger:
         self._con.execute(
             f"""create or replace view "{s}".delivered as
             select event.destination_id,
-                   model.order_number, model.product_id, model.location_id, model.updated_at,
+                   {", ".join(f"model.{c}" for c in self.contract.primary_key)},
                    event.content_hash = model.content_hash as is_current,
                    event.run_id, event.recorded_at as acknowledged_at, event.key_hash, event.content_hash
             from "{s}".latest_delivery_events as event
-            join (select *, {KEY_HASH_SQL} as key_hash, {CONTENT_HASH_SQL} as content_hash
+            join (select *, {self._key_hash} as key_hash, {self._content_hash} as content_hash
                   from {self._model}) as model using (key_hash)
             where event.outcome = 'acknowledged'"""
         )
@@ -640,7 +644,7 @@ class Ledger:
 
     def _check_shape(self) -> None:
         s = self.schema
-        problems = self._shape_problems(TABLES)
+        problems = self._shape_problems(self.tables)
         if not problems:
             version = self._version()
             if version != SCHEMA_VERSION:
@@ -709,14 +713,14 @@ class Ledger:
         rejected_parts: list[pa.Table] = []
         for record in records:
             # the columns every record carries (the JSON only comes with rows to record as rejected)
-            acked_rows = record.rows.select(_ACKED_COLUMNS)
+            acked_rows = record.rows.select(self._acked_columns)
             if not record.rejections:
                 acked_parts.append(acked_rows)
                 continue
             refused = {r.row_index for r in record.rejections}
             mask = pa.array([i not in refused for i in range(record.rows.num_rows)])
             acked_parts.append(acked_rows.filter(mask))
-            rejected_parts.append(_rejection_table(record))
+            rejected_parts.append(_rejection_table(record, self.contract.primary_key))
         acked = pa.concat_tables(acked_parts) if acked_parts else None
         rejected = pa.concat_tables(rejected_parts) if rejected_parts else None
         requests = [r for r in records if r.request_key]
@@ -747,9 +751,9 @@ class Ledger:
                     )
                     con.execute(
                         f"""insert into "{s}".rejections
-                            (destination_id, run_id, key_hash, {_KEY_COLUMNS}, content_hash, payload, http_status,
+                            (destination_id, run_id, key_hash, {self._key_columns}, content_hash, payload, http_status,
                              error_code, category, message, column_name, rejected_at)
-                        select ?, ?, key_hash, {_KEY_COLUMNS}, content_hash, row_json, http_status, error_code,
+                        select ?, ?, key_hash, {self._key_columns}, content_hash, row_json, http_status, error_code,
                                category, message, column_name, now()
                         from _rejected_rows""",
                         params,
@@ -781,7 +785,7 @@ class Ledger:
         s = self.schema
         latest = ""
         if pc.count_distinct(acked.column("order_hash")).as_py() != acked.num_rows:
-            latest = "qualify row_number() over (partition by order_hash order by updated_at desc) = 1"
+            latest = f"qualify row_number() over (partition by order_hash order by {self._latest_first}) = 1"
         self._con.execute(
             f"""delete from "{s}".{CONTENT_TABLE} where destination_id = ?
                 and order_hash in (select order_hash from _acked_rows)""",
@@ -789,7 +793,7 @@ class Ledger:
         )
         self._con.execute(
             f"""insert into "{s}".{CONTENT_TABLE}
-                select ?, order_hash, {_CONTENT_COLUMNS} from _acked_rows {latest}""",
+                select ?, order_hash, {self._content_columns} from _acked_rows {latest}""",
             [self.destination_id],
         )
 
@@ -836,6 +840,12 @@ class Ledger:
             ).fetchall()
         ]
 
+    @property
+    def _latest_first(self) -> str:
+        """Of two versions of one record, the later first (by the version column; else either)."""
+        version = self.contract.version_column
+        return f"{version} desc" if version else "key_hash"
+
     def _scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         return scalar(self._con, sql, params)
 
@@ -864,11 +874,11 @@ def _recorded_destination(summary: str) -> Destination | None:
         return None
 
 
-def _rejection_table(record: BatchRecord) -> pa.Table:
+def _rejection_table(record: BatchRecord, key: Sequence[str]) -> pa.Table:
     """One row per (row, error) with the row's key, hash and payload beside the API's reason."""
     indices = [r.row_index for r in record.rejections]
     rows = record.rows.take(pa.array(indices, type=pa.int64()))
-    table = rows.select(["key_hash", *_OBJECT.primary_key, "content_hash", "row_json"])
+    table = rows.select(["key_hash", *key, "content_hash", "row_json"])
     extra = {
         "http_status": pa.array([r.http_status for r in record.rejections], type=pa.int32()),
         "error_code": pa.array([r.error_code for r in record.rejections], type=pa.string()),

@@ -28,25 +28,27 @@ from typing import Any, Literal
 import duckdb
 import orjson
 
-from exporter.contract import ATTRIBUTES, MANUFACTURING_ORDERS, TIMESTAMP_FORMAT
+from exporter.contract import TIMESTAMP_FORMAT, ObjectContract
 from exporter.dbt_artifacts import ModelRelation, resolve_model
-from exporter.decide import RowDecision, decide, decide_rows
+from exporter.decide import ParentCheck, RowDecision, decide, decide_rows, parent_checks
 from exporter.destination import Destination
 from exporter.errors import BuildError, ConfigError
-from exporter.fingerprints import KEY_HASH_SQL
+from exporter.fingerprints import key_hash_sql
 from exporter.ledger import CONTENT_TABLE, Ledger
 from exporter.model import ContractModel
+from exporter.object_contracts import one_object
 from exporter.settings import ExportSettings
 from exporter.spark_build import table_folder
 from exporter.warehouse import connect_for, create_parquet_view, mapped_faults, scalar
 
 log = logging.getLogger(__name__)
 
-_OBJECT = MANUFACTURING_ORDERS
 #: the rejected mart is the contract model's name with this suffix (dbt's manifest says where it is)
 REJECTED_MART_SUFFIX = "_rejected"
 #: the rejected mart's columns that hold the contract's identity (trimmed source values)
 _MART_IDENTITY = {"order_number": "order_number", "product_id": "material_code", "location_id": "plant_code"}
+#: the columns a key lookup names (KeyQuery): it answers for the manufacturing orders
+_ORDER_COLUMNS = ("order_number", "product_id", "location_id", "updated_at")
 #: API rejections listed per destination, newest first
 REJECTIONS_LISTED = 20
 _ACCEPTED_TIMESTAMP_FORMATS = (TIMESTAMP_FORMAT, "%Y-%m-%dT%H:%M:%S")
@@ -261,8 +263,14 @@ class KeyAnswer:
 
 def look_up(settings: ExportSettings, query: KeyQuery) -> KeyAnswer:
     """Everything the export knows of the order ``query`` names, read-only (the build verdict not required)."""
+    contract, settings, parents = one_object(settings)
+    missing = [c for c in _ORDER_COLUMNS if c not in contract.attribute_names]
+    if missing:
+        raise ConfigError(f"status --key looks up manufacturing orders; the object {contract.model_name} has no "
+                          f"{', '.join(missing)}")
     with connect_for(settings, writes=False) as con, mapped_faults(settings.database_path):
-        model = ContractModel.open(con, settings, _OBJECT, check_build=False)
+        model = ContractModel.open(con, settings, contract, check_build=False)
+        checks = parent_checks(con, contract, parents)
         ledger = Ledger.open(con, settings, model, writes=False)
         in_model = _model_rows(con, model, query)
         mart_rows, mart_note = _rejected_mart_rows(con, settings, query)
@@ -275,10 +283,10 @@ def look_up(settings: ExportSettings, query: KeyQuery) -> KeyAnswer:
             known.append((None, settings_destination))
         answers = [
             _at_destination(con, model, ledger, settings, query, in_model, destination_id, destination,
-                            is_current=destination_id == current, state_exists=state_exists)
+                            is_current=destination_id == current, checks=checks)
             for destination_id, destination in known
         ]
-        answer = KeyAnswer(query, state_exists, tuple(_api_row(r) for r in in_model), tuple(mart_rows),
+        answer = KeyAnswer(query, state_exists, tuple(_api_row(r, contract) for r in in_model), tuple(mart_rows),
                            tuple(answers), mart_note, model.label)
     log.info("looked up %s: found in %s, %d destination(s)", query.label, ", ".join(answer.found_in) or "no mart",
              len(answer.destinations), extra={"event": "key_looked_up"})
@@ -354,17 +362,19 @@ def _destinations(con: duckdb.DuckDBPyConnection, ledger: Ledger) -> list[tuple[
 def _at_destination(
     con: duckdb.DuckDBPyConnection, model: ContractModel, ledger: Ledger, settings: ExportSettings,
     query: KeyQuery, in_model: list[dict[str, Any]], destination_id: int | None, destination: Destination, *,
-    is_current: bool, state_exists: bool,
+    is_current: bool, checks: tuple[ParentCheck, ...],
 ) -> DestinationAnswer:
     label = destination.label + ("" if destination_id is not None else " (not registered: nothing sent there yet)")
     acknowledged = _acknowledged(con, ledger, query, destination_id) if destination_id is not None else []
     rejections = _rejections(con, ledger, query, destination_id) if destination_id is not None else []
-    decisions = {d.key_hash: d for d in _decisions(model, ledger, query, in_model, destination_id, state_exists)}
-    guard = _guard_reasons(model, ledger, settings) if is_current and any(d.sends for d in decisions.values()) else ()
-    content_by_order = {tuple(a.order[c] for c in _OBJECT.identity): a for a in acknowledged}
+    decisions = {d.key_hash: d for d in _decisions(model, ledger, query, in_model, destination_id, checks)}
+    guard = (_guard_reasons(model, ledger, settings, checks)
+             if is_current and any(d.sends for d in decisions.values()) else ())
+    identity = model.contract.identity
+    content_by_order = {tuple(a.order[c] for c in identity): a for a in acknowledged}
     rows = [
-        _row_status(row, decisions[row["key_hash"]], content_by_order.get(tuple(row[c] for c in _OBJECT.identity)),
-                    rejections, guard)
+        _row_status(row, decisions[row["key_hash"]], content_by_order.get(tuple(row[c] for c in identity)),
+                    rejections, guard, model.contract)
         for row in in_model if row["key_hash"] in decisions
     ]
     return DestinationAnswer(destination_id, label, is_current, tuple(acknowledged), tuple(rows), tuple(rejections),
@@ -372,24 +382,24 @@ def _at_destination(
 
 
 def _decisions(model: ContractModel, ledger: Ledger, query: KeyQuery, in_model: list[dict[str, Any]],
-               destination_id: int | None, state_exists: bool) -> list[RowDecision]:
-    """The decision stage's answer for the order's model rows (before any export: every row is new)."""
+               destination_id: int | None, checks: tuple[ParentCheck, ...]) -> list[RowDecision]:
+    """The decision stage's answer for the order's model rows (before any export: every row is new, or held)."""
     if not in_model:
         return []
-    if not state_exists:
-        return [RowDecision(int(r["key_hash"]), 0, True, "new", False) for r in in_model]
     where, params = query.key_predicate()
-    return decide_rows(model, ledger, destination_id, where, params)
+    return decide_rows(model, ledger, destination_id, where, params, parents=checks)
 
 
 def _row_status(row: dict[str, Any], decided: RowDecision, acknowledged: Acknowledgement | None,
-                rejections: list[ApiRejection], guard: tuple[str, ...]) -> RowStatus:
-    key = {c: _api_value(row[c]) for c in _OBJECT.primary_key}
+                rejections: list[ApiRejection], guard: tuple[str, ...], obj: ObjectContract) -> RowStatus:
+    key = {c: _api_value(row[c]) for c in obj.primary_key}
     diffs: tuple[AttributeDiff, ...] = ()
     if decided.change == "changed" and acknowledged is not None:
-        now = _api_row(row)
+        now = _api_row(row, obj)
         diffs = tuple(AttributeDiff(name, acknowledged.content.get(name), now[name])
-                      for name in _OBJECT.attribute_names if acknowledged.content.get(name) != now[name])
+                      for name in obj.attribute_names if acknowledged.content.get(name) != now[name])
+    if decided.held is not None:  # waits for its location: sent once the destination acknowledged it
+        return RowStatus(key, "held", decided.change, diffs, (decided.held,))
     if decided.rejected_before:
         latest = next((r for r in rejections if r.key == key and r.outstanding), None)
         reason = (f"{latest.error_code}: {latest.message}" + (f" (column {latest.column})" if latest.column else "")
@@ -406,11 +416,12 @@ def _row_status(row: dict[str, Any], decided: RowDecision, acknowledged: Acknowl
     return RowStatus(key, "pending", decided.change, diffs)
 
 
-def _guard_reasons(model: ContractModel, ledger: Ledger, settings: ExportSettings) -> tuple[str, ...]:
+def _guard_reasons(model: ContractModel, ledger: Ledger, settings: ExportSettings,
+                   checks: tuple[ParentCheck, ...]) -> tuple[str, ...]:
     """Why the change guard would refuse the next run to the settings' destination (empty: it would not).
     The guard judges the whole run, so this is the whole decision (what plain `status` costs), asked only
     when the order is pending there."""
-    plan = decide(model, ledger, settings)
+    plan = decide(model, ledger, settings, parents=checks)
     return tuple(plan.guard.reasons) if plan.guard.refuses else ()
 
 
@@ -423,7 +434,7 @@ def _acknowledged(con: duckdb.DuckDBPyConnection, ledger: Ledger, query: KeyQuer
     rows = _dicts(
         con,
         f"""with content as (
-                select * exclude (destination_id, order_hash), {KEY_HASH_SQL} as key_hash
+                select * exclude (destination_id, order_hash), {key_hash_sql(ledger.contract)} as key_hash
                 from "{s}".{CONTENT_TABLE} where destination_id = ? and {where}),
             acknowledged as (
                 select key_hash, max_by(recorded_at, event_id) as acknowledged_at,
@@ -439,8 +450,8 @@ def _acknowledged(con: duckdb.DuckDBPyConnection, ledger: Ledger, query: KeyQuer
     )
     return [
         Acknowledgement(
-            order={c: row[c] for c in _OBJECT.identity},
-            content=_api_row(row),
+            order={c: row[c] for c in ledger.contract.identity},
+            content=_api_row(row, ledger.contract),
             acknowledged_at=row["acknowledged_at"],
             run_id=row["acknowledged_by"],
         )
@@ -471,7 +482,7 @@ def _rejections(con: duckdb.DuckDBPyConnection, ledger: Ledger, query: KeyQuery,
     )
     return [
         ApiRejection(
-            key={c: _api_value(row[c]) for c in _OBJECT.primary_key},
+            key={c: _api_value(row[c]) for c in ledger.contract.primary_key},
             run_id=row["run_id"], rejected_at=row["rejected_at"], http_status=row["http_status"],
             error_code=row["error_code"], category=row["category"], message=row["message"],
             column=row["column_name"], outstanding=bool(row["outstanding"]),
@@ -512,8 +523,8 @@ def _api_value(value: Any) -> Any:
     return value.strftime(TIMESTAMP_FORMAT) if isinstance(value, datetime) else value
 
 
-def _api_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {a.name: _api_value(row.get(a.name)) for a in ATTRIBUTES}
+def _api_row(row: dict[str, Any], obj: ObjectContract) -> dict[str, Any]:
+    return {a.name: _api_value(row.get(a.name)) for a in obj.attributes}
 
 
 def _timestamp(text: str) -> datetime:

@@ -1,4 +1,9 @@
-"""One export run, one way through: read -> decide -> deliver -> record -> report.
+"""One export run, one way through: read -> decide -> deliver -> record -> report, once per object.
+
+:func:`run_exports` runs :func:`run_export` for every object the dbt project exports (``meta.peak``, read
+by :mod:`exporter.object_contracts`), parents before the objects that reference them: Locations, then
+Manufacturing Orders, so an order's location is acknowledged before the order is considered. A parent whose
+run failed (exit 2 or worse) stops the run there: its children would only be held or fail the same way.
 
 =========  ==========================  ===========================================================  ==================
 stage      module                      hands on                                                     to
@@ -23,15 +28,18 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from exporter import errors
-from exporter.contract import MANUFACTURING_ORDERS, ObjectContract
-from exporter.decide import Plan, decide
+from exporter.contract import ObjectContract
+from exporter.decide import Plan, decide, parent_checks
 from exporter.deliver import deliver
 from exporter.ledger import Ledger
 from exporter.model import ContractModel
+from exporter.object_contracts import Parents, chosen_objects, load_contracts, parents_of
 from exporter.outcomes import RequestIds
 from exporter.plan_file import read_plan
 from exporter.report import RunSummary, run_mode, write_results
@@ -42,8 +50,50 @@ from exporter.warehouse import connect_for, mapped_faults
 log = logging.getLogger(__name__)
 
 
-def run_export(settings: ExportSettings, contract: ObjectContract = MANUFACTURING_ORDERS) -> RunSummary:
-    """Run one export and return its summary (whose ``exit_code`` the CLI exits with).
+def objects_to_export(settings: ExportSettings, contracts: tuple[ObjectContract, ...]) -> tuple[ObjectContract, ...]:
+    """The objects a run sends, parents first: every exported object of the project, or the one of
+    ``--object``; a pinned plan (``--plan``) is one object's: the main object's unless ``--object`` says."""
+    if settings.plan_path is not None and settings.only_object is None:
+        return chosen_objects(replace(settings, only_object=settings.model_name), contracts)
+    return chosen_objects(settings, contracts)
+
+
+def run_exports(settings: ExportSettings) -> tuple[RunSummary, ...]:
+    """Export every object (:func:`objects_to_export`) in turn, parents first; one summary per object run.
+
+    SIGTERM/SIGINT stop the whole run: the object being sent stops as :func:`run_export` says, the rest are
+    not started. An object whose run failed (exit 2 or worse) leaves the objects after it unstarted."""
+    contracts = load_contracts(settings.target_path)
+    chosen = objects_to_export(settings, contracts)
+    summaries: list[RunSummary] = []
+    with StopSignals() as stop:
+        for contract in chosen:
+            summary = run_export(settings.for_object(contract), contract,
+                                 parents=parents_of(contract, contracts, settings), stop=stop)
+            summaries.append(summary)
+            left = [c.model_name for c in chosen[len(summaries):]]
+            if left and (stop.name is not None or summary.exit_code >= errors.EXIT_DELIVERY_FAILED):
+                log.error("%s did not finish (exit %d): %s not started; re-run to send them",
+                          contract.model_name, summary.exit_code, ", ".join(left),
+                          extra={"event": "objects_not_started"})
+                break
+    return tuple(summaries)
+
+
+def worst_exit_code(summaries: Sequence[RunSummary]) -> int:
+    """The exit code of a run of several objects: the worst of theirs (0 < 1 rejected < 2 failed < 3 < 70)."""
+    return max((s.exit_code for s in summaries), default=errors.EXIT_OK)
+
+
+def run_export(
+    settings: ExportSettings, contract: ObjectContract, *,
+    parents: Parents = (), stop: StopSignals | None = None,
+) -> RunSummary:
+    """Run one object's export and return its summary (whose ``exit_code`` the CLI exits with).
+
+    ``settings``: already the object's (:meth:`ExportSettings.for_object`); ``parents``: the contract and
+    settings of each object ``contract`` references, whose ledgers decide which rows are held; ``stop``: the
+    signals of a run of several objects (None: this call installs its own).
 
     Raises an :class:`~exporter.errors.ExportError` only before anything is sent (the build, the model,
     the ledger, a plan file, the change guard) or when the summary cannot be written.
@@ -51,11 +101,13 @@ def run_export(settings: ExportSettings, contract: ObjectContract = MANUFACTURIN
     began = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     writes = not settings.dry_run  # a dry run writes nothing; an API dry run records its run, no deliveries
-    pinned = read_plan(settings.plan_path) if settings.plan_path is not None else None
-    with StopSignals() as stop, connect_for(settings, writes=writes) as con, mapped_faults(settings.database_path):
+    pinned = read_plan(settings.plan_path, contract) if settings.plan_path is not None else None
+    signals = StopSignals() if stop is None else nullcontext(stop)
+    with signals as stop, connect_for(settings, writes=writes) as con, mapped_faults(settings.database_path):
         model = ContractModel.open(con, settings, contract)
         ledger = Ledger.open(con, settings, model, writes=writes)
-        plan = decide(model, ledger, settings, pinned=pinned)
+        plan = decide(model, ledger, settings, pinned=pinned, parents=parent_checks(
+            con, contract, parents, rehearsal=settings.dry_run or settings.api_dry_run))
         _judge(plan, settings)
         if writes:  # only a run the guard let through registers a destination (or moves one to a new token)
             ledger.register_destination(plan.destination, token_rotated=settings.token_rotated)

@@ -19,7 +19,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exporter.contract import MANUFACTURING_ORDERS, TIMESTAMP_FORMAT
+from exporter.contract import TIMESTAMP_FORMAT, ObjectContract
 from exporter.destination import Destination
 from exporter.errors import ConfigError, PlanFileError
 from exporter.output_paths import write_output
@@ -27,8 +27,11 @@ from exporter.output_paths import write_output
 FORMAT = "mo-export-plan"
 #: version 2: the decision's mode is recorded (a full-refresh plan sends its rows although acknowledged)
 VERSION = 2
-_KEY = MANUFACTURING_ORDERS.primary_key
-ROW_COLUMNS = [*_KEY, "content_fingerprint"]
+
+
+def row_columns(obj: ObjectContract) -> list[str]:
+    """What a plan file lists of each row: the object's key columns and the content's fingerprint."""
+    return [*obj.primary_key, "content_fingerprint"]
 
 
 @dataclass(frozen=True)
@@ -44,11 +47,12 @@ class PlanFile:
 
 
 def write_plan(
-    path: Path, *, model_relation: str, destination: Destination, summary: dict[str, Any], rows: pa.Table
+    path: Path, *, model_relation: str, destination: Destination, summary: dict[str, Any], rows: pa.Table,
+    contract: ObjectContract,
 ) -> None:
     """Write the plan atomically; ``rows`` as :meth:`exporter.model.ContractModel.selected_keys` returns them,
     ``summary`` as :func:`exporter.decide.plan_summary` (it carries ``full_refresh`` and ``retry_rejected``)."""
-    columns = [rows.column(c).to_pylist() for c in _KEY]
+    columns = [rows.column(c).to_pylist() for c in contract.primary_key]
     hashes = [f"{h:016x}" for h in rows.column("content_hash").to_pylist()]
     listed = [list(r) for r in zip(*columns, hashes, strict=True)]
     document = {
@@ -65,7 +69,7 @@ def write_plan(
             "token_fingerprint": destination.token_fingerprint,
         },
         **summary,
-        "row_columns": ROW_COLUMNS,
+        "row_columns": row_columns(contract),
         "rows": listed,
     }
     try:
@@ -74,8 +78,10 @@ def write_plan(
         raise PlanFileError(f"plan file {path} cannot be written: {exc.strerror or exc}") from None
 
 
-def read_plan(path: Path) -> PlanFile:
-    """Read and check a plan file; any problem is a :class:`ConfigError` naming the file and the problem."""
+def read_plan(path: Path, contract: ObjectContract) -> PlanFile:
+    """Read and check a plan file of ``contract``'s object; any problem is a :class:`ConfigError` naming the
+    file and the problem."""
+    expected = row_columns(contract)
 
     def bad(problem: str) -> ConfigError:
         return PlanFileError(f"plan file {path}: {problem}; nothing was sent. Make it with `mo-export plan --out`.")
@@ -99,21 +105,21 @@ def read_plan(path: Path) -> PlanFile:
     fields = ("base_url", "path", "object_name", "solution_name")
     if not isinstance(target, dict) or not all(isinstance(target.get(f), str) for f in fields):
         raise bad(f"field destination must be an object with the strings {', '.join(fields)}")
-    if document.get("row_columns") != ROW_COLUMNS:
-        raise bad(f"field row_columns must be {ROW_COLUMNS}")
+    if document.get("row_columns") != expected:
+        raise bad(f"field row_columns must be {expected} (the key of {contract.model_name})")
     rows = document.get("rows")
     if not isinstance(rows, list):
         raise bad("field rows is missing or not a list")
-    width = len(ROW_COLUMNS)
-    columns: list[list[str]] = [[] for _ in ROW_COLUMNS]
+    width = len(expected)
+    columns: list[list[str]] = [[] for _ in expected]
     for i, row in enumerate(rows):
         if not isinstance(row, list) or len(row) != width or not all(isinstance(v, str) for v in row):
-            raise bad(f"row {i + 1} is not a list of {width} strings ({', '.join(ROW_COLUMNS)})")
+            raise bad(f"row {i + 1} is not a list of {width} strings ({', '.join(expected)})")
         for column, value in zip(columns, row, strict=True):
             column.append(value)
     typed: dict[str, pa.Array] = {}
-    for name, values in zip(_KEY, columns, strict=False):
-        if name not in MANUFACTURING_ORDERS.timestamps:
+    for name, values in zip(contract.primary_key, columns, strict=False):
+        if name not in contract.timestamps:
             typed[name] = pa.array(values, pa.string())
             continue
         try:

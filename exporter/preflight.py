@@ -38,10 +38,11 @@ from exporter import errors
 from exporter.batching import Envelope
 from exporter.build_verdict import check_build_verdict
 from exporter.client import DestinationProbe, DryRunAnswer, SchemaAnswer
-from exporter.contract import MANUFACTURING_ORDERS
+from exporter.contract import ObjectContract
 from exporter.dbt_artifacts import ModelRelation, resolve_model
 from exporter.logging_setup import mask_in_logs
 from exporter.model import ContractModel, Selection
+from exporter.object_contracts import one_object
 from exporter.outcomes import Acknowledged, Fatal, Outcome, Refused, Unconfirmed, exit_code_of
 from exporter.schema_compare import (
     SchemaShapeError,
@@ -124,14 +125,23 @@ def run_checks(flags: Mapping[str, Any]) -> CheckReport:
         return report
     if settings.api_key is not None:
         mask_in_logs(settings.api_key.reveal())
+    contract: ObjectContract | errors.ExportError
+    try:  # the object of --object (default the orders), read from dbt's manifest
+        contract, settings, _ = one_object(settings)
+    except (errors.BuildError, errors.ConfigError) as exc:
+        contract = exc  # reported by the dbt build check, in its place
     report.add("settings", "ok", f"{settings.endpoint} (solution {settings.solution_name}), batch size "
                f"{settings.batch_size}, at most {settings.max_bytes:,} bytes per request")
-    body = _local_checks(settings, report)
-    _destination_checks(settings, body, report)
+    body = _local_checks(settings, contract, report)
+    if isinstance(contract, errors.ExportError):
+        report.skip(DESTINATION_CHECKS, "the object's contract is not known")
+        return report
+    _destination_checks(settings, contract, body, report)
     return report
 
 
-def _local_checks(settings: ExportSettings, report: CheckReport) -> bytes | None:
+def _local_checks(settings: ExportSettings, contract: ObjectContract | errors.ExportError,
+                  report: CheckReport) -> bytes | None:
     """Checks 2-4; returns the body of the dry-run request (one real model row), or None.
 
     The file is opened as `run` opens it (:func:`exporter.warehouse.connect_for`): the DuckDB file dbt built,
@@ -155,19 +165,22 @@ def _local_checks(settings: ExportSettings, report: CheckReport) -> bytes | None
             if settings.on_spark:
                 expose_spark_build(con, settings.spark_warehouse, relation)
             check_build_verdict(con, relation)
-        except errors.BuildError as exc:
+            if isinstance(contract, errors.ExportError):
+                raise contract
+        except (errors.BuildError, errors.ConfigError) as exc:
             report.add("dbt build", "fail", str(exc), "run `dbt build` and fix what it reports",
                        errors.EXIT_CONFIG_ERROR)
             report.skip(LOCAL_CHECKS[2:], "no passing dbt build of the model")
             return None
         report.add("dbt build", "ok", f"{relation.unique_id} and the data tests on it passed the latest build "
                    "recorded in this DuckDB file")
-        return _model_table(con, settings, relation, report)
+        assert not isinstance(contract, errors.ExportError)  # raised above
+        return _model_table(con, settings, relation, contract, report)
 
 
 def _model_table(con: duckdb.DuckDBPyConnection, settings: ExportSettings, relation: ModelRelation,
-                 report: CheckReport) -> bytes | None:
-    model = ContractModel(con, relation, MANUFACTURING_ORDERS)
+                 contract: ObjectContract, report: CheckReport) -> bytes | None:
+    model = ContractModel(con, relation, contract)
     try:
         model.check_contract()
         model.check_values()
@@ -186,13 +199,15 @@ def _model_table(con: duckdb.DuckDBPyConnection, settings: ExportSettings, relat
     return Envelope(settings.solution_name, "UPSERT", dry_run=True).body([row_json])
 
 
-def _destination_checks(settings: ExportSettings, body: bytes | None, report: CheckReport) -> None:
+def _destination_checks(settings: ExportSettings, contract: ObjectContract, body: bytes | None,
+                        report: CheckReport) -> None:
     with DestinationProbe(settings) as probe:
         if body is None:  # no row to send: the schema read is the only request, and tests what it can
-            _destination_by_schema_read(settings, probe.read_schema(schema_paths(settings.solution_name)), report)
+            _destination_by_schema_read(settings, contract, probe.read_schema(schema_paths(settings.solution_name)),
+                                        report)
             return
         if dry_run_checks(settings, probe.dry_run(body), report):
-            _schema_check(settings, probe.read_schema(schema_paths(settings.solution_name)), report)
+            _schema_check(settings, contract, probe.read_schema(schema_paths(settings.solution_name)), report)
 
 
 def outcome_exit_code(outcome: Outcome) -> int:
@@ -254,7 +269,8 @@ def dry_run_checks(settings: ExportSettings, answer: DryRunAnswer, report: Check
     return True
 
 
-def _destination_by_schema_read(settings: ExportSettings, gets: list[SchemaAnswer], report: CheckReport) -> None:
+def _destination_by_schema_read(settings: ExportSettings, contract: ObjectContract, gets: list[SchemaAnswer],
+                                report: CheckReport) -> None:
     """Destination and token from the first schema read, when there is no model row to send."""
     first = gets[0]
     if first.fatal is not None:
@@ -277,10 +293,11 @@ def _destination_by_schema_read(settings: ExportSettings, gets: list[SchemaAnswe
         report.skip(("object", "sample row", "schema"), "the token was refused")
         return
     report.skip(("token", "object", "sample row"), "no model row to send in a dryRun request (see above)")
-    _schema_check(settings, gets, report)
+    _schema_check(settings, contract, gets, report)
 
 
-def _schema_check(settings: ExportSettings, gets: list[SchemaAnswer], report: CheckReport) -> None:
+def _schema_check(settings: ExportSettings, contract: ObjectContract, gets: list[SchemaAnswer],
+                  report: CheckReport) -> None:
     last = gets[-1] if gets else None
     if last is not None and last.fatal is not None:  # a redirect is never followed, whichever request got it
         report.add("schema", "fail", f"reading the schema at {last.url}: {last.fatal}",
@@ -323,7 +340,7 @@ def _schema_check(settings: ExportSettings, gets: list[SchemaAnswer], report: Ch
         report.add("schema", "fail", f"{settings.object_name} is not a table of solution {settings.solution_name}",
                    "check the object name (PEAK_OBJECT_NAME)", errors.EXIT_CONFIG_ERROR)
         return
-    comparison = compare_with_contract(table)
+    comparison = compare_with_contract(table, contract)
     if comparison.problems:
         report.add("schema", "fail", f"{table.name} differs from the contract: {'; '.join(comparison.problems)}",
                    "align the model's contract with the destination's table (or ask Peak which is right) before "

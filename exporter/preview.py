@@ -15,10 +15,11 @@ from typing import Any
 import orjson
 
 from exporter.change_guard import GuardVerdict
-from exporter.contract import MANUFACTURING_ORDERS, ObjectContract
-from exporter.decide import Plan, decide, plan_summary
+from exporter.contract import ObjectContract
+from exporter.decide import Plan, decide, parent_checks, plan_summary
 from exporter.ledger import Ledger
 from exporter.model import ContractModel
+from exporter.object_contracts import one_object
 from exporter.plan_file import write_plan
 from exporter.settings import ExportSettings
 from exporter.warehouse import connect_for, mapped_faults
@@ -28,6 +29,7 @@ from exporter.warehouse import connect_for, mapped_faults
 class PlanView:
     plan: Plan
     created_at: str
+    contract: ObjectContract
 
     def summary(self) -> dict[str, Any]:
         return {"created_at": self.created_at, **plan_summary(self.plan)}
@@ -36,18 +38,19 @@ class PlanView:
         return orjson.dumps(self.summary(), default=str, option=orjson.OPT_INDENT_2).decode()
 
 
-def make_plan(
-    settings: ExportSettings, *, examples: int, out: Path | None, contract: ObjectContract = MANUFACTURING_ORDERS
-) -> PlanView:
-    """Decide what the next run would send (read-only); with ``out``, also write the plan file."""
+def make_plan(settings: ExportSettings, *, examples: int, out: Path | None) -> PlanView:
+    """Decide what the next run of one object (``--object``, default the orders) would send, read-only; with
+    ``out``, also write the plan file."""
+    contract, settings, parents = one_object(settings)
     with connect_for(settings, writes=False) as con, mapped_faults(settings.database_path):
         model = ContractModel.open(con, settings, contract)
-        plan = decide(model, Ledger.open(con, settings, model, writes=False), settings, examples=examples)
-        view = PlanView(plan, datetime.now(UTC).isoformat(timespec="seconds"))
+        plan = decide(model, Ledger.open(con, settings, model, writes=False), settings, examples=examples,
+                      parents=parent_checks(con, contract, parents))
+        view = PlanView(plan, datetime.now(UTC).isoformat(timespec="seconds"), contract)
         if out is not None:
             write_plan(out, model_relation=plan.model, destination=plan.destination,
                        summary={k: v for k, v in plan_summary(plan).items() if k != "model_relation"},
-                       rows=model.selected_keys(plan.selection))
+                       rows=model.selected_keys(plan.selection), contract=contract)
     return view
 
 
@@ -71,6 +74,8 @@ def render_plan(view: PlanView) -> str:
     counts += [
         ("unchanged", p.unchanged, ""),
         ("rejected before", p.skipped_rejected, "not re-sent; --retry-rejected"),
+        *(("held", p.held, "pending: a parent record is not acknowledged yet"),) * bool(p.held),
+        *((f"  {n:,}", n, reason) for reason, n in p.held_by),
         ("acknowledged before", p.acknowledged_orders, "orders whose last content the ledger holds"),
         ("  no longer in the model", p.lost_orders, ""),
     ]
@@ -82,7 +87,7 @@ def render_plan(view: PlanView) -> str:
         rows = []
         for change in p.changes:
             for i, example in enumerate(change.examples or [{}]):
-                key = "/".join(str(example.get(c, "")) for c in MANUFACTURING_ORDERS.identity)
+                key = "/".join(str(example.get(c, "")) for c in view.contract.identity)
                 rows.append([
                     change.attribute if i == 0 else "",
                     f"{change.rows:,}" if i == 0 else "",

@@ -130,7 +130,11 @@ class RunSummary:
                 "rejected_by_code": dict(sorted(c.rejected_by_code.items())),
                 "would_send": c.would_send,
                 "refused_before_sending": c.refused_before_sending,
-                "pending": max(self.plan.to_send - c.sent - c.would_send - c.refused_before_sending, 0),
+                # held rows are pending too: they go out once their parent record is acknowledged
+                "held": self.plan.held,
+                "held_by": dict(self.plan.held_by),
+                "pending": max(self.plan.to_send - c.sent - c.would_send - c.refused_before_sending, 0)
+                + self.plan.held,
                 "lost": self.plan.lost_orders,
                 "rows_per_second": round(self.rows_per_second, 1),
             },
@@ -166,6 +170,7 @@ class RunSummary:
             lines.append(f"    {code:<14} {n:>12,}")
         lines += [
             f"  still pending    {rows['pending']:>12,}",
+            *self._held_lines(),
             f"  requests         {http['requests']:>12,}  retries {http['retries']:,}, "
             f"throttled waits {http['throttled_waits']:,} ({http['throttled_seconds']:.1f} s)",
             f"  duration         {self.duration_seconds:>12.2f} s  ({rows['rows_per_second']:,.0f} rows/s)",
@@ -173,6 +178,13 @@ class RunSummary:
         if self.error:
             lines.append(f"  error            {self.error}")
         return "\n".join(lines)
+
+    def _held_lines(self) -> list[str]:
+        """Held rows (waiting for a parent record the destination has not acknowledged), by reason."""
+        if not self.plan.held:
+            return []
+        return [f"  held             {self.plan.held:>12,}  (pending: sent once the parent is acknowledged)",
+                *(f"    {n:>12,}  {reason}" for reason, n in self.plan.held_by)]
 
     def _render_dry_run(self) -> str:
         """A dry run sends nothing and records nothing: say what a real run would send, and why not more."""
@@ -193,12 +205,13 @@ class RunSummary:
             lines.append(f"  too large to send     {rows['refused_before_sending']:>12,}  (exceed --max-bytes)")
         if payload_dir:
             lines.append(f"  request bodies        {d['batches']:>12,}  written to {payload_dir}")
-        if would_send == 0 and rows["considered"] > 0 and not self.settings.get("full_refresh"):
+        if would_send == 0 and rows["considered"] > 0 and not self.settings.get("full_refresh") and not rows["held"]:
             lines.append(
                 "  nothing changed since the last run, so there is nothing to send"
                 + (" or write" if payload_dir else "")
                 + ": add --full-refresh to build (and write) the payload of every row"
             )
+        lines += self._held_lines()
         lines.append(f"  duration              {self.duration_seconds:>12.2f} s")
         if self.error:
             lines.append(f"  error                 {self.error}")

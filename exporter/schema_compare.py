@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from exporter import contract
+from exporter.contract import ObjectContract
 
 SOLUTIONS_PATH = "/api/v2/schema/solutions"
 TABLES_PATH_TEMPLATE = "/api/v2/schema/solutions/{solution_name}/tables"
@@ -30,6 +30,7 @@ _TYPE_ALIASES = {
     "string": "string", "varchar": "string", "text": "string", "str": "string",
     "integer": "integer", "int": "integer", "bigint": "integer", "long": "integer",
     "timestamp": "timestamp", "datetime": "timestamp", "timestamp_ntz": "timestamp",
+    "boolean": "boolean", "bool": "boolean",
 }
 _REQUIRED_VALIDATIONS = {"required", "not_null", "notnull", "not null", "non_null"}
 
@@ -92,12 +93,12 @@ def find_table(document: Any, table_name: str) -> DestinationTable | None:
     return None
 
 
-def compare_with_contract(table: DestinationTable) -> SchemaComparison:
+def compare_with_contract(table: DestinationTable, contract: ObjectContract) -> SchemaComparison:
     """What differs between ``table`` and the contract's attributes, types, requiredness and key."""
     problems: list[str] = []
     notes: list[str] = []
     theirs = {c.name: c for c in table.columns}
-    for attribute in contract.ATTRIBUTES:
+    for attribute in contract.attributes:
         column = theirs.get(attribute.name)
         if column is None:
             problems.append(f"{attribute.name} is not a column of the destination")
@@ -107,16 +108,16 @@ def compare_with_contract(table: DestinationTable) -> SchemaComparison:
         if column.required and not attribute.required:
             problems.append(f"{attribute.name} is required there, the contract may send null")
     for column in table.columns:
-        if column.name in contract.DUCKDB_TYPES:
+        if column.name in contract.attribute_names:
             continue
         if column.required:
             problems.append(f"{column.name} is required there and the contract does not send it")
         else:
             notes.append(f"{column.name} is an optional column there that the contract does not send")
-    if set(table.primary_key) != set(contract.PRIMARY_KEY) and table.primary_key:
+    if set(table.primary_key) != set(contract.primary_key) and table.primary_key:
         problems.append(
             f"the primary key there is ({', '.join(table.primary_key)}), the contract's is "
-            f"({', '.join(contract.PRIMARY_KEY)})"
+            f"({', '.join(contract.primary_key)})"
         )
     return SchemaComparison(tuple(problems), tuple(notes))
 

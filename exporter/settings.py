@@ -14,12 +14,13 @@ import re
 import ssl
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from exporter import contract
+from exporter.contract import ObjectContract
 from exporter.errors import ConfigError
 from exporter.output_paths import check_output_path
 
@@ -172,6 +173,28 @@ class ExportSettings:
     #: the change guard's answers for a first run next to a known destination (exporter.change_guard)
     new_tenant: bool = False
     token_rotated: bool = False
+    #: PEAK_OBJECT_NAME / --object-name was given: it names the main object's destination (else its meta's)
+    object_name_given: bool = False
+    #: `--object MODEL`: export that object only (None: every object, parents first)
+    only_object: str | None = None
+
+    def for_object(self, obj: ObjectContract) -> ExportSettings:
+        """These settings for one object. The main object (``model_name``, the manufacturing orders by
+        default) keeps the names it always had: the state schema, the results file, the payload folder, and
+        PEAK_OBJECT_NAME when given. Any other object has its own, suffixed with its model's name."""
+        if obj.model_name == self.model_name:
+            return replace(self, object_name=self.object_name if self.object_name_given else obj.object_name)
+        results = self.results_path
+        return replace(
+            self,
+            model_name=obj.model_name,
+            object_name=obj.object_name,
+            object_name_given=False,
+            state_schema=f"{self.state_schema}__{obj.model_name}",
+            results_path=results if str(results) == "-" else results.with_name(
+                f"{results.stem}.{obj.model_name}{results.suffix}"),
+            payload_dir=None if self.payload_dir is None else self.payload_dir / obj.model_name,
+        )
 
     @property
     def on_spark(self) -> bool:
@@ -238,6 +261,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
             f"contain {{object_name}} and no other {{placeholder}}, e.g. {contract.DEFAULT_PATH_TEMPLATE!r} or "
             f"{contract.ALTERNATE_PATH_TEMPLATE!r}"
         )
+    object_name_given = pick("object_name") is not None
     object_name = str(pick("object_name", contract.DEFAULT_OBJECT_NAME))
     solution_name = str(pick("solution_name", contract.DEFAULT_SOLUTION_NAME))
     for label, value in (("object name", object_name), ("solution name", solution_name)):
@@ -338,7 +362,18 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
         ack_fields=ack_fields,
         new_tenant=bool(flags.get("new_tenant")),
         token_rotated=bool(flags.get("token_rotated")),
+        object_name_given=object_name_given,
+        only_object=_only_object(flags.get("object")),
     )
+
+
+def _only_object(value: Any) -> str | None:
+    if not value:
+        return None
+    name = str(value)
+    if not all(c.isalnum() or c == "_" for c in name):
+        raise ConfigError(f"--object {name!r} must name a dbt model (letters, digits and '_')")
+    return name
 
 
 def _base_url(value: str, allow_insecure_http: bool) -> str:

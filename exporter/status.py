@@ -7,10 +7,10 @@ from typing import Any
 
 import orjson
 
-from exporter.contract import MANUFACTURING_ORDERS
-from exporter.decide import Plan, decide
+from exporter.decide import Plan, decide, parent_checks
 from exporter.ledger import Ledger
 from exporter.model import ContractModel
+from exporter.object_contracts import one_object
 from exporter.settings import ExportSettings
 from exporter.warehouse import connect_for, mapped_faults
 
@@ -35,6 +35,8 @@ class ExportStatus:
                     "to_send": self.plan.to_send,
                     "unchanged": self.plan.unchanged,
                     "rejected_before": self.plan.skipped_rejected,
+                    "held": self.plan.held,
+                    "held_by": dict(self.plan.held_by),
                 },
                 "outstanding_rejections": dict(self.outstanding_rejections),
             },
@@ -45,11 +47,12 @@ class ExportStatus:
 
 def collect_status(settings: ExportSettings, *, limit: int) -> ExportStatus:
     """The ledger's last runs and what the next run would send, read-only (the build verdict not required:
-    a status is asked for most when a build failed)."""
+    a status is asked for most when a build failed). One object: ``--object``, default the orders."""
+    contract, settings, parents = one_object(settings)
     with connect_for(settings, writes=False) as con, mapped_faults(settings.database_path):
-        model = ContractModel.open(con, settings, MANUFACTURING_ORDERS, check_build=False)
+        model = ContractModel.open(con, settings, contract, check_build=False)
         ledger = Ledger.open(con, settings, model, writes=False)
-        plan = decide(model, ledger, settings)
+        plan = decide(model, ledger, settings, parents=parent_checks(con, contract, parents))
         if not ledger.exists():
             return ExportStatus([], plan, [], False, plan.destination.label)
         return ExportStatus(ledger.recent_runs(limit), plan, ledger.rejection_counts(), True, plan.destination.label)
@@ -75,6 +78,8 @@ def render_status(status: ExportStatus) -> str:
             f"contract model: {p.considered:,} rows; pending (new or changed) {p.to_send:,}; "
             f"unchanged {p.unchanged:,}; rejected and unchanged since {p.skipped_rejected:,}"
         )
+        for reason, n in p.held_by:
+            lines.append(f"  held (pending) {n:,}: {reason}")
     if status.outstanding_rejections:
         lines.append("outstanding rejections by error code:")
         lines += [f"  {code:<16} {n:>9,}" for code, n in status.outstanding_rejections]

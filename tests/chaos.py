@@ -42,13 +42,12 @@ from typing import Any
 import httpx
 import orjson
 
-from exporter.contract import ATTRIBUTES, PRIMARY_KEY, TIMESTAMP_FORMAT
 from exporter.dbt_artifacts import resolve_model
-from exporter.fingerprints import CONTENT_HASH_SQL, KEY_HASH_SQL
 from exporter.warehouse import connect
 from mo_export_dev.sample_data import generate
 from mo_export_dev.sandbox import SandboxConfig, SandboxProcess, start_sandbox_process
 from tests.dbt_support import PROJECT_DIR, run_dbt_subprocess
+from tests.reference_contract import ATTRIBUTES, CONTENT_HASH_SQL, KEY_HASH_SQL, PRIMARY_KEY, TIMESTAMP_FORMAT
 
 log = logging.getLogger(__name__)
 

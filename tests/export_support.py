@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from exporter.cli import main
-from exporter.contract import ATTRIBUTES, TIMESTAMP_FORMAT
+from tests.reference_contract import ATTRIBUTES, TIMESTAMP_FORMAT
 
 TOKEN = "pat-e2e-SECRET-7f3a9c"
 

@@ -8,7 +8,7 @@ import orjson
 import pyarrow as pa
 
 from exporter.batching import Envelope, make_batches
-from exporter.contract import MANUFACTURING_ORDERS
+from tests.reference_contract import MANUFACTURING_ORDERS
 
 ENVELOPE = Envelope("INV_OOTB")
 

@@ -9,8 +9,8 @@ import duckdb
 import orjson
 import pytest
 
-from exporter import contract
 from exporter.ledger import TABLES
+from tests import reference_contract as contract
 from tests.dbt_support import run_dbt
 
 pytestmark = pytest.mark.slow

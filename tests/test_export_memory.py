@@ -20,13 +20,13 @@ import duckdb
 import orjson
 import pytest
 
-from exporter import contract
 from exporter.destination import Destination
-from exporter.fingerprints import CONTENT_HASH_SQL, KEY_HASH_SQL, ORDER_HASH_SQL
 from exporter.ledger import Ledger
 from mo_export_dev.sandbox import SandboxConfig, running_sandbox
+from tests import reference_contract as contract
 from tests.dbt_support import PROJECT_DIR
 from tests.export_support import TOKEN, Project, build_sample_project
+from tests.reference_contract import CONTENT_HASH_SQL, KEY_HASH_SQL, ORDER_HASH_SQL
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,6 @@ import httpx
 import orjson
 import pytest
 
-from exporter.contract import ATTRIBUTE_NAMES, DEFAULT_OBJECT_NAME
 from mo_export_dev.sandbox import (
     SandboxConfig,
     SandboxConfigError,
@@ -21,6 +20,7 @@ from mo_export_dev.sandbox import (
     start_sandbox_process,
 )
 from mo_export_dev.sandbox.config import check_bind_allowed
+from tests.reference_contract import ATTRIBUTE_NAMES, DEFAULT_OBJECT_NAME
 
 TOKEN = "test-token-1234"
 READONLY = "read-only-token-5678"

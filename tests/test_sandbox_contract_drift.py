@@ -21,6 +21,7 @@ from exporter.dbt_artifacts import ModelRelation
 from exporter.model import ContractModel, Selection
 from mo_export_dev.sandbox import SandboxConfig, SandboxHandle, running_sandbox
 from mo_export_dev.sandbox import contract as sandbox_contract
+from tests import reference_contract as reference
 
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_DIR = ROOT / "mo_export_dev" / "sandbox"
@@ -111,9 +112,9 @@ def test_both_readings_of_the_resource_page_agree_today() -> None:
     # independent code, the same facts: a change to one reading that the other does not share fails here
     # (and, for types, in the drift test below)
     assert [(c.name, c.type, c.required) for c in sandbox_contract.COLUMNS] == [
-        (a.name, a.api_type, a.required) for a in exporter_contract.ATTRIBUTES
+        (a.name, a.api_type, a.required) for a in reference.ATTRIBUTES
     ]
-    assert sandbox_contract.PRIMARY_KEY == exporter_contract.PRIMARY_KEY
+    assert sandbox_contract.PRIMARY_KEY == reference.PRIMARY_KEY
     assert sandbox_contract.OBJECT == exporter_contract.DEFAULT_OBJECT_NAME
     assert sandbox_contract.SOLUTION == exporter_contract.DEFAULT_SOLUTION_NAME
     assert sandbox_contract.ROWS_PER_REQUEST_PAGE == exporter_contract.DEFAULT_ROWS_PER_REQUEST
@@ -180,14 +181,14 @@ def _post(sandbox: SandboxHandle, rows: list[bytes]) -> dict[str, object]:
 
 
 def test_rows_of_the_exporters_own_contract_are_accepted(sandbox: SandboxHandle) -> None:
-    rows = _rendered_rows(_model(exporter_contract.MANUFACTURING_ORDERS))
+    rows = _rendered_rows(_model(reference.MANUFACTURING_ORDERS))
     assert len(rows) == ROWS
     answer = _post(sandbox, rows)
     assert (answer["accepted"], answer["failed"]) == (ROWS, [])
 
 
 def test_a_type_changed_in_the_exporters_contract_is_rejected_by_the_sandbox(sandbox: SandboxHandle) -> None:
-    drifted = _drifted(exporter_contract.MANUFACTURING_ORDERS, "ordered_units", "string")
+    drifted = _drifted(reference.MANUFACTURING_ORDERS, "ordered_units", "string")
     rows = _rendered_rows(_model(drifted))
     assert orjson.loads(rows[0])["ordered_units"] == "100"  # the exporter now sends the units as text
     answer = _post(sandbox, rows)

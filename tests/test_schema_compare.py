@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from exporter.contract import ATTRIBUTES, DEFAULT_OBJECT_NAME, PRIMARY_KEY
 from exporter.schema_compare import (
     SchemaShapeError,
     compare_with_contract,
@@ -14,6 +13,7 @@ from exporter.schema_compare import (
     schema_paths,
     solution_names,
 )
+from tests.reference_contract import ATTRIBUTES, DEFAULT_OBJECT_NAME, PRIMARY_KEY
 
 
 def contract_columns(**types: str) -> list[dict[str, Any]]:

@@ -19,7 +19,8 @@ from exporter.settings import (
 _EXIT_CODES = """\b
 Exit codes:
   0   success: every row to send was acknowledged (or nothing had changed)
-  1   finished, but the API rejected some rows (see mo_export_state.rejections)
+  1   finished, but the API rejected some rows (see mo_export_state.rejections); the worst
+      of the objects' codes when several were exported
   2   delivery failed (API unreachable, retry budget spent, stopped by SIGTERM/SIGINT, disk
       full, out of memory, DuckDB file locked): unacknowledged rows stay pending; re-run later
   3   configuration, authentication, build, value or read-only-file error: the message names
@@ -34,8 +35,12 @@ Exit codes:
               f"{contract.ALTERNATE_PATH_TEMPLATE}. [default: {contract.DEFAULT_PATH_TEMPLATE}]")
 @click.option("--solution-name",
               help=f"Solution the object belongs to (PEAK_SOLUTION_NAME). [default: {contract.DEFAULT_SOLUTION_NAME}]")
+@click.option("--object", "object",
+              help="Export only this object: the dbt model that holds it, e.g. peak_locations. [default: every "
+              "object of the dbt project (models with meta.peak), parents first]")
 @click.option("--object-name",
-              help=f"Destination object (PEAK_OBJECT_NAME). [default: {contract.DEFAULT_OBJECT_NAME}]")
+              help="Destination object of the --model-name object (PEAK_OBJECT_NAME). [default: its model's "
+              "meta.peak.object_name]")
 @click.option("--duckdb-path", type=click.Path(dir_okay=False, path_type=Path),
               help=f"DuckDB file dbt built (MO_DUCKDB_PATH). [default: {DEFAULT_DUCKDB_PATH}]")
 @build_target_options
@@ -44,7 +49,8 @@ Exit codes:
 @click.option("--target-path", type=click.Path(file_okay=False, path_type=Path),
               help="dbt target directory with manifest.json (MO_DBT_TARGET_PATH). "
               "[default: <project-dir>/target]")
-@click.option("--model-name", help=f"dbt model to export. [default: {DEFAULT_MODEL_NAME}]")
+@click.option("--model-name", help="The main object's dbt model: it keeps the unsuffixed state schema and results "
+              f"file, and --object-name names its destination. [default: {DEFAULT_MODEL_NAME}]")
 @click.option("--state-schema",
               help=f"Schema of the export state in the DuckDB file. [default: {DEFAULT_STATE_SCHEMA}]")
 @click.option("--batch-size", type=int,
@@ -93,13 +99,14 @@ Exit codes:
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Progress bar on stderr. [default: on when stderr is a terminal]")
 def run_command(**flags: object) -> int:
-    """Send new and changed manufacturing orders to the ingestion API in batched UPSERT calls.
+    """Send new and changed rows of every object (Locations, then Manufacturing Orders) to the ingestion API
+    in batched UPSERT calls. An order whose location is not acknowledged as a factory is held (pending).
 
     Flags win over environment variables (in brackets), which win over the defaults. The token comes
-    from PEAK_API_KEY only (a --dry-run needs none).
+    from PEAK_API_KEY only (a --dry-run needs none). The exit code is the worst of the objects'.
     """
     from exporter.logging_setup import json_lines, mask_in_logs, say_error
-    from exporter.pipeline import run_export
+    from exporter.pipeline import run_exports, worst_exit_code
     from exporter.settings import load_settings
 
     if flags.get("show_progress") is None:  # a bar is not a JSON line: none under --log-format json
@@ -109,9 +116,10 @@ def run_command(**flags: object) -> int:
     settings = load_settings(flags)
     if settings.api_key is not None:
         mask_in_logs(settings.api_key.reveal())
-    summary = run_export(settings)
-    if str(settings.results_path) != "-":  # `--results-path -` makes stdout the JSON summary alone
-        click.echo(summary.render_text())
-    if summary.error:  # a failed delivery (exit 2) must say why where errors go, not only in the summary
-        say_error(f"error: {summary.error}")
-    return summary.exit_code
+    summaries = run_exports(settings)
+    for summary in summaries:
+        if str(settings.results_path) != "-":  # `--results-path -` makes stdout the JSON summaries alone
+            click.echo(summary.render_text())
+        if summary.error:  # a failed delivery (exit 2) must say why where errors go, not only in the summary
+            say_error(f"error: {summary.error}")
+    return worst_exit_code(summaries)

@@ -1,13 +1,16 @@
-"""Dagster code location: `dbt build` as assets, then the export to the ingestion API as one asset.
+"""Dagster code location: `dbt build` as assets, then the export to the ingestion API, one asset per object.
 
 Load it with ``dagster dev -f orchestration/dagster/definitions.py`` or materialize everything with
 ``dagster asset materialize -f orchestration/dagster/definitions.py --select '*'``.
 
 * Every dbt model is an asset and every dbt test an asset check (dagster-dbt). One step runs ``dbt build``;
-  if any model or test fails, that step fails and the export, downstream of ``peak_manufacturing_orders``,
-  is skipped.
+  if any model or test fails, that step fails and the exports downstream of it are skipped.
+* One export asset per exported object (the models with ``meta.peak``, read from the parsed manifest):
+  ``peak_locations_export`` downstream of ``peak_locations``, and ``peak_ingestion_api_export`` (the
+  manufacturing orders, the name it always had) downstream of ``peak_manufacturing_orders`` and of the
+  export of every object it references: the orders go after the locations they need.
 * dagster-dbt gives each dbt invocation a target folder of its own. The dbt step records that folder on
-  the materialization of ``peak_manufacturing_orders``; the export reads it back, so it checks and exports
+  the materialization of every exported model; each export reads it back, so it checks and exports
   exactly what that invocation built (``manifest.json`` and ``run_results.json`` of the same run).
 * The export reads the same environment variables as ``mo-export run`` (``PEAK_API_KEY``,
   ``PEAK_BASE_URL``, ``MO_DUCKDB_PATH``, ...), through ``exporter.settings``.
@@ -22,7 +25,7 @@ Load it with ``dagster dev -f orchestration/dagster/definitions.py`` or material
   bug) need a person and are not. A run that ends with a summary rather than an exception carries the
   same typed error as its ``failure``.
 
-The export runs in-process (``exporter.pipeline.run_export``) rather than as a ``mo-export`` subprocess: the
+Each export runs in-process (``exporter.pipeline.run_export``) rather than as a ``mo-export`` subprocess: the
 settings are validated by the same code before anything starts, the run's summary arrives as an object
 (its counts become metadata without parsing output), and no second interpreter has to import DuckDB and
 pyarrow. It runs in a worker thread of its own, so the exporter never installs its SIGTERM/SIGINT handlers
@@ -61,18 +64,19 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets, get_asset_key_fo
 from dagster_dbt.dbt_project import using_dagster_dev
 
 from exporter import errors
+from exporter.contract import ObjectContract
 from exporter.logging_setup import mask_in_logs
+from exporter.object_contracts import load_contracts, parents_of
 from exporter.pipeline import run_export
 from exporter.report import RunSummary
-from exporter.settings import ExportSettings, duckdb_path_from_environment, load_settings
+from exporter.settings import DEFAULT_MODEL_NAME, ExportSettings, duckdb_path_from_environment, load_settings
 
 log = logging.getLogger(__name__)
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 #: dagster-dbt parses the project into this folder to learn the asset graph; runs use folders of their own.
 PARSE_TARGET = "target/dagster"
-CONTRACT_MODEL = "peak_manufacturing_orders"
-#: metadata key, on the contract model's materialization, of the dbt invocation's target folder
+#: metadata key, on each exported model's materialization, of the dbt invocation's target folder
 TARGET_PATH_METADATA = "dbt_target_path"
 EXPORT_CHECK = "api_accepted_every_row"
 #: exit code 2 (API unreachable, retry budget spent, stopped): try again later, only pending rows are sent
@@ -113,17 +117,24 @@ def mo_export_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) ->
     # the op's context: dagster-dbt reads the op's tags from what it is given, and AssetExecutionContext.op
     # is deprecated (one DeprecationWarning per tag, on every run)
     invocation = dbt.cli(["build"], context=context.op_execution_context)
-    contract_key = get_asset_key_for_model([mo_export_dbt_assets], CONTRACT_MODEL)
+    exported = {get_asset_key_for_model([mo_export_dbt_assets], c.model_name) for c in EXPORTED}
     for event in invocation.stream():
-        if isinstance(event, Output) and context.asset_key_for_output(event.output_name) == contract_key:
+        if isinstance(event, Output) and context.asset_key_for_output(event.output_name) in exported:
             event = event.with_metadata(
                 {**event.metadata, TARGET_PATH_METADATA: MetadataValue.path(str(invocation.target_path))}
             )
         yield event
 
 
-EXPORT_UPSTREAM = get_asset_key_for_model([mo_export_dbt_assets], CONTRACT_MODEL)
-EXPORT_KEY = AssetKey("peak_ingestion_api_export")
+#: the exported objects, parents first, as the parsed project declares them (meta.peak)
+EXPORTED: tuple[ObjectContract, ...] = load_contracts(PROJECT_DIR / PARSE_TARGET)
+
+
+def export_key(contract: ObjectContract) -> AssetKey:
+    """The export asset of an object: ``peak_ingestion_api_export`` for the orders (as before objects),
+    ``<model>_export`` for any other."""
+    return AssetKey("peak_ingestion_api_export" if contract.model_name == DEFAULT_MODEL_NAME
+                    else f"{contract.model_name}_export")
 
 
 class ExportRunConfig(Config):
@@ -134,32 +145,56 @@ class ExportRunConfig(Config):
     token_rotated: bool = False
 
 
-@asset(
-    key=EXPORT_KEY,
-    deps=[EXPORT_UPSTREAM],
-    retry_policy=EXPORT_RETRY_POLICY,
-    check_specs=[AssetCheckSpec(EXPORT_CHECK, asset=EXPORT_KEY,
-                                description="The ingestion API accepted every row the export sent.")],
-    group_name="export",
-    kinds={"python", "duckdb"},
-    description="mo-export run: new and changed manufacturing orders to the Peak ingestion API (UPSERT).",
-)
-def peak_ingestion_api_export(context: AssetExecutionContext, config: ExportRunConfig) -> MaterializeResult:
-    target_path = _dbt_target_path(context)
-    settings = _export_settings(target_path, config)
-    context.log.info(f"exporting to {settings.endpoint} from {settings.duckdb_path}, dbt artifacts {target_path}")
-    summary = _run_in_worker_thread(settings)
-    return _outcome(summary)
+def _export_asset(contract: ObjectContract) -> Any:
+    """The export asset of one object, downstream of its model and of its parents' exports."""
+    key = export_key(contract)
+    upstream = get_asset_key_for_model([mo_export_dbt_assets], contract.model_name)
+    parents = [export_key(c) for c in EXPORTED if c.model_name in {r.model for r in contract.references}]
+
+    @asset(
+        key=key,
+        name=key.path[-1],
+        deps=[upstream, *parents],
+        retry_policy=EXPORT_RETRY_POLICY,
+        check_specs=[AssetCheckSpec(EXPORT_CHECK, asset=key,
+                                    description="The ingestion API accepted every row the export sent.")],
+        group_name="export",
+        kinds={"python", "duckdb"},
+        description=f"mo-export run --object {contract.model_name}: new and changed rows of "
+                    f"{contract.object_name} to the Peak ingestion API (UPSERT)"
+                    + (f"; rows whose {', '.join(r.column for r in contract.references)} is not acknowledged "
+                       "are held" if contract.references else "") + ".",
+    )
+    def export(context: AssetExecutionContext, config: ExportRunConfig) -> MaterializeResult:
+        target_path = _dbt_target_path(context, upstream)
+        settings = _export_settings(target_path, config)
+        contracts = load_contracts(target_path)  # this build's, which the parsed project's should equal
+        this = next((c for c in contracts if c.model_name == contract.model_name), None)
+        if this is None:
+            raise _failure(errors.BuildError(f"{contract.model_name} is no longer an exported object in {target_path}"))
+        object_settings = settings.for_object(this)
+        context.log.info(f"exporting {this.model_name} to {object_settings.endpoint} from {settings.duckdb_path}, "
+                         f"dbt artifacts {target_path}")
+        summary = _run_in_worker_thread(object_settings, this, parents_of(this, contracts, settings))
+        return _outcome(summary)
+
+    return export
 
 
-def _dbt_target_path(context: AssetExecutionContext) -> Path:
-    """The target folder of the dbt invocation that last materialized the contract model."""
-    event = context.instance.get_latest_materialization_event(EXPORT_UPSTREAM)
+EXPORT_ASSETS = {contract.model_name: _export_asset(contract) for contract in EXPORTED}
+#: the orders' export (the asset this code location always had)
+peak_ingestion_api_export = EXPORT_ASSETS[DEFAULT_MODEL_NAME]
+EXPORT_KEY = export_key(next(c for c in EXPORTED if c.model_name == DEFAULT_MODEL_NAME))
+
+
+def _dbt_target_path(context: AssetExecutionContext, upstream: AssetKey) -> Path:
+    """The target folder of the dbt invocation that last materialized the object's model."""
+    event = context.instance.get_latest_materialization_event(upstream)
     metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
     entry = metadata.get(TARGET_PATH_METADATA)
     if entry is None:
         raise _failure(errors.BuildError(
-            f"no dbt build has materialized {EXPORT_UPSTREAM.to_user_string()} through this code location yet: "
+            f"no dbt build has materialized {upstream.to_user_string()} through this code location yet: "
             "materialize the dbt assets first (e.g. --select '*')"
         ))
     if event.run_id != context.run.run_id:
@@ -190,13 +225,14 @@ def _export_settings(target_path: Path, config: ExportRunConfig) -> ExportSettin
     return settings
 
 
-def _run_in_worker_thread(settings: ExportSettings) -> RunSummary:
+def _run_in_worker_thread(settings: ExportSettings, contract: ObjectContract,
+                          parents: tuple[tuple[ObjectContract, ExportSettings], ...] = ()) -> RunSummary:
     """``run_export`` outside the main thread (see the module docstring); exceptions become failures."""
     outcome: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            outcome["summary"] = run_export(settings)
+            outcome["summary"] = run_export(settings, contract, parents=parents)
         except BaseException as exc:  # handed to the asset's thread, which decides what it means
             outcome["error"] = exc
 
@@ -247,6 +283,7 @@ def _counts(summary: RunSummary) -> Mapping[str, Any]:
         "rows_acknowledged": rows["acknowledged"],
         "rows_rejected": rows["rejected"],
         "rows_pending": rows["pending"],
+        "rows_held": rows["held"],
         "requests": data["http"]["requests"],
         "duration_seconds": data["duration_seconds"],
     }
@@ -265,6 +302,6 @@ def _failure(error: errors.ExportError, metadata: Mapping[str, Any] | None = Non
 
 
 defs = Definitions(
-    assets=[mo_export_dbt_assets, peak_ingestion_api_export],
+    assets=[mo_export_dbt_assets, *EXPORT_ASSETS.values()],
     resources={"dbt": dbt_resource},
 )
