@@ -54,13 +54,15 @@ def _env(**values: str) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def run_dbt(args: Sequence[str], *, duckdb_path: Path, target_path: Path, vars_: str | None = None) -> DbtRun:
-    """Invoke `dbt <args>` on this repository's project, writing artifacts under ``target_path``."""
+def run_dbt(args: Sequence[str], *, duckdb_path: Path, target_path: Path, vars_: str | None = None,
+            project_dir: Path = PROJECT_DIR) -> DbtRun:
+    """Invoke `dbt <args>` on this repository's project (or a copy of it, ``project_dir``), writing artifacts
+    under ``target_path``."""
     target_path.mkdir(parents=True, exist_ok=True)
     cli_args = [
         *args,
-        "--project-dir", str(PROJECT_DIR),
-        "--profiles-dir", str(PROJECT_DIR),
+        "--project-dir", str(project_dir),
+        "--profiles-dir", str(project_dir),
         "--target-path", str(target_path),
         "--log-path", str(target_path / "logs"),
     ]

@@ -60,17 +60,19 @@ class Project:
         return out
 
 
-def build_sample_project(folder: Path, *, orders: int, seed: int) -> Project:
-    """Generate ``orders`` sample orders into ``folder`` and `dbt build` them in-process (seconds).
+def build_sample_project(folder: Path, *, orders: int, seed: int, project_dir: Path | None = None) -> Project:
+    """Generate ``orders`` sample orders into ``folder`` and `dbt build` them in-process (seconds), with this
+    repository's dbt project or a copy of it (``project_dir``).
 
     dbt-duckdb keeps the file open in this process afterwards: tests export from ``copy_to`` copies.
     """
     from mo_export_dev.sample_data import generate
-    from tests.dbt_support import run_dbt
+    from tests.dbt_support import PROJECT_DIR, run_dbt
 
     duckdb_path = folder / "warehouse.duckdb"
     generate(duckdb_path, orders=orders, seed=seed)
-    run = run_dbt(["build"], duckdb_path=duckdb_path, target_path=folder / "target")
+    run = run_dbt(["build"], duckdb_path=duckdb_path, target_path=folder / "target",
+                  project_dir=project_dir or PROJECT_DIR)
     assert run.success, "\n".join(run.failures())
     return Project(duckdb_path, folder / "target")
 

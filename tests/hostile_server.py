@@ -5,6 +5,10 @@ shut down by the context manager: every handler that waits or trickles checks th
 event, so nothing outlives the test. Each mode is a function ``(handler, rows) -> None`` that answers one
 POST whose body held ``rows`` rows; :data:`MODES` names them. The server counts requests per path and
 keeps the Authorization headers it saw, so a test can tell whether a redirect was followed.
+
+Only the manufacturing orders' endpoint is hostile. A run sends Locations first (the orders' parents): a
+POST to another object's ingest path is answered as the API answers it (every row accepted, a fresh
+``requestId``) and counted in ``other_objects`` alone, so a test's counts and modes are about the orders.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 #: the path redirects point to; a test asserts nobody asked for it
 REDIRECT_TARGET = "/moved-here/api/v2/ingest/object/INV_MANUFACTURING_ORDERS_OOTB"
+HOSTILE_OBJECT = "INV_MANUFACTURING_ORDERS_OOTB"
+_INGEST_PATHS = ("/api/v2/ingest/object/", "/api/v2/objects/")
 #: bytes a "huge" body holds: far over the exporter's 16 MB cap, produced in chunks, never held in memory
 HUGE_BODY_BYTES = 400 * 1024 * 1024
 _CHUNK = b"x" * 65536
@@ -39,6 +45,8 @@ class _Server(ThreadingHTTPServer):
         self.closing = threading.Event()
         self.lock = threading.Lock()
         self.requests: dict[str, int] = {}
+        #: POSTs to other objects' ingest paths (Locations), answered as the API does
+        self.other_objects: dict[str, int] = {}
         self.authorizations: list[str] = []
         self.request_ids = itertools.count(1)
         #: the first success body a "replay_first" server gave; replayed for every later request
@@ -54,6 +62,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
+        if self.command == "POST" and self._another_object():
+            with self.server.lock:
+                self.server.other_objects[self.path] = self.server.other_objects.get(self.path, 0) + 1
+            self.answer_json(200, _success(len(json.loads(body)["data"]), []))
+            return
         with self.server.lock:
             self.server.requests[self.path] = self.server.requests.get(self.path, 0) + 1
             self.server.authorizations.append(self.headers.get("Authorization") or "")
@@ -72,6 +85,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+    def _another_object(self) -> bool:
+        path = self.path.split("?", 1)[0]
+        return any(path.startswith(p) for p in _INGEST_PATHS) and not path.endswith("/" + HOSTILE_OBJECT)
 
     # -- building blocks ------------------------------------------------------------------------------------------
     def answer(self, status: int, body: bytes = b"", content_type: str | None = "application/json",
@@ -314,6 +331,12 @@ class HostileServer:
     def requests(self) -> dict[str, int]:
         with self._server.lock:
             return dict(self._server.requests)
+
+    @property
+    def other_objects(self) -> dict[str, int]:
+        """POSTs to other objects' ingest paths by path (a run's Locations)."""
+        with self._server.lock:
+            return dict(self._server.other_objects)
 
     @property
     def authorizations(self) -> list[str]:
