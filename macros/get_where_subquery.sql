@@ -9,13 +9,21 @@
     first build, on --full-refresh and on the scheduled whole-history run (`--vars
     '{test_whole_history: true}'`), the token is `true` and the test reads the whole table.
 
-    dbt's YAML test configuration cannot call ref() or project macros, hence the token; the relation of
-    int_orders_to_rebuild is taken from the graph (every model this is used on is built after it).
+    `__changed_locations__` does the same for the location marts, by location_id: the plants this build
+    recomputed (int_locations_to_rebuild) and the rows without a location_id
+    (macros/incremental_locations.sql). The marts folder's tests default to `__changed_orders__`
+    (dbt_project.yml); the location marts' tests set their own `where`.
+
+    dbt's YAML test configuration cannot call ref() or project macros, hence the tokens; the relation of
+    int_orders_to_rebuild (int_locations_to_rebuild) is taken from the graph (every model this is used on is built after it).
 #}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') or '' -%}
     {%- if '__changed_orders__' in where -%}
         {%- set where = where | replace('__changed_orders__', changed_orders_predicate()) -%}
+    {%- endif -%}
+    {%- if '__changed_locations__' in where -%}
+        {%- set where = where | replace('__changed_locations__', changed_locations_predicate()) -%}
     {%- endif -%}
     {%- if where -%}
         {%- set filtered -%}

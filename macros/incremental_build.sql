@@ -39,14 +39,17 @@
 
 
 {#
-    incremental_consumer_ids() -> the unique ids of the models that apply a build's plan. int_build_state counts the plan of a
-    build as applied only when every one of them succeeded in that invocation.
+    incremental_consumer_ids() -> the unique ids of the models that apply a build's plan: the orders' current
+    state, the order marts and the location marts (which share the plants watermark). int_build_state
+    counts the plan of a build as applied only when every one of them succeeded in that invocation.
 #}
 {% macro incremental_consumer_ids() -%}
     {{ return([
         'model.mo_export.int_manufacturing_orders_current',
         'model.mo_export.peak_manufacturing_orders',
         'model.mo_export.peak_manufacturing_orders_rejected',
+        'model.mo_export.peak_locations',
+        'model.mo_export.peak_locations_rejected',
     ]) }}
 {%- endmacro %}
 

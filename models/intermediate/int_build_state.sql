@@ -63,7 +63,7 @@ previous_state as (
 
 previous_applied as (
 
-    -- the previous build's plan reached the current state and both marts
+    -- the previous build's plan reached the current state and the order and location marts
     select count(distinct verdicts.unique_id) = {{ consumers | length }} as is_applied
     from verdicts
     inner join previous_state
