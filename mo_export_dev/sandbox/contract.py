@@ -1,5 +1,6 @@
 """What the sandbox API accepts, written from Peak's manufacturing-orders resource page (see
-``docs/destination-api.md``), in the sandbox's own words.
+``docs/destination-api.md``), in the sandbox's own words; and a second object of the solution, Locations
+(``INV_LOCATIONS_OOTB``), from the guides that list it (``docs/sandbox.md``).
 
 This module is the sandbox's side of the contract and nothing else's: it imports nothing from the exporter,
 and the exporter's :mod:`exporter.contract` is a separate reading of the same page. The two can disagree,
