@@ -486,9 +486,10 @@ def test_schema_endpoint_lists_the_solution_and_describes_the_contract(
 ) -> None:
     solutions = client.get("/api/v2/schema/solutions").json()["solutions"]
     assert solutions == [{"solutionName": "INV_OOTB", "prefix": "INV_", "suffix": "_OOTB",
-                          "targetSchema": "inv_ootb", "tableCount": 1}]
-    (table,) = client.get("/api/v2/schema/solutions/INV_OOTB/tables").json()["tables"]
-    assert table["name"] == DEFAULT_OBJECT_NAME
+                          "targetSchema": "inv_ootb", "tableCount": 2}]  # + Locations
+    tables = client.get("/api/v2/schema/solutions/INV_OOTB/tables").json()["tables"]
+    assert [t["name"] for t in tables] == [DEFAULT_OBJECT_NAME, "INV_LOCATIONS_OOTB"]
+    table = tables[0]
     assert [c["name"] for c in table["columns"]] == list(ATTRIBUTE_NAMES)
     columns = {c["name"]: c for c in table["columns"]}
     assert columns["ordered_units"]["type"] == "integer"

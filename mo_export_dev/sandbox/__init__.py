@@ -4,9 +4,12 @@ talk real HTTP to it, and a whole export runs end to end without credentials.
 It implements the Peak ingestion API as the project's API notes describe it, from its own reading of the
 resource page (:mod:`mo_export_dev.sandbox.contract`; it imports nothing of the exporter, so the two can
 disagree): both path templates under a configurable prefix, the bare-token ``Authorization`` header, the
-envelope and its limits, row validation (codes in :mod:`mo_export_dev.sandbox.validation`), UPSERT/APPEND/dryRun
-into a SQLite store (:mod:`mo_export_dev.sandbox.store`), a token-bucket rate limit (50 requests/s by default:
-pass ``rate_limit_rps=0`` for bulk tests) and seeded fault injection (:mod:`mo_export_dev.sandbox.faults`).
+envelope and its limits, two objects (manufacturing orders and Locations, each with its own contract and key),
+row validation (codes in :mod:`mo_export_dev.sandbox.validation`), UPSERT/APPEND/dryRun into a SQLite store
+(:mod:`mo_export_dev.sandbox.store`), a token-bucket rate limit (50 requests/s by default: pass
+``rate_limit_rps=0`` for bulk tests), seeded fault injection (:mod:`mo_export_dev.sandbox.faults`) and,
+like the platform's ``_failed_rows`` table, a later foreign-key check of the orders' locations
+(``GET /_sandbox/failed-rows``).
 
 Entry points:
 

@@ -24,15 +24,25 @@ class SandboxAdmin:
 
     def stats(self) -> dict[str, Any]:
         """Requests by status code (``dropped`` for dropped connections), rows accepted / failed / stored,
-        throttled requests and injected faults by kind."""
+        throttled requests and injected faults by kind, every object together; under ``objects``, per object
+        name, ``{"requests", "rows_accepted", "rows_failed", "rows_stored"}``."""
         result: dict[str, Any] = self._call("GET", "/_sandbox/stats").json()
         return result
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self, object_name: str | None = None) -> list[dict[str, Any]]:
         """Every stored row: ``{"object_name", "key", "row", "first_written_at", "last_written_at",
-        "write_count", "request_id"}``, ordered by object and key."""
-        body = self._call("GET", "/_sandbox/rows").content
+        "write_count", "request_id"}``, ordered by object and key: of the manufacturing orders (every object
+        but Locations) by default, of ``object_name`` if given, of every object for ``"*"``."""
+        params = None if object_name is None else {"object": object_name}
+        body = self._call("GET", "/_sandbox/rows", params=params).content
         return [orjson.loads(line) for line in body.splitlines() if line]
+
+    def failed_rows(self) -> list[dict[str, Any]]:
+        """Every stored manufacturing order whose location_id is no stored Locations row that is a factory,
+        computed now: ``{"object_name", "key", "order_number", "location_id", "reason", "message",
+        "location_updated_at"}``, ``reason`` being ``LOCATION_NOT_FOUND`` or ``LOCATION_NOT_FACTORY``."""
+        result: list[dict[str, Any]] = self._call("GET", "/_sandbox/failed-rows").json()["failed_rows"]
+        return result
 
     def faults(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/_sandbox/faults").json()
@@ -48,10 +58,11 @@ class SandboxAdmin:
         """Empty the store and the counters; fault settings stay."""
         self._call("POST", "/_sandbox/reset")
 
-    def _call(self, method: str, path: str, content: bytes | None = None) -> httpx.Response:
+    def _call(self, method: str, path: str, content: bytes | None = None,
+              params: dict[str, str] | None = None) -> httpx.Response:
         if self._http is None:  # one client for every call: creating one costs tens of milliseconds
             self._http = httpx.Client(base_url=self.root_url, timeout=self._timeout)
-        response = self._http.request(method, path, content=content)
+        response = self._http.request(method, path, content=content, params=params)
         if response.status_code != 200:
             raise SandboxError(f"sandbox admin {method} {path} answered {response.status_code}: {response.text}")
         return response

@@ -6,8 +6,16 @@ object name (404), the body size (413), the JSON and the envelope (400, or 404 f
 other than the configured one: like an unknown object, that is a wrong address rather than a bad
 batch, and a client must stop rather than split the batch), then the rows, one by one (``failed``).
 
+The same paths serve every object the sandbox knows (manufacturing orders and Locations by default), each
+judged against its own contract and stored under its own primary key; limits, rate limit and faults apply
+per request, whatever the object.
+
 The schema endpoints (:mod:`mo_export_dev.sandbox.schema`) answer GET with the token checked the same way
 (a read-only token may read them); they are counted apart from ingestion requests.
+
+Admin endpoints (loopback clients only): ``GET /_sandbox/stats``, ``GET /_sandbox/rows[?object=NAME|*]`` (the
+manufacturing orders by default), ``GET /_sandbox/failed-rows`` (orders whose location is no stored factory,
+computed when asked), ``GET``/``POST /_sandbox/faults`` and ``POST /_sandbox/reset``.
 
 How it serves requests in parallel: the event loop (uvloop and httptools when installed) reads bodies and
 keeps everything that is state (rate limit, fault RNG and burst window, counters, stored keys), so the seed
@@ -47,9 +55,9 @@ from mo_export_dev.sandbox.config import SandboxConfig, SandboxConfigError, is_l
 from mo_export_dev.sandbox.faults import STALL_STATUS, FaultInjector, FaultPlan, FaultSettings
 from mo_export_dev.sandbox.ingest import Settings, Verdict, judge, warm_up
 from mo_export_dev.sandbox.stats import SandboxStats
-from mo_export_dev.sandbox.store import RowStore
+from mo_export_dev.sandbox.store import ALL_OBJECTS, ORDERS, RowStore
 from mo_export_dev.sandbox.throttle import TokenBucket
-from mo_export_dev.sandbox.validation import KEY_ALREADY_STORED, KEY_COLUMN, error, failed_rows
+from mo_export_dev.sandbox.validation import KEY_ALREADY_STORED, error, failed_rows
 
 log = logging.getLogger("mo_export_dev.sandbox")
 _T = TypeVar("_T")
@@ -119,10 +127,11 @@ class SandboxState:
         c = self.config
         return Settings(c.solution_name, c.max_rows, c.refused_order_numbers)
 
-    async def judge(self, body: bytes) -> Verdict:
+    async def judge(self, body: bytes, object_name: str) -> Verdict:
+        obj = contract.object_contract(object_name)
         if self.pool is None:
-            return judge(body, self.judge_settings)
-        return await asyncio.get_running_loop().run_in_executor(self.pool, judge, body, self.judge_settings)
+            return judge(body, self.judge_settings, obj)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, judge, body, self.judge_settings, obj)
 
     async def in_store_thread(self, function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self.writer, partial(function, *args, **kwargs))
@@ -163,6 +172,9 @@ def create_app(config: SandboxConfig) -> Starlette:
 
     async def ingest(request: Request) -> Response:
         arrived = state.stats.request_arrived()
+        object_name = request.path_params["object_name"]
+        if object_name in config.objects:
+            state.stats.count_object(object_name, requests=1)
         response = await _ingest(state, request, arrived)
         state.stats.count_response(None if isinstance(response, DroppedConnection) else response.status_code, arrived)
         return response
@@ -190,6 +202,7 @@ def create_app(config: SandboxConfig) -> Starlette:
     routes += [
         Route("/_sandbox/stats", _admin(state, _stats), methods=["GET"]),
         Route("/_sandbox/rows", _admin(state, _rows), methods=["GET"]),
+        Route("/_sandbox/failed-rows", _admin(state, _failed_rows), methods=["GET"]),
         Route("/_sandbox/faults", _admin(state, _faults), methods=["GET", "POST"]),
         Route("/_sandbox/reset", _admin(state, _reset), methods=["POST"]),
     ]
@@ -209,7 +222,7 @@ async def _ingest(state: SandboxState, request: Request, arrived: float) -> Resp
     # latency, and only what follows the checks below (storing) is added to it.
     judging: asyncio.Future[Verdict] | None = None
     if state.pool is not None and plan.latency_s > 0 and not isinstance(body, Response):
-        judging = asyncio.ensure_future(state.judge(body))
+        judging = asyncio.ensure_future(state.judge(body, request.path_params["object_name"]))
     try:
         return await _answer(state, request, body, plan, judging)
     finally:
@@ -233,7 +246,7 @@ async def _answer(state: SandboxState, request: Request, body: bytes | Response,
 
     if isinstance(body, Response):
         return body
-    verdict = await (judging if judging is not None else state.judge(body))
+    verdict = await (judging if judging is not None else state.judge(body, object_name))
     state.stats.worker_cpu_seconds += verdict.cpu_seconds if state.pool is not None else 0.0
     if verdict.refusal is not None:
         return detail(*verdict.refusal)
@@ -248,12 +261,14 @@ async def _answer(state: SandboxState, request: Request, body: bytes | Response,
         for position in await state.in_store_thread(state.store.append, object_name, verdict.valid_rows,
                                                     request_id):
             errors[valid_indexes[position]] = [
-                error(KEY_ALREADY_STORED, KEY_COLUMN, "APPEND: a row with this primary key is already stored")
+                error(KEY_ALREADY_STORED, contract.object_contract(object_name).key_column,
+                      "APPEND: a row with this primary key is already stored")
             ]
     failed = failed_rows(errors)
     accepted = verdict.rows - len(failed)
     state.stats.rows_accepted += accepted
     state.stats.rows_failed += len(failed)
+    state.stats.count_object(object_name, rows_accepted=accepted, rows_failed=len(failed))
 
     if plan.after_store is not None:
         state.stats.faults["fail_after_store"] += 1
@@ -355,12 +370,33 @@ def _admin(state: SandboxState, handler: Any) -> Any:
 
 
 async def _stats(state: SandboxState, request: Request) -> Response:
-    return JsonResponse(state.stats.snapshot(rows_stored=state.store.count()))
+    return JsonResponse(state.stats.snapshot(rows_stored=state.store.count(),
+                                             stored_by_object=state.store.count_by_object(),
+                                             object_names=tuple(state.config.objects)))
 
 
 async def _rows(state: SandboxState, request: Request) -> Response:
+    """NDJSON, one stored row a line: the manufacturing orders (every object but Locations), or with
+    ``?object=NAME`` that object's rows, ``?object=*`` every object's."""
+    wanted = request.query_params.get("object")
+    objects: str | list[str] = ORDERS
+    if wanted == ALL_OBJECTS:
+        objects = ALL_OBJECTS
+    elif wanted is not None:
+        if wanted not in state.config.objects:
+            return detail(404, f"unknown object '{wanted}'; this API knows {', '.join(sorted(state.config.objects))}")
+        objects = [wanted]
     await state.in_store_thread(state.store.expand)
-    return StreamingResponse(state.store.iter_records(), media_type="application/x-ndjson")
+    return StreamingResponse(state.store.iter_records(objects), media_type="application/x-ndjson")
+
+
+async def _failed_rows(state: SandboxState, request: Request) -> Response:
+    """The platform's later foreign-key check, computed now from what is stored:
+    ``{"failed_rows": [{"object_name", "key", "order_number", "location_id", "reason", "message",
+    "location_updated_at"}], "count": N}``."""
+    await state.in_store_thread(state.store.expand)
+    rows = await asyncio.to_thread(state.store.failed_rows)
+    return JsonResponse({"failed_rows": rows, "count": len(rows)})
 
 
 async def _faults(state: SandboxState, request: Request) -> Response:

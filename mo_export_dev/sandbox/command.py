@@ -12,6 +12,7 @@ from mo_export_dev.sandbox import contract
 
 DEFAULT_MAX_BYTES = contract.BYTES_PER_REQUEST
 DEFAULT_OBJECT_NAME = contract.OBJECT
+DEFAULT_OBJECT_NAMES = list(contract.DEFAULT_OBJECTS)
 DEFAULT_SOLUTION_NAME = contract.SOLUTION
 DOCUMENTED_RATE_LIMIT_RPS = contract.REQUESTS_PER_SECOND
 LARGEST_ROWS_PER_REQUEST = contract.ROWS_PER_REQUEST_MOST
@@ -30,8 +31,9 @@ _NON_NEGATIVE = click.FloatRange(min=0.0)
               help="The token clients must send as the bare Authorization header (PEAK_API_KEY).")
 @click.option("--readonly-token", "readonly_tokens", multiple=True, envvar="MO_SANDBOX_READONLY_TOKENS",
               show_envvar=True, help="A token that is refused with 403 (repeatable).")
-@click.option("--object", "objects", multiple=True, default=[DEFAULT_OBJECT_NAME], show_default=True,
-              help="An object name the API knows (repeatable).")
+@click.option("--object", "objects", multiple=True, default=DEFAULT_OBJECT_NAMES, show_default=True,
+              help=f"An object name the API knows (repeatable); {contract.LOCATIONS_OBJECT} is served with the "
+                   "Locations contract, any other with the manufacturing orders'.")
 @click.option("--solution-name", default=DEFAULT_SOLUTION_NAME, show_default=True,
               help="The solutionName requests must carry ('' accepts any).")
 @click.option("--prefix", default="", help="Path prefix before /api/v2/..., e.g. /ingestion-api.")

@@ -35,7 +35,9 @@ class SandboxConfig:
     port: int = 0
     token: str = field(default=DEFAULT_SANDBOX_TOKEN, repr=False)
     readonly_tokens: frozenset[str] = field(default=frozenset(), repr=False)
-    objects: frozenset[str] = frozenset({contract.OBJECT})
+    #: the object names the API knows: manufacturing orders and Locations (any name but Locations' is served
+    #: with the manufacturing orders' contract)
+    objects: frozenset[str] = frozenset(contract.DEFAULT_OBJECTS)
     solution_name: str | None = contract.SOLUTION
     prefix: str = ""
     store_path: Path | None = None

@@ -3,22 +3,20 @@
 :func:`judge` is a pure function of the body and a few settings, so it runs on the event loop or, with
 ``SandboxConfig.workers`` > 0, in a pool of worker processes (the bulk of a request's CPU: parsing a 780 kB
 body of 2,000 rows and validating them), while the event loop keeps the HTTP, the rate limit, the faults,
-the counters and the store, whose state must stay one.
+the counters and the store, whose state must stay one. The object named in the path decides the contract
+the rows are judged against (:func:`mo_export_dev.sandbox.contract.object_contract`).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 import orjson
 
-from mo_export_dev.sandbox.contract import OPERATIONS, PRIMARY_KEY, Error
+from mo_export_dev.sandbox.contract import MANUFACTURING_ORDERS, OPERATIONS, Error, ObjectContract
 from mo_export_dev.sandbox.validation import refuse_order_numbers, validate_rows
-
-_key_values = itemgetter(*PRIMARY_KEY)
 
 
 @dataclass(frozen=True)
@@ -49,14 +47,15 @@ class Verdict:
     cpu_seconds: float = 0.0
 
 
-def judge(body: bytes, settings: Settings) -> Verdict:
+def judge(body: bytes, settings: Settings, obj: ObjectContract = MANUFACTURING_ORDERS) -> Verdict:
+    """The verdict on one request's body for an object whose contract is ``obj``."""
     started = time.process_time()
-    verdict = _judge(body, settings)
+    verdict = _judge(body, settings, obj)
     verdict.cpu_seconds = time.process_time() - started
     return verdict
 
 
-def _judge(body: bytes, settings: Settings) -> Verdict:
+def _judge(body: bytes, settings: Settings, obj: ObjectContract) -> Verdict:
     try:
         envelope = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -65,8 +64,8 @@ def _judge(body: bytes, settings: Settings) -> Verdict:
     if refusal is not None:
         return Verdict(refusal=refusal)
     rows: list[Any] = envelope["data"]
-    errors = validate_rows(rows)
-    if settings.refused_order_numbers:
+    errors = validate_rows(rows, obj)
+    if settings.refused_order_numbers and "order_number" in obj.column_names:
         refuse_order_numbers(rows, settings.refused_order_numbers, errors)
     valid = [row for i, row in enumerate(rows) if i not in errors] if errors else rows
     verdict = Verdict(operation=envelope["operationType"], dry_run=envelope.get("dryRun", False), rows=len(rows),
@@ -74,7 +73,7 @@ def _judge(body: bytes, settings: Settings) -> Verdict:
     if verdict.dry_run or not valid:
         return verdict
     if verdict.operation == "UPSERT":
-        verdict.keys = list(map(_key_values, valid))
+        verdict.keys = list(map(obj.key_values, valid))
         verdict.payload = None if valid is rows else orjson.dumps(valid)
     else:
         verdict.valid_rows = valid

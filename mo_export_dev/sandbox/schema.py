@@ -11,8 +11,10 @@ compared by the tests, not shared):
 * ``GET /api/v2/schema/solutions/{solution_name}/tables`` ->
   ``{"solutionName", "tables": [{"name", "columns": [{"name", "type", "validations"}], "primaryKeys"}]}``
 
-``SandboxConfig.schema_types`` serves another type for chosen columns (a destination whose table drifted
-from the contract); ``schema_endpoint=False`` leaves both paths unrouted (404), like a tenant without them.
+Every object the sandbox serves is a table, with its own contract's columns and keys (the manufacturing
+orders' tables first, then Locations). ``SandboxConfig.schema_types`` serves another type for chosen columns
+of the manufacturing orders' tables (a destination whose table drifted from the contract);
+``schema_endpoint=False`` leaves both paths unrouted (404), like a tenant without them.
 """
 
 from __future__ import annotations
@@ -49,8 +51,16 @@ def solutions_document(config: SandboxConfig) -> dict[str, Any]:
 
 def tables_document(config: SandboxConfig) -> dict[str, Any]:
     overrides = dict(config.schema_types)
+    tables = [
+        _table(name, contract.object_contract(name), overrides if contract.is_order_object(name) else {})
+        for name in sorted(config.objects, key=lambda name: (not contract.is_order_object(name), name))
+    ]
+    return {"solutionName": served_solution(config), "tables": tables}
+
+
+def _table(name: str, obj: contract.ObjectContract, overrides: dict[str, str]) -> dict[str, Any]:
     columns = []
-    for column in contract.COLUMNS:
+    for column in obj.columns:
         validations = [REQUIRED] if column.required else []
         if column.type == "timestamp":
             validations.append(TIMESTAMP_FORMAT_VALIDATION)
@@ -58,8 +68,4 @@ def tables_document(config: SandboxConfig) -> dict[str, Any]:
             {"name": column.name, "type": overrides.get(column.name, column.type),
              "validations": validations}
         )
-    tables = [
-        {"name": name, "columns": columns, "primaryKeys": list(contract.PRIMARY_KEY)}
-        for name in sorted(config.objects)
-    ]
-    return {"solutionName": served_solution(config), "tables": tables}
+    return {"name": name, "columns": columns, "primaryKeys": list(obj.primary_key)}

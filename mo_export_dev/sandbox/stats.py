@@ -33,6 +33,12 @@ class SandboxStats:
     worker_cpu_seconds: float = 0.0
     in_flight: int = 0
     most_in_flight: int = 0
+    #: per object named in an ingestion path the sandbox serves: ``requests``, ``rows_accepted``, ``rows_failed``
+    by_object: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def count_object(self, object_name: str, **counts: int) -> None:
+        """Add ``counts`` (requests, rows_accepted, rows_failed) to ``object_name``'s."""
+        self.by_object.setdefault(object_name, Counter()).update(counts)
 
     def request_arrived(self) -> float:
         """Count a request in; returns the monotonic time to give ``count_response``."""
@@ -50,7 +56,22 @@ class SandboxStats:
             self.in_flight = max(0, self.in_flight - 1)  # (a reset may have come in between)
             self.handler_seconds += time.monotonic() - arrived
 
-    def snapshot(self, rows_stored: int) -> dict[str, Any]:
+    def snapshot(self, rows_stored: int, stored_by_object: dict[str, int] | None = None,
+                 object_names: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Every counter; the keys other than ``objects`` count every object together (as when the sandbox
+        served one), ``objects`` has ``{"requests", "rows_accepted", "rows_failed", "rows_stored"}`` per object
+        (each of ``object_names``, and any other that has counts or rows)."""
+        stored = stored_by_object or {}
+        names = sorted({*object_names, *self.by_object, *stored})
+        objects = {
+            name: {
+                "requests": self.by_object.get(name, Counter())["requests"],
+                "rows_accepted": self.by_object.get(name, Counter())["rows_accepted"],
+                "rows_failed": self.by_object.get(name, Counter())["rows_failed"],
+                "rows_stored": stored.get(name, 0),
+            }
+            for name in names
+        }
         return {
             "requests": sum(self.requests_by_status.values()),
             "requests_by_status": dict(sorted(self.requests_by_status.items())),
@@ -67,4 +88,5 @@ class SandboxStats:
             "most_in_flight": self.most_in_flight,
             "process_cpu_seconds": time.process_time(),
             "worker_cpu_seconds": self.worker_cpu_seconds,
+            "objects": objects,
         }

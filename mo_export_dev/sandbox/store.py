@@ -12,22 +12,30 @@ documents into ``row_writes``, in write order, in one transaction. Measured at 2
 write against ~7 ms for one ``row_writes`` row per stored row (the inserts, and each row's and key's JSON).
 APPEND and the stored-row count need the stored keys at write time, so they are kept in memory as tuples
 (rebuilt from the file when an existing store is opened). Writes happen on the server's event-loop thread;
-the app runs them all on one thread of their own. Readers (``iter_records``, after ``expand``) open their own
-connection, which WAL allows beside the writer.
+the app runs them all on one thread of their own. Readers (``iter_records``, ``failed_rows``, after ``expand``)
+open their own connection, which WAL allows beside the writer.
+
+Each object keeps its own rows, keyed by its own primary key (:func:`mo_export_dev.sandbox.contract.object_contract`):
+manufacturing orders by (product_id, location_id, order_number, updated_at), Locations by (location_id,
+updated_at). ``failed_rows`` is the platform's later foreign-key check, computed from what is stored when asked.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from mo_export_dev.sandbox.contract import PRIMARY_KEY
+from mo_export_dev.sandbox.contract import (
+    LOCATION_NOT_FACTORY,
+    LOCATION_NOT_FOUND,
+    LOCATIONS_OBJECT,
+    object_contract,
+)
 
 _SCHEMA = (
     """
@@ -69,9 +77,13 @@ _INSERT = (
     "insert into row_writes (object_name, row_key, row_json, written_at, request_id) values (?, ?, ?, ?, ?)"
 )
 
-
-_key_values = itemgetter(*PRIMARY_KEY)
 Key = tuple[Any, ...]
+
+
+#: Which stored objects ``iter_records`` reads: every one but Locations (the manufacturing orders, what the
+#: sandbox always listed), or all of them.
+ORDERS: str = "orders"
+ALL_OBJECTS: str = "*"
 
 
 class RowStore:
@@ -94,7 +106,8 @@ class RowStore:
                envelope: bytes | None = None) -> None:
         """Store ``rows``; ``envelope`` is the request's body when its ``data`` is exactly ``rows``."""
         payload = envelope if envelope is not None else orjson.dumps(rows)
-        self.upsert_judged(object_name, list(map(_key_values, rows)), payload, envelope is not None, request_id)
+        keys = list(map(object_contract(object_name).key_values, rows))
+        self.upsert_judged(object_name, keys, payload, envelope is not None, request_id)
 
     def upsert_judged(self, object_name: str, keys: list[Key], payload: bytes, is_envelope: bool,
                       request_id: str) -> None:
@@ -106,7 +119,7 @@ class RowStore:
 
     def append(self, object_name: str, rows: Sequence[dict[str, Any]], request_id: str) -> list[int]:
         """Insert the rows whose key is not stored yet; the positions (in ``rows``) of those that were."""
-        keys = list(map(_key_values, rows))
+        keys = list(map(object_contract(object_name).key_values, rows))
         stored = self._keys.get(object_name, set())
         refused = [i for i, key in enumerate(keys) if key in stored]
         if refused:
@@ -121,6 +134,10 @@ class RowStore:
         """How many distinct (object, primary key) rows are stored."""
         return sum(len(keys) for keys in self._keys.values())
 
+    def count_by_object(self) -> dict[str, int]:
+        """How many distinct primary keys are stored, per object (objects with none left out)."""
+        return {name: len(keys) for name, keys in sorted(self._keys.items()) if keys}
+
     def clear(self) -> None:
         self._conn.execute("begin immediate")
         try:
@@ -132,14 +149,25 @@ class RowStore:
         self._conn.execute("commit")
         self._keys.clear()
 
-    def iter_records(self) -> Iterator[bytes]:
-        """Every stored row as one JSON line (``object_name``, ``key``, ``row``, write times and count,
-        ``request_id``), read on a connection of its own: what was written up to the last :meth:`expand`."""
+    def iter_records(self, objects: str | Collection[str] = ORDERS) -> Iterator[bytes]:
+        """Every stored row of ``objects`` as one JSON line (``object_name``, ``key``, ``row``, write times and
+        count, ``request_id``), read on a connection of its own: what was written up to the last :meth:`expand`.
+
+        ``objects``: :data:`ORDERS` (every object but Locations: the manufacturing orders), :data:`ALL_OBJECTS`,
+        or the object names to read."""
+        if objects == ORDERS:
+            where, parameters = "where object_name != ?", [LOCATIONS_OBJECT]
+        elif objects == ALL_OBJECTS:
+            where, parameters = "", []
+        else:
+            names = sorted(objects)
+            where, parameters = f"where object_name in ({', '.join('?' * len(names))})", names
         reader = sqlite3.connect(self.path)
         try:
             cursor = reader.execute(
                 "select object_name, row_key, row_json, first_written_at, last_written_at, write_count,"
-                " request_id from stored_rows order by object_name, row_key"
+                f" request_id from stored_rows {where} order by object_name, row_key",
+                parameters,
             )
             while batch := cursor.fetchmany(1000):
                 yield b"".join(
@@ -160,6 +188,55 @@ class RowStore:
         finally:
             reader.close()
 
+    def failed_rows(self) -> list[dict[str, Any]]:
+        """Every stored manufacturing order whose location_id is not a stored Locations row that is a factory
+        (``is_factory`` true in its latest version, the highest ``updated_at`` of that location_id), ordered by
+        object and key: ``{"object_name", "key", "order_number", "location_id", "reason", "message",
+        "location_updated_at"}``. Read on a connection of its own, from what was written up to the last
+        :meth:`expand`."""
+        reader = sqlite3.connect(self.path)
+        try:
+            # location_id -> (updated_at, is_factory) of its latest version; timestamps have one fixed text
+            # form, so the highest text is the latest time
+            latest: dict[str, tuple[str, bool]] = {}
+            for location_id, updated_at, is_factory in reader.execute(
+                "select json_extract(row_json, '$.location_id'), json_extract(row_json, '$.updated_at'),"
+                " json_extract(row_json, '$.is_factory') from stored_rows where object_name = ?",
+                (LOCATIONS_OBJECT,),
+            ):
+                known = latest.get(location_id)
+                if known is None or updated_at > known[0]:
+                    latest[location_id] = (updated_at, bool(is_factory))
+            failed = []
+            for object_name, key, order_number, location_id in reader.execute(
+                "select object_name, row_key, json_extract(row_json, '$.order_number'),"
+                " json_extract(row_json, '$.location_id') from stored_rows where object_name != ?"
+                " order by object_name, row_key",
+                (LOCATIONS_OBJECT,),
+            ):
+                version = latest.get(location_id)
+                if version is not None and version[1]:
+                    continue
+                if version is None:
+                    reason = LOCATION_NOT_FOUND
+                    message = f"location_id '{location_id}' is not a stored {LOCATIONS_OBJECT} row"
+                else:
+                    reason = LOCATION_NOT_FACTORY
+                    message = (f"location_id '{location_id}' is not a factory: its latest {LOCATIONS_OBJECT} row"
+                               f" ({version[0]}) has is_factory false")
+                failed.append({
+                    "object_name": object_name,
+                    "key": orjson.loads(key),
+                    "order_number": order_number,
+                    "location_id": location_id,
+                    "reason": reason,
+                    "message": message,
+                    "location_updated_at": None if version is None else version[0],
+                })
+            return failed
+        finally:
+            reader.close()
+
     def close(self) -> None:
         self._conn.close()
 
@@ -176,8 +253,9 @@ class RowStore:
                 rows = orjson.loads(payload)
                 if is_envelope:
                     rows = rows["data"]
+                key_values = object_contract(object_name).key_values
                 self._conn.executemany(_INSERT, [
-                    (object_name, orjson.dumps(_key_values(row)).decode(), orjson.dumps(row).decode(), written_at,
+                    (object_name, orjson.dumps(key_values(row)).decode(), orjson.dumps(row).decode(), written_at,
                      request_id)
                     for row in rows
                 ])

@@ -1,5 +1,6 @@
 """Row validation against the sandbox's contract (:mod:`mo_export_dev.sandbox.contract`), as the API does it.
 
+Each object has its own attributes and primary key (manufacturing orders, Locations); the checks are the same.
 Every failed row is reported as ``{"index": i, "errors": [{"code", "category", "message", "column"}]}``
 where ``index`` is the row's position in the request's ``data``. The sandbox's code table (Peak's real
 codes are not public; these follow its ``DI_E_NNNNN`` form):
@@ -19,6 +20,7 @@ DI_E_00009  PRIMARY_KEY  a second row with the same primary key in one request (
 DI_E_00010  PRIMARY_KEY  APPEND of a key that is already stored (column: the key)
 DI_E_00011  SCHEMA       the row is not a JSON object (column ``*``)
 DI_E_00012  BUSINESS     the row's order number is one the sandbox was configured to refuse
+DI_E_00013  DATA_TYPE    a boolean attribute is not a JSON ``true``/``false`` (not ``"true"``, not ``1``)
 ==========  ===========  ==========================================================================
 
 Validation runs column by column: one fast pass over a column decides whether every value is fine, and
@@ -29,24 +31,25 @@ valid rows therefore costs a handful of comprehensions per attribute rather than
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
 from mo_export_dev.sandbox.contract import (
-    COLUMNS,
     DUPLICATE_KEY_IN_REQUEST,
     INTEGER_MAX,
     INTEGER_MIN,
     INTEGER_OUT_OF_RANGE,
     KEY_ALREADY_STORED,
     KEY_COLUMN,
+    MANUFACTURING_ORDERS,
     MISSING_ATTRIBUTE,
+    NOT_A_BOOLEAN,
     NOT_A_STRING,
     NOT_AN_INTEGER,
-    PRIMARY_KEY,
     REFUSED_BY_RULE,
     REQUIRED_NULL,
     ROW_NOT_AN_OBJECT,
@@ -57,6 +60,7 @@ from mo_export_dev.sandbox.contract import (
     Column,
     Error,
     FailedRow,
+    ObjectContract,
     row_error,
 )
 
@@ -64,10 +68,7 @@ __all__ = ["KEY_ALREADY_STORED", "KEY_COLUMN", "error", "failed_rows", "refuse_o
 
 error = row_error
 
-_ATTRIBUTE_NAMES = frozenset(c.name for c in COLUMNS)
 _TIMESTAMP_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
-_ORDERED_NAMES = tuple(c.name for c in COLUMNS)
-_ALL_VALUES = itemgetter(*_ORDERED_NAMES)
 _VALID_TIMESTAMP = (
     r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
 )
@@ -82,7 +83,28 @@ _ALLOWED_TYPES: dict[tuple[str, bool], set[type]] = {
     ("string", False): {str, _NONE_TYPE},
     ("integer", True): {int},
     ("integer", False): {int, _NONE_TYPE},
+    ("boolean", True): {bool},
+    ("boolean", False): {bool, _NONE_TYPE},
 }
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What validating rows of one object needs, computed once per object contract."""
+
+    columns: tuple[Column, ...]
+    names: tuple[str, ...]
+    name_set: frozenset[str]
+    all_values: Callable[[Any], tuple[Any, ...]]
+    key_names: tuple[str, ...]
+    key_column: str
+
+
+@lru_cache(maxsize=16)
+def _shape(obj: ObjectContract) -> _Shape:
+    names = obj.column_names
+    return _Shape(obj.columns, names, frozenset(names), itemgetter(*names), obj.primary_key, obj.key_column)
+
 
 def failed_rows(errors_by_index: dict[int, list[Error]]) -> list[FailedRow]:
     """The response's ``failed`` array, in row order."""
@@ -98,37 +120,39 @@ def refuse_order_numbers(rows: Sequence[Any], refused: frozenset[str], errors: d
             )
 
 
-def validate_rows(rows: Sequence[Any]) -> dict[int, list[Error]]:
-    """Every contract violation of every row, by row index; rows that are fine do not appear."""
+def validate_rows(rows: Sequence[Any], obj: ObjectContract = MANUFACTURING_ORDERS) -> dict[int, list[Error]]:
+    """Every violation of ``obj``'s contract in every row, by row index; rows that are fine do not appear."""
+    shape = _shape(obj)
     errors: dict[int, list[Error]] = {}
-    columns = _columns_if_well_shaped(rows)
+    columns = _columns_if_well_shaped(rows, shape)
     if columns is None:
-        _check_shapes(rows, errors)
+        _check_shapes(rows, shape, errors)
         columns = {
             name: [row.get(name, _ABSENT) if type(row) is dict else _ABSENT for row in rows]
-            for name in _ORDERED_NAMES
+            for name in shape.names
         }
-    for attribute in COLUMNS:
+    for attribute in shape.columns:
         _check_column(attribute, columns[attribute.name], errors)
-    _check_duplicate_keys(rows, columns, errors)
+    _check_duplicate_keys(rows, columns, shape, errors)
     return errors
 
 
-def _columns_if_well_shaped(rows: Sequence[Any]) -> dict[str, list[Any]] | None:
+def _columns_if_well_shaped(rows: Sequence[Any], shape: _Shape) -> dict[str, list[Any]] | None:
     """Column lists when every row is an object with exactly the contract's keys, else None.
 
     An object with as many keys as the contract and every contract key has exactly the contract's keys.
     """
-    if not rows or set(map(type, rows)) != {dict} or set(map(len, rows)) != {len(_ORDERED_NAMES)}:
+    if not rows or set(map(type, rows)) != {dict} or set(map(len, rows)) != {len(shape.names)}:
         return None
     try:
-        transposed = zip(*map(_ALL_VALUES, rows), strict=True)
-        return dict(zip(_ORDERED_NAMES, map(list, transposed), strict=True))
+        transposed = zip(*map(shape.all_values, rows), strict=True)
+        return dict(zip(shape.names, map(list, transposed), strict=True))
     except KeyError:
         return None
 
 
-def _check_shapes(rows: Sequence[Any], errors: dict[int, list[Error]]) -> None:
+def _check_shapes(rows: Sequence[Any], shape: _Shape, errors: dict[int, list[Error]]) -> None:
+    attribute_names = shape.name_set
     for index, row in enumerate(rows):
         if type(row) is not dict:
             errors.setdefault(index, []).append(
@@ -136,13 +160,13 @@ def _check_shapes(rows: Sequence[Any], errors: dict[int, list[Error]]) -> None:
             )
             continue
         keys = row.keys()
-        if keys == _ATTRIBUTE_NAMES:
+        if keys == attribute_names:
             continue
-        for name in sorted(_ATTRIBUTE_NAMES - keys):
+        for name in sorted(attribute_names - keys):
             errors.setdefault(index, []).append(
                 error(MISSING_ATTRIBUTE, name, f"attribute '{name}' is missing (send null for an optional one)")
             )
-        for name in sorted(str(k) for k in keys - _ATTRIBUTE_NAMES):
+        for name in sorted(str(k) for k in keys - attribute_names):
             errors.setdefault(index, []).append(
                 error(UNKNOWN_ATTRIBUTE, name, f"'{name}' is not an attribute of this object")
             )
@@ -156,7 +180,7 @@ def _check_column(attribute: Column, column: list[Any], errors: dict[int, list[E
         types = set(map(type, column))
         allowed = _ALLOWED_TYPES[attribute.type, attribute.required]
         if types <= allowed:
-            if attribute.type == "string":
+            if attribute.type != "integer":
                 return
             values = [v for v in column if v is not None] if _NONE_TYPE in types else column
             if not values or (min(values) >= INTEGER_MIN and max(values) <= INTEGER_MAX):
@@ -183,6 +207,9 @@ def _value_error(attribute: Column, value: Any) -> Error | None:
             return error(NOT_AN_INTEGER, name, f"'{name}' must be an integer, got a JSON {_json_type(value)}")
         if not INTEGER_MIN <= value <= INTEGER_MAX:
             return error(INTEGER_OUT_OF_RANGE, name, f"'{name}' = {value} is outside the 64-bit integer range")
+    elif attribute.type == "boolean":
+        if type(value) is not bool:
+            return error(NOT_A_BOOLEAN, name, f"'{name}' must be a JSON true or false, got {_excerpt(value)}")
     else:
         if type(value) is not str or not _TIMESTAMP_SHAPE.fullmatch(value):
             return error(
@@ -240,9 +267,9 @@ def _is_real_date(date: str) -> bool:
 
 
 def _check_duplicate_keys(
-    rows: Sequence[Any], columns: dict[str, list[Any]], errors: dict[int, list[Error]]
+    rows: Sequence[Any], columns: dict[str, list[Any]], shape: _Shape, errors: dict[int, list[Error]]
 ) -> None:
-    keys = list(zip(*(columns[name] for name in PRIMARY_KEY), strict=True))
+    keys = list(zip(*(columns[name] for name in shape.key_names), strict=True))
     try:
         if len(set(keys)) == len(keys):
             return
@@ -258,7 +285,7 @@ def _check_duplicate_keys(
             continue
         if first != index:
             errors.setdefault(index, []).append(
-                error(DUPLICATE_KEY_IN_REQUEST, KEY_COLUMN, f"same primary key as row {first} of this request")
+                error(DUPLICATE_KEY_IN_REQUEST, shape.key_column, f"same primary key as row {first} of this request")
             )
 
 
