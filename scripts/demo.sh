@@ -68,7 +68,7 @@ done
 [ -n "${URL:-}" ] || { echo "the sandbox did not start: $DEMO_DIR/sandbox.log" >&2; exit 1; }
 echo "sandbox listening at $URL"
 
-step "5/6 export to the sandbox"
+step "5/6 export to the sandbox: Locations (the plants), then Manufacturing Orders"
 "$BIN/mo-export" run --base-url "$URL"
 
 step "6/6 export again: nothing changed, nothing is sent"
@@ -77,4 +77,7 @@ echo
 PEAK_BASE_URL=$URL "$BIN/mo-export" status   # the sandbox is the destination whose pending rows it counts
 echo
 echo "stored in the sandbox: $(curl -s "$URL/_sandbox/stats" 2>/dev/null || echo '(curl not available)')"
+# like the platform's _failed_rows: orders the sandbox holds whose location it does not hold as a factory
+echo "orders at a location the sandbox does not hold as a factory: $(curl -s "$URL/_sandbox/failed-rows" 2>/dev/null \
+    | "$BIN/python" -c 'import json, sys; print(json.load(sys.stdin)["count"])' 2>/dev/null || echo '(not read)')"
 echo "everything the demo wrote is in $DEMO_DIR"

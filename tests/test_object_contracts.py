@@ -100,9 +100,9 @@ def _object(name: str, **peak: Any) -> dict[str, Any]:
     ({"primary_key": ["code"]}, "meta.peak.object_name is missing"),
     ({"object_name": "X", "primary_key": ["code", "nope"]}, r"meta.peak.primary_key must list columns of the model"),
     ({"object_name": "X", "primary_key": ["code"], "version_column": "updated_at"},
-     "version_column 'updated_at' is not a primary key column"),
+     "meta.peak.version_column 'updated_at' is not a primary key column"),
     ({"object_name": "X", "primary_key": ["code"], "references": [{"column": "code"}]},
-     "needs column, model and parent_column"),
+     r"meta.peak.references entry .* needs column, model and parent_column"),
 ])
 def test_a_wrong_meta_peak_is_refused_naming_the_model_and_key(tmp_path: Path, peak: dict[str, Any],
                                                                 message: str) -> None:
