@@ -37,7 +37,8 @@ ORDERS = 1000
 SEED = 20260101
 VARS = "{max_rejected_share: 1}"  # a plant that stops being a factory rejects a quarter of the orders
 BUILD = ["build", "--exclude-resource-type", "unit_test"]
-MARTS = ("peak_manufacturing_orders", "peak_manufacturing_orders_rejected")
+# the location marts too: two rounds change plants (a factory stops being one and becomes one again)
+MARTS = ("peak_manufacturing_orders", "peak_manufacturing_orders_rejected", "peak_locations", "peak_locations_rejected")
 ORDER_COLUMNS = (
     "order_no", "material_code", "plant_code", "line_code", "created_ts", "planned_qty", "planned_start_ts",
     "planned_end_ts", "status_code", "changed_ts", "_extracted_at",

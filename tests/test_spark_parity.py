@@ -52,7 +52,7 @@ if shutil.which("java") is None:
 # the first test pays for both rounds (two Spark builds) in its set-up
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(1500)]
 
-MARTS = ("peak_manufacturing_orders", "peak_manufacturing_orders_rejected")
+MARTS = ("peak_manufacturing_orders", "peak_manufacturing_orders_rejected", "peak_locations", "peak_locations_rejected")
 ORDERS = 400
 CHANGED_ORDERS = 12
 
