@@ -64,8 +64,8 @@ def render_plan(view: PlanView) -> str:
     counts = [
         ("rows in the model", p.considered, ""),
         ("to send", p.to_send, ""),
-        ("  new", p.new, "orders never acknowledged here"),
-        ("  changed", p.changed, "orders acknowledged before with other content"),
+        ("  new", p.new, "records never acknowledged here"),
+        ("  changed", p.changed, "records acknowledged before with other content"),
     ]
     if p.changed_unknown:
         counts.append(("  changed, previous unknown", p.changed_unknown, "acknowledged before the ledger kept content"))
@@ -76,14 +76,14 @@ def render_plan(view: PlanView) -> str:
         ("rejected before", p.skipped_rejected, "not re-sent; --retry-rejected"),
         *(("held", p.held, "pending: a parent record is not acknowledged yet"),) * bool(p.held),
         *((f"  {n:,}", n, reason) for reason, n in p.held_by),
-        ("acknowledged before", p.acknowledged_orders, "orders whose last content the ledger holds"),
+        ("acknowledged before", p.acknowledged_orders, "records whose last content the ledger holds"),
         ("  no longer in the model", p.lost_orders, ""),
     ]
     lines += table(["", "", ""], [[label, f"{n:,}", note] for label, n, note in counts], right=frozenset({1}))
     if not p.content_known:
         lines += ["", "the ledger keeps no acknowledged content yet (the next run upgrades it): attributes unknown"]
     if p.changes:
-        lines += ["", f"changed attributes (of {p.changed:,} changed orders)"]
+        lines += ["", f"changed attributes (of {p.changed:,} changed records)"]
         rows = []
         for change in p.changes:
             for i, example in enumerate(change.examples or [{}]):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from exporter.cli.options import build_target_options
+from exporter.cli.options import build_target_options, one_object_option
 
 _EXIT_CODES = """\b
 Exit codes (as `run` would end for the same answer):
@@ -32,6 +32,7 @@ Exit codes (as `run` would end for the same answer):
               help="dbt project directory (MO_DBT_PROJECT_DIR).")
 @click.option("--target-path", type=click.Path(file_okay=False, path_type=Path),
               help="dbt target directory with manifest.json (MO_DBT_TARGET_PATH).")
+@one_object_option
 @click.option("--model-name", help="dbt model to export. Default peak_manufacturing_orders.")
 @click.option("--state-schema", help="Schema of the export state. Default mo_export_state.")
 @click.option("--batch-size", type=int, help="Rows per request, checked as `run` would (MO_BATCH_SIZE).")

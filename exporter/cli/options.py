@@ -28,3 +28,10 @@ def build_target_options(command: F) -> F:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+#: the one object a command is about (`plan`, `check`, `status`): a dbt model with meta.peak
+one_object_option = click.option(
+    "--object", "object",
+    help="The object to look at: the dbt model that holds it, e.g. peak_locations. [default: "
+    "the manufacturing orders (--model-name)]")

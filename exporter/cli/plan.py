@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from exporter.cli.options import one_object_option
+
 
 @click.command("plan")
 @click.option("--base-url", help="API base URL (PEAK_BASE_URL). Default: the resource page's host.")
@@ -16,6 +18,7 @@ import click
               help="DuckDB file dbt built (MO_DUCKDB_PATH). Default mo_export.duckdb.")
 @click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), help="dbt project directory.")
 @click.option("--target-path", type=click.Path(file_okay=False, path_type=Path), help="dbt target directory.")
+@one_object_option
 @click.option("--model-name", help="dbt model to export. Default peak_manufacturing_orders.")
 @click.option("--state-schema", help="Schema of the export state. Default mo_export_state.")
 @click.option("--full-refresh", is_flag=True, help="Plan a run that sends every row.")

@@ -19,13 +19,13 @@ from exporter.settings import (
 _EXIT_CODES = """\b
 Exit codes:
   0   success: every row to send was acknowledged (or nothing had changed)
-  1   finished, but the API rejected some rows (see mo_export_state.rejections); the worst
-      of the objects' codes when several were exported
+  1   finished, but the API rejected some rows (see mo_export_state.rejections)
   2   delivery failed (API unreachable, retry budget spent, stopped by SIGTERM/SIGINT, disk
       full, out of memory, DuckDB file locked): unacknowledged rows stay pending; re-run later
   3   configuration, authentication, build, value or read-only-file error: the message names
       the setting or file
   70  internal error (a bug): report it with the log
+Of several objects, the worst code; a parent ending 2 or worse leaves the rest unstarted.
 """
 
 

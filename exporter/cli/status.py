@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from exporter.cli.options import build_target_options
+from exporter.cli.options import build_target_options, one_object_option
 
 #: the keys of `status --key --json` (exporter.lookup.KeyAnswer.as_dict), documented once
 _JSON_KEYS = """\b
@@ -61,6 +61,7 @@ Exit codes:
               help="dbt project directory (MO_DBT_PROJECT_DIR). [default: the current directory]")
 @click.option("--target-path", type=click.Path(file_okay=False, path_type=Path),
               help="dbt target directory (MO_DBT_TARGET_PATH). [default: <project-dir>/target]")
+@one_object_option
 @click.option("--state-schema", help="Schema of the export state. [default: mo_export_state]")
 @click.option("--runs", "limit", type=click.IntRange(1, 1000), default=5, show_default=True, help="Runs to list.")
 @click.option("--key", "order_number", metavar="ORDER_NUMBER",
