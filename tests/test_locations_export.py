@@ -127,7 +127,7 @@ def test_a_plant_that_stops_being_a_factory_is_sent_as_one_before_the_orders_are
     assert export(project, sandbox, monkeypatch, capsys).exit_code == 0
     delivered = project.contract_rows()
     by_plant: dict[str, list[str]] = {}
-    for product_id, location_id, order_number, _ in delivered:
+    for _product_id, location_id, order_number, _ in delivered:
         by_plant.setdefault(location_id, []).append(order_number)
     plant = min(by_plant, key=lambda p: len(by_plant[p]))  # the fewest orders: under the change guard's limits
     with duckdb.connect(str(project.duckdb_path)) as con:
