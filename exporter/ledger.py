@@ -589,7 +589,7 @@ class Ledger:
         self._con.execute(
             f"""create or replace view "{s}".delivered as
             select event.destination_id,
-                   {", ".join(f"model.{c}" for c in self.contract.primary_key)},
+                   {", ".join(f"model.{c}" for c in self._key_in_attribute_order)},
                    event.content_hash = model.content_hash as is_current,
                    event.run_id, event.recorded_at as acknowledged_at, event.key_hash, event.content_hash
             from "{s}".latest_delivery_events as event
@@ -839,6 +839,11 @@ class Ledger:
                 [self.destination_id],
             ).fetchall()
         ]
+
+    @property
+    def _key_in_attribute_order(self) -> list[str]:
+        """The key columns as the object lists its attributes (the orders' view: order_number first)."""
+        return [c for c in self.contract.attribute_names if c in self.contract.primary_key]
 
     @property
     def _latest_first(self) -> str:
