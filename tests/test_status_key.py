@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import duckdb
 import orjson
 import pytest
 
-from exporter.pipeline import run_export
+from exporter.pipeline import run_exports
 from exporter.settings import load_settings
 from mo_export_dev.sandbox import SandboxConfig, running_sandbox
 from tests.dbt_support import run_dbt_subprocess
@@ -73,8 +74,11 @@ def scenario(sample_build: Callable[..., Project], tmp_path_factory: pytest.Temp
         env = project.env(sandbox.base_url)
         settings = load_settings({"duckdb_path": project.duckdb_path, "target_path": project.target_path},
                                  environ=env)
-        summary = run_export(settings)
+        # every object, parents first: the Locations (all acknowledged), then the orders (one refused)
+        locations, summary = run_exports(settings)
+        assert (locations.exit_code, locations.counters.rejected, locations.counters.pending) == (0, 0, 0)
         assert summary.exit_code == 1 and summary.counters.rejected == 1
+        assert summary.counters.held == 0 and summary.counters.pending == 0
 
         from mo_export_dev.sample_data import simulate_next_extraction
 
@@ -336,12 +340,21 @@ def test_a_pending_order_names_the_failed_last_run_at_each_destination(scenario,
     import socket
 
     project = scenario.project.copy_to(tmp_path / "copy")
-    with socket.socket() as probe:  # a port nothing listens on: the run cannot deliver
-        probe.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    # the orders go only where their locations were acknowledged (else they are held, not sent): deliver the
+    # Locations to an API that then goes away, so the orders' run at that URL cannot deliver
+    config = SandboxConfig(token=TOKEN, store_path=tmp_path / "gone.sqlite", rate_limit_rps=0)
+    with running_sandbox(config) as gone:
+        dead = gone.base_url
+        sent = run_cli(["run", "--no-progress", "--object", "peak_locations"], project.env(dead), monkeypatch,
+                       capsys)
+        assert sent.exit_code == 0, sent.stderr
+    with socket.socket() as probe:  # nothing listens there any more: the run cannot deliver
+        probe.settimeout(1)
+        assert probe.connect_ex(("127.0.0.1", urlsplit(dead).port)) != 0
     failed = run_cli(["run", "--no-progress", "--max-attempts", "1", "--retry-budget", "0"], project.env(dead),
                      monkeypatch, capsys)
     assert failed.exit_code == 2, failed.stderr
+    assert orjson.loads((project.target_path / "export_results.json").read_bytes())["exit_code"] == 2
 
     result = run_cli(["status", "--json", "--key", scenario.changed], project.env(dead), monkeypatch, capsys)
     answer = orjson.loads(result.stdout)
