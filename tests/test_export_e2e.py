@@ -181,12 +181,16 @@ def test_401_stops_with_exit_code_3_and_the_token_appears_nowhere(project, sandb
     result = export(project, sandbox, monkeypatch, capsys, token=wrong, json_logs=True)
     assert result.exit_code == 3
     assert "401" in result.stderr and "PEAK_API_KEY" in result.stderr
-    results_file = (project.target_path / "export_results.json").read_text()
-    state_dump = str(project.query("select * from mo_export_state.runs"))
+    # the first object, the Locations, meets the 401 and records it; the orders after it are not started
+    results_file = (project.target_path / "export_results.peak_locations.json").read_text()
+    state_dump = str(project.query("select * from mo_export_state__peak_locations.runs"))
     for text in (result.stdout, result.stderr, results_file, state_dump):
         assert wrong not in text and TOKEN not in text
     assert sandbox.stats()["rows_stored"] == 0
-    assert project.query("select status, exit_code from mo_export_state.runs") == [("configuration_error", 3)]
+    assert project.query("select status, exit_code from mo_export_state__peak_locations.runs") == [
+        ("configuration_error", 3)]
+    assert "peak_manufacturing_orders not started" in result.stderr
+    assert not (project.target_path / "export_results.json").exists()
 
 
 def test_api_dry_run_validates_remotely_and_changes_nothing(project, sandbox, monkeypatch, capsys) -> None:

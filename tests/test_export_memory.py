@@ -22,7 +22,7 @@ import duckdb
 import orjson
 import pytest
 
-from exporter.contract import ObjectContract
+from exporter.contract import DEFAULT_PATH_TEMPLATE, DEFAULT_SOLUTION_NAME, ObjectContract
 from exporter.destination import Destination
 from exporter.fingerprints import content_hash_sql, identity_hash_sql, key_hash_sql
 from exporter.ledger import Ledger
@@ -49,8 +49,8 @@ def acknowledge_every_row(con: duckdb.DuckDBPyConnection, schema: str, model: st
     state = Ledger(con, schema, model, obj)
     state.ensure()
     destination = Destination.of(
-        base_url=base_url, path_template=contract.DEFAULT_PATH_TEMPLATE, object_name=obj.object_name,
-        solution_name=contract.DEFAULT_SOLUTION_NAME, token=TOKEN,
+        base_url=base_url, path_template=DEFAULT_PATH_TEMPLATE, object_name=obj.object_name,
+        solution_name=DEFAULT_SOLUTION_NAME, token=TOKEN,
     )
     state.use_destination(destination)
     destination_id = state.register_destination(destination)
