@@ -296,7 +296,11 @@ def test_status_key_reads_a_spark_build_with_its_own_state_file(scenario, monkey
     assert answer["state_exists"] is False  # the Spark build's state is its own file, not the DuckDB one's
     [destination] = answer["destinations"]
     assert destination["destination_id"] is None and destination["settings_destination"] is True
-    assert [(r["state"], r["change"]) for r in destination["rows"]] == [("pending", "new")]
+    # nothing was exported from this state file, so neither is the order's location: the order is held for it
+    [row] = destination["rows"]
+    assert (row["state"], row["change"]) == ("held", "new")
+    assert row["held_by"] == ["its location_id (peak_locations.location_id, with is_factory = true) is not "
+                              "acknowledged by the destination yet"]
     mart = status_json(scenario, monkeypatch, capsys, "--key", scenario.in_mart, *args)
     assert mart["found_in"] == ["rejected_mart"]
 
