@@ -37,7 +37,9 @@ def test_run_help_shows_every_default_the_settings_apply() -> None:
         f"PEAK_BASE_URL). [default: {defaults.base_url}]",
         f"[default: {defaults.path_template}]",
         f"[default: {defaults.solution_name}]",
-        f"[default: {defaults.object_name}]",
+        # the destination is each object's own (its model's meta.peak), PEAK_OBJECT_NAME renames the main one's
+        "(PEAK_OBJECT_NAME). [default: its model's meta.peak.object_name]",
+        "[default: every object of the dbt project (models with meta.peak), parents first]",
         f"[default: {defaults.duckdb_path}]",
         f"[default: {defaults.model_name}]",
         f"[default: {defaults.state_schema}]",

@@ -26,11 +26,15 @@ from mo_export_dev.sample_data import generate  # noqa: E402
 from mo_export_dev.sandbox import SandboxConfig, running_sandbox  # noqa: E402
 from tests.dbt_support import PROJECT_DIR  # noqa: E402
 from tests.export_support import a_plan, a_summary  # noqa: E402
+from tests.reference_contract import LOCATIONS, MANUFACTURING_ORDERS  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
 TOKEN = "pat-dagster-SECRET-41c7"
 ORDERS = 600
+#: the export steps, parents first: the Locations' export, then the orders' (the asset it always had)
+LOCATIONS_EXPORT = "peak_locations_export"
+ORDERS_EXPORT = "peak_ingestion_api_export"
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +70,7 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: Any) -> 
 
 def materialize_all(definitions: ModuleType) -> Any:
     return dagster.materialize(
-        [definitions.mo_export_dbt_assets, definitions.peak_ingestion_api_export],
+        [definitions.mo_export_dbt_assets, *definitions.EXPORT_ASSETS.values()],
         resources={"dbt": definitions.dbt_resource},
         instance=dagster.DagsterInstance.ephemeral(),
         raise_on_error=False,
@@ -77,6 +81,17 @@ def step_events(result: Any, step: str, kind: str) -> list[Any]:
     return [e for e in result.all_events if e.step_key == step and e.event_type_value == kind]
 
 
+def test_the_orders_export_depends_on_the_locations_export(definitions) -> None:
+    assets = definitions.EXPORT_ASSETS
+    assert list(assets) == ["peak_locations", "peak_manufacturing_orders"]  # parents first
+    locations, orders = assets["peak_locations"], assets["peak_manufacturing_orders"]
+    assert locations.key == dagster.AssetKey(LOCATIONS_EXPORT) == definitions.export_key(LOCATIONS)
+    assert orders.key == dagster.AssetKey(ORDERS_EXPORT) == definitions.export_key(MANUFACTURING_ORDERS)
+    assert orders is definitions.peak_ingestion_api_export
+    assert set(orders.asset_deps[orders.key]) == {dagster.AssetKey("peak_manufacturing_orders"), locations.key}
+    assert set(locations.asset_deps[locations.key]) == {dagster.AssetKey("peak_locations")}
+
+
 # the code location itself must not call deprecated Dagster API (AssetExecutionContext.op warned 3 times a run)
 @pytest.mark.filterwarnings("error::DeprecationWarning")
 def test_whole_graph_builds_then_delivers_every_contract_row(definitions, warehouse, sandbox) -> None:
@@ -85,14 +100,38 @@ def test_whole_graph_builds_then_delivers_every_contract_row(definitions, wareho
     assert result.success
     with duckdb.connect(str(warehouse), read_only=True) as con:
         contract_rows = con.sql("select count(*) from main.peak_manufacturing_orders").fetchall()[0][0]
+        location_rows = con.sql("select count(*) from main.peak_locations").fetchall()[0][0]
         runs = con.sql("select exit_code, rows_acknowledged from mo_export_state.runs").fetchall()
+        location_runs = con.sql("select exit_code, rows_acknowledged "
+                                "from mo_export_state__peak_locations.runs").fetchall()
     assert contract_rows > 0.9 * ORDERS
-    assert sandbox.stats()["rows_stored"] == contract_rows
+    assert location_rows > 0
+    stored = sandbox.stats()["objects"]
+    assert stored[MANUFACTURING_ORDERS.object_name]["rows_stored"] == contract_rows
+    assert stored[LOCATIONS.object_name]["rows_stored"] == location_rows
+    assert sandbox.stats()["rows_stored"] == contract_rows + location_rows
     assert runs == [(0, contract_rows)]
-    export = result.asset_materializations_for_node("peak_ingestion_api_export")[0].metadata
+    assert location_runs == [(0, location_rows)]
+    export = result.asset_materializations_for_node(ORDERS_EXPORT)[0].metadata
     assert export["exit_code"].value == 0
     assert export["rows_acknowledged"].value == contract_rows
     assert export["rows_pending"].value == 0
+    assert export["rows_held"].value == 0
+    locations_export = result.asset_materializations_for_node(LOCATIONS_EXPORT)[0].metadata
+    assert locations_export["exit_code"].value == 0
+    assert locations_export["rows_acknowledged"].value == location_rows
+    # the locations were delivered before the orders: the orders' step started after the locations' ended,
+    # the sandbox stored every location before the first order, and it holds no order at a non-factory
+    steps = [(e.step_key, e.event_type_value) for e in result.all_events
+             if e.step_key in (LOCATIONS_EXPORT, ORDERS_EXPORT)
+             and e.event_type_value in ("STEP_START", "STEP_SUCCESS")]
+    assert steps == [(LOCATIONS_EXPORT, "STEP_START"), (LOCATIONS_EXPORT, "STEP_SUCCESS"),
+                     (ORDERS_EXPORT, "STEP_START"), (ORDERS_EXPORT, "STEP_SUCCESS")]
+    locations_stored = sandbox.rows(LOCATIONS.object_name)
+    orders_stored = sandbox.rows(MANUFACTURING_ORDERS.object_name)
+    assert len(locations_stored) == location_rows and len(orders_stored) == contract_rows
+    assert max(r["last_written_at"] for r in locations_stored) <= min(r["first_written_at"] for r in orders_stored)
+    assert sandbox.failed_rows() == []
     checks = {e.check_name: e.passed
               for e in result.get_asset_check_evaluations()}
     assert checks["api_accepted_every_row"] is True
@@ -113,12 +152,14 @@ def test_a_failing_dbt_test_stops_the_export(definitions, warehouse, sandbox) ->
 
     assert not result.success
     assert step_events(result, "mo_export_dbt_assets", "STEP_FAILURE")
-    export_events = {e.event_type_value for e in result.all_events if e.step_key == "peak_ingestion_api_export"}
-    assert not export_events & {"STEP_START", "STEP_SUCCESS", "ASSET_MATERIALIZATION"}, export_events
+    for step in (LOCATIONS_EXPORT, ORDERS_EXPORT):
+        export_events = {e.event_type_value for e in result.all_events if e.step_key == step}
+        assert not export_events & {"STEP_START", "STEP_SUCCESS", "ASSET_MATERIALIZATION"}, (step, export_events)
     assert sandbox.stats()["requests"] == 0
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.sql("select count(*) from information_schema.schemata "
-                       "where schema_name = 'mo_export_state'").fetchall()[0][0] == 0
+                       "where schema_name in ('mo_export_state', 'mo_export_state__peak_locations')"
+                       ).fetchall()[0][0] == 0
 
 
 def test_a_wrong_token_fails_the_export_with_exit_code_3_and_is_not_retried(
@@ -130,10 +171,13 @@ def test_a_wrong_token_fails_the_export_with_exit_code_3_and_is_not_retried(
 
     assert not result.success
     assert step_events(result, "mo_export_dbt_assets", "STEP_SUCCESS")
-    [failure] = step_events(result, "peak_ingestion_api_export", "STEP_FAILURE")
+    # the first export, the Locations', meets the 401; the orders' export, downstream of it, never starts
+    [failure] = step_events(result, LOCATIONS_EXPORT, "STEP_FAILURE")
     assert failure.step_failure_data.user_failure_data.metadata["exit_code"].value == errors.EXIT_CONFIG_ERROR
     assert "401" in failure.step_failure_data.user_failure_data.description
-    assert step_events(result, "peak_ingestion_api_export", "STEP_UP_FOR_RETRY") == []
+    assert step_events(result, LOCATIONS_EXPORT, "STEP_UP_FOR_RETRY") == []
+    assert step_events(result, ORDERS_EXPORT, "STEP_START") == []
+    assert step_events(result, ORDERS_EXPORT, "STEP_SUCCESS") == []
     assert sandbox.stats()["rows_stored"] == 0
 
 
@@ -188,12 +232,12 @@ class ExitTwoButTerminal(errors.TerminalError):
     ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else None,
 )
 def test_an_export_error_is_retried_by_its_type(definitions, monkeypatch, raised, retried, exit_code) -> None:
-    def run_export(settings: object) -> RunSummary:
+    def run_export(settings: object, contract: object, *, parents: object = ()) -> RunSummary:
         raise raised
 
     monkeypatch.setattr(definitions, "run_export", run_export)
     with pytest.raises(dagster.Failure) as failure:
-        definitions._run_in_worker_thread(object())
+        definitions._run_in_worker_thread(object(), MANUFACTURING_ORDERS)
 
     assert failure.value.allow_retries is retried
     assert failure.value.metadata["retryable"].value is retried

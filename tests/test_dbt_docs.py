@@ -9,9 +9,12 @@ import duckdb
 import orjson
 import pytest
 
-from exporter.ledger import TABLES
+from exporter.ledger import ledger_tables
 from tests import reference_contract as contract
 from tests.dbt_support import run_dbt
+
+#: the orders' ledger, the one models/marts/_export_state__sources.yml documents (schema mo_export_state)
+TABLES = ledger_tables(contract.MANUFACTURING_ORDERS)
 
 pytestmark = pytest.mark.slow
 
@@ -123,7 +126,7 @@ def test_the_documented_state_views_have_the_columns_the_exporter_creates(docs, 
     columns = ", ".join(f"{name} {type_}" for name, type_ in contract.DUCKDB_TYPES.items())
     with duckdb.connect(str(tmp_path / "state.duckdb")) as con:
         con.execute(f"create table main.contract_model ({columns})")
-        Ledger(con, "mo_export_state", '"main"."contract_model"').ensure()
+        Ledger(con, "mo_export_state", '"main"."contract_model"', contract.MANUFACTURING_ORDERS).ensure()
         created = {view: [r[0] for r in con.execute(
             "select column_name from information_schema.columns where table_schema = 'mo_export_state' "
             "and table_name = ? order by ordinal_position", [view]).fetchall()]

@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from exporter.deliver import ACK_GROUP_MAX_BATCHES, ACK_MAX_WAITING_BATCHES
+from exporter.settings import ExportSettings
 from mo_export_dev.sandbox import SandboxConfig, running_sandbox
 from tests.dbt_support import PROJECT_DIR, run_dbt_subprocess
 from tests.export_support import TOKEN, Project, build_sample_project, run_cli, sandbox_rows
@@ -181,12 +182,16 @@ def test_401_stops_with_exit_code_3_and_the_token_appears_nowhere(project, sandb
     result = export(project, sandbox, monkeypatch, capsys, token=wrong, json_logs=True)
     assert result.exit_code == 3
     assert "401" in result.stderr and "PEAK_API_KEY" in result.stderr
-    results_file = (project.target_path / "export_results.json").read_text()
-    state_dump = str(project.query("select * from mo_export_state.runs"))
+    # the first object, the Locations, meets the 401 and records it; the orders after it are not started
+    results_file = (project.target_path / "export_results.peak_locations.json").read_text()
+    state_dump = str(project.query("select * from mo_export_state__peak_locations.runs"))
     for text in (result.stdout, result.stderr, results_file, state_dump):
         assert wrong not in text and TOKEN not in text
     assert sandbox.stats()["rows_stored"] == 0
-    assert project.query("select status, exit_code from mo_export_state.runs") == [("configuration_error", 3)]
+    assert project.query("select status, exit_code from mo_export_state__peak_locations.runs") == [
+        ("configuration_error", 3)]
+    assert "peak_manufacturing_orders not started" in result.stderr
+    assert not (project.target_path / "export_results.json").exists()
 
 
 def test_api_dry_run_validates_remotely_and_changes_nothing(project, sandbox, monkeypatch, capsys) -> None:
@@ -277,7 +282,11 @@ def test_an_unexpected_error_exits_70_without_traceback_and_the_run_is_recorded_
 ) -> None:
     import exporter.pipeline
 
-    def broken(*args: object, **kwargs: object) -> None:
+    real_deliver = exporter.pipeline.deliver
+
+    def broken(rows: object, to_send: int, settings: ExportSettings, **kwargs: object) -> object:
+        if settings.model_name != "peak_manufacturing_orders":  # the Locations go first, and go through
+            return real_deliver(rows, to_send, settings, **kwargs)
         raise RuntimeError("simulated bug")
 
     monkeypatch.setattr(exporter.pipeline, "deliver", broken)
@@ -318,11 +327,27 @@ def test_batch_size_2000_fills_requests_of_2000_rows(project, sandbox, monkeypat
     assert summary["rows"]["acknowledged"] == len(expected)
 
 
+#: the Locations' ingest path: a run sends the Locations (the orders' parents) first
+LOCATIONS_PATH = "/api/v2/ingest/object/INV_LOCATIONS_OOTB"
+
+
 class _RefuseEveryRequest(BaseHTTPRequestHandler):
-    """Answers every POST with the API's error object for a request it refuses as a whole."""
+    """Answers every POST of the orders with the API's error object for a request it refuses as a whole; the
+    Locations, sent first, are taken as the API takes them (so the orders are not held for their locations)."""
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.split("?", 1)[0] == LOCATIONS_PATH:
+            rows = len(orjson.loads(body)["data"])
+            self.server.location_posts += 1  # type: ignore[attr-defined]
+            answer = orjson.dumps({"requestId": f"locations-{self.server.location_posts}",  # type: ignore[attr-defined]
+                                   "accepted": rows, "failed": []})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+            return
         self.server.posts += 1  # type: ignore[attr-defined]
         # a trace id per answer, as gateways add: the refusal is the same whatever its number
         body = b'{"detail": "solutionName INV_OOTB is not known to this tenant (trace %d)"}' % self.server.posts
@@ -340,6 +365,7 @@ class _RefuseEveryRequest(BaseHTTPRequestHandler):
 def _refusing_server() -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _RefuseEveryRequest)
     server.posts = 0  # type: ignore[attr-defined]
+    server.location_posts = 0  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -374,6 +400,7 @@ def test_a_413_for_every_request_keeps_halving_until_requests_fit(project, tmp_p
 def test_a_400_that_both_halves_repeat_refuses_the_request_not_its_rows(project, sandbox, monkeypatch, capsys) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _RefuseEveryRequest)
     server.posts = 0  # type: ignore[attr-defined]
+    server.location_posts = 0  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

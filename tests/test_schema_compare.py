@@ -13,7 +13,7 @@ from exporter.schema_compare import (
     schema_paths,
     solution_names,
 )
-from tests.reference_contract import ATTRIBUTES, DEFAULT_OBJECT_NAME, PRIMARY_KEY
+from tests.reference_contract import ATTRIBUTES, DEFAULT_OBJECT_NAME, MANUFACTURING_ORDERS, PRIMARY_KEY
 
 
 def contract_columns(**types: str) -> list[dict[str, Any]]:
@@ -40,7 +40,7 @@ def test_solution_names_accept_the_wrapped_and_the_bare_list() -> None:
 def test_the_contract_itself_compares_equal() -> None:
     table = find_table(tables(contract_columns()), DEFAULT_OBJECT_NAME)
     assert table is not None
-    assert compare_with_contract(table).problems == ()
+    assert compare_with_contract(table, MANUFACTURING_ORDERS).problems == ()
 
 
 def test_type_aliases_and_other_spellings_are_understood() -> None:
@@ -49,7 +49,7 @@ def test_type_aliases_and_other_spellings_are_understood() -> None:
                for c in contract_columns()]
     table = find_table([{"name": DEFAULT_OBJECT_NAME, "columns": columns, "primaryKey": list(PRIMARY_KEY)}],
                        DEFAULT_OBJECT_NAME)
-    assert table is not None and compare_with_contract(table).problems == ()
+    assert table is not None and compare_with_contract(table, MANUFACTURING_ORDERS).problems == ()
 
 
 def test_differences_are_named_column_by_column() -> None:
@@ -59,7 +59,7 @@ def test_differences_are_named_column_by_column() -> None:
     columns.append({"name": "note", "type": "string", "validations": []})
     table = find_table(tables(columns, key=["product_id", "location_id", "order_number"]), DEFAULT_OBJECT_NAME)
     assert table is not None
-    result = compare_with_contract(table)
+    result = compare_with_contract(table, MANUFACTURING_ORDERS)
     assert result.problems == (
         "source_id is not a column of the destination",
         "ordered_units is string there, the contract sends integer",

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import duckdb
 import orjson
 import pytest
 
-from exporter.pipeline import run_export
+from exporter.pipeline import run_exports
 from exporter.settings import load_settings
 from mo_export_dev.sandbox import SandboxConfig, running_sandbox
 from tests.dbt_support import run_dbt_subprocess
@@ -73,8 +74,11 @@ def scenario(sample_build: Callable[..., Project], tmp_path_factory: pytest.Temp
         env = project.env(sandbox.base_url)
         settings = load_settings({"duckdb_path": project.duckdb_path, "target_path": project.target_path},
                                  environ=env)
-        summary = run_export(settings)
+        # every object, parents first: the Locations (all acknowledged), then the orders (one refused)
+        locations, summary = run_exports(settings)
+        assert (locations.exit_code, locations.as_dict()["rows"]["pending"]) == (0, 0)
         assert summary.exit_code == 1 and summary.counters.rejected == 1
+        assert (summary.as_dict()["rows"]["held"], summary.as_dict()["rows"]["pending"]) == (0, 0)
 
         from mo_export_dev.sample_data import simulate_next_extraction
 
@@ -292,7 +296,11 @@ def test_status_key_reads_a_spark_build_with_its_own_state_file(scenario, monkey
     assert answer["state_exists"] is False  # the Spark build's state is its own file, not the DuckDB one's
     [destination] = answer["destinations"]
     assert destination["destination_id"] is None and destination["settings_destination"] is True
-    assert [(r["state"], r["change"]) for r in destination["rows"]] == [("pending", "new")]
+    # nothing was exported from this state file, so neither is the order's location: the order is held for it
+    [row] = destination["rows"]
+    assert (row["state"], row["change"]) == ("held", "new")
+    assert row["held_by"] == ["its location_id (peak_locations.location_id, with is_factory = true) is not "
+                              "acknowledged by the destination yet"]
     mart = status_json(scenario, monkeypatch, capsys, "--key", scenario.in_mart, *args)
     assert mart["found_in"] == ["rejected_mart"]
 
@@ -336,12 +344,21 @@ def test_a_pending_order_names_the_failed_last_run_at_each_destination(scenario,
     import socket
 
     project = scenario.project.copy_to(tmp_path / "copy")
-    with socket.socket() as probe:  # a port nothing listens on: the run cannot deliver
-        probe.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    # the orders go only where their locations were acknowledged (else they are held, not sent): deliver the
+    # Locations to an API that then goes away, so the orders' run at that URL cannot deliver
+    config = SandboxConfig(token=TOKEN, store_path=tmp_path / "gone.sqlite", rate_limit_rps=0)
+    with running_sandbox(config) as gone:
+        dead = gone.base_url
+        sent = run_cli(["run", "--no-progress", "--object", "peak_locations"], project.env(dead), monkeypatch,
+                       capsys)
+        assert sent.exit_code == 0, sent.stderr
+    with socket.socket() as probe:  # nothing listens there any more: the run cannot deliver
+        probe.settimeout(1)
+        assert probe.connect_ex(("127.0.0.1", urlsplit(dead).port)) != 0
     failed = run_cli(["run", "--no-progress", "--max-attempts", "1", "--retry-budget", "0"], project.env(dead),
                      monkeypatch, capsys)
     assert failed.exit_code == 2, failed.stderr
+    assert orjson.loads((project.target_path / "export_results.json").read_bytes())["exit_code"] == 2
 
     result = run_cli(["status", "--json", "--key", scenario.changed], project.env(dead), monkeypatch, capsys)
     answer = orjson.loads(result.stdout)

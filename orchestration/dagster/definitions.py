@@ -153,7 +153,6 @@ def _export_asset(contract: ObjectContract) -> Any:
 
     @asset(
         key=key,
-        name=key.path[-1],
         deps=[upstream, *parents],
         retry_policy=EXPORT_RETRY_POLICY,
         check_specs=[AssetCheckSpec(EXPORT_CHECK, asset=key,
