@@ -142,3 +142,16 @@ def a_summary(plan: Any, *, dry_run: bool = False, payload_dir: str | None = Non
     return RunSummary.build(run_id="dry-run" if dry_run else "r1", plan=plan,
                             result=DeliveryResult(counters=counters, failure=failure), settings=settings,
                             started_at="2026-01-01T00:00:00+00:00", duration_seconds=1.0)
+
+
+#: the manufacturing orders' object name; a run sends Locations (their parents) first
+ORDERS_OBJECT = "INV_MANUFACTURING_ORDERS_OOTB"
+#: the dbt model of Locations, for `run --object` (their ledger is ``mo_export_state__peak_locations``)
+LOCATIONS_MODEL = "peak_locations"
+
+
+def order_stats(handle: Any) -> dict[str, int]:
+    """The sandbox's counts of the manufacturing orders alone (``requests``, ``rows_accepted``, ``rows_failed``,
+    ``rows_stored``): its top-level counts include the Locations a run sends first."""
+    counts: dict[str, int] = handle.stats()["objects"][ORDERS_OBJECT]
+    return counts

@@ -29,7 +29,15 @@ from exporter.ledger import SCHEMA_VERSION
 from exporter.settings import redacted_url
 from mo_export_dev.sandbox import SandboxConfig, create_app, running_sandbox
 from tests.dbt_support import PROJECT_DIR
-from tests.export_support import TOKEN, CliResult, Project, build_sample_project, run_cli
+from tests.export_support import (
+    ORDERS_OBJECT,
+    TOKEN,
+    CliResult,
+    Project,
+    build_sample_project,
+    order_stats,
+    run_cli,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -37,6 +45,8 @@ ORDERS = 300
 READONLY_TOKEN = "pat-readonly-4411"
 MODEL = "main.peak_manufacturing_orders"
 STATE = "mo_export_state"
+#: a run sends Locations first (the orders' parents), each object with its own ledger and results file
+LOCATIONS_STATE = "mo_export_state__peak_locations"
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +90,18 @@ def execute(project: Project, *statements: str) -> None:
             con.execute(sql)
 
 
-def state_exists(project: Project) -> bool:
-    return project.query("select count(*) from information_schema.schemata where schema_name = ?", [STATE]) == [(1,)]
+def state_exists(project: Project, schema: str = STATE) -> bool:
+    return project.query("select count(*) from information_schema.schemata where schema_name = ?",
+                         [schema]) == [(1,)]
 
 
-def results(project: Project) -> dict:
-    return orjson.loads((project.target_path / "export_results.json").read_bytes())
+def results(project: Project, name: str = "export_results.json") -> dict:
+    return orjson.loads((project.target_path / name).read_bytes())
+
+
+def locations_results(project: Project) -> dict:
+    """The summary of a run's first object, the Locations (their own results file)."""
+    return results(project, "export_results.peak_locations.json")
 
 
 # -- tokens and the API's answers -------------------------------------------------------------------------------
@@ -126,22 +142,25 @@ def test_401_stops_at_once_with_exit_3(project, sandbox, monkeypatch, capsys) ->
     assert_refused(result, 3, "answered 401", "invalid API token", "PEAK_API_KEY")
     assert sandbox.stats()["requests_by_status"] == {"401": sandbox.stats()["requests"]}
     assert sandbox.stats()["rows_stored"] == 0
-    assert project.query(f"select status, exit_code from {STATE}.runs") == [("configuration_error", 3)]
-    assert project.query(f"select count(*) from {STATE}.deliveries") == [(0,)]
+    # the run's first object (Locations) met the 401 and recorded it; the orders were not started
+    assert project.query(f"select status, exit_code from {LOCATIONS_STATE}.runs") == [("configuration_error", 3)]
+    assert project.query(f"select count(*) from {LOCATIONS_STATE}.deliveries") == [(0,)]
+    assert not state_exists(project) and order_stats(sandbox)["requests"] == 0
 
 
 def test_403_read_only_token_says_it_lacks_write_access(project, sandbox, monkeypatch, capsys) -> None:
     result = export(project, sandbox.base_url, monkeypatch, capsys, token=READONLY_TOKEN)
     assert_refused(result, 3, "answered 403", "read-only", "write access", "'INV_OOTB'")
     assert sandbox.stats()["rows_stored"] == 0
-    assert results(project)["exit_code"] == 3
+    assert locations_results(project)["exit_code"] == 3  # the run's first object met the 403
 
 
 def test_404_unknown_object_names_object_url_and_template(project, sandbox, monkeypatch, capsys) -> None:
     result = export(project, sandbox.base_url, monkeypatch, capsys, "--object-name", "INV_NO_SUCH_OBJECT")
     assert_refused(result, 3, "answered 404", "/api/v2/ingest/object/INV_NO_SUCH_OBJECT", "object name",
                    "PEAK_BASE_URL", "path template")
-    assert sandbox.stats()["rows_stored"] == 0
+    assert results(project)["exit_code"] == 3
+    assert sandbox.rows() == []  # no order stored (the Locations, under their own name, were)
 
 
 # -- addresses, transport and TLS -------------------------------------------------------------------------------
@@ -197,10 +216,11 @@ def test_connection_refused_gives_up_after_the_attempts_with_exit_2(project, mon
     result = export(project, base_url, monkeypatch, capsys, "--max-attempts", "3", "--retry-budget", "10")
     assert time.monotonic() - started < 30  # 3 attempts, backoff 0.5 s then 1 s at most
     assert_refused(result, 2, "after 3 failed attempts", "ConnectError", base_url, "PEAK_BASE_URL", "re-run")
-    summary = results(project)
+    summary = locations_results(project)  # the run's first object; the orders were not started
     assert summary["status"] == "delivery_failed" and summary["http"]["requests"] == 3
     assert summary["rows"]["sent"] == 0 and summary["rows"]["pending"] == summary["rows"]["to_send"] > 0
-    assert project.query(f"select status, exit_code from {STATE}.runs") == [("delivery_failed", 2)]
+    assert project.query(f"select status, exit_code from {LOCATIONS_STATE}.runs") == [("delivery_failed", 2)]
+    assert not state_exists(project)
 
 
 def test_retry_budget_bounds_a_refused_connection_too(project, monkeypatch, capsys) -> None:
@@ -215,8 +235,10 @@ class TlsServer:
     cert_path: Path
     app_state: object
 
-    def rows_stored(self) -> int:
-        return int(self.app_state.store.count())  # type: ignore[attr-defined]
+    def rows_stored(self, object_name: str | None = None) -> int:
+        """Rows stored, of every object or of ``object_name``."""
+        store = self.app_state.store  # type: ignore[attr-defined]
+        return int(store.count() if object_name is None else store.count_by_object().get(object_name, 0))
 
 
 def make_self_signed_cert(folder: Path) -> tuple[Path, Path]:
@@ -264,11 +286,13 @@ def test_untrusted_tls_certificate_is_a_configuration_error_and_ca_bundle_fixes_
         untrusted = export(project, server.base_url, monkeypatch, capsys, "--max-attempts", "3")
         assert_refused(untrusted, 3, "TLS certificate of 127.0.0.1 is not trusted", "--ca-bundle", "MO_CA_BUNDLE")
         assert server.rows_stored() == 0
-        assert results(project)["http"]["requests"] == 1  # not retried: retrying cannot help
+        # the run's first object (Locations) met the certificate; the orders were not started
+        assert locations_results(project)["http"]["requests"] == 1  # not retried: retrying cannot help
 
         trusted = export(project, server.base_url, monkeypatch, capsys, "--ca-bundle", str(server.cert_path))
         assert trusted.exit_code == 0, trusted.stderr
-        assert server.rows_stored() == results(project)["rows"]["acknowledged"] == len(project.contract_rows())
+        assert server.rows_stored(ORDERS_OBJECT) == results(project)["rows"]["acknowledged"] \
+            == len(project.contract_rows())
 
 
 def test_ca_bundle_without_a_certificate_is_refused_up_front(project, sandbox, monkeypatch, capsys, tmp_path) -> None:
@@ -336,7 +360,7 @@ def test_manifest_but_no_table_in_the_duckdb_file(project, sandbox, monkeypatch,
     result = export(project, sandbox.base_url, monkeypatch, capsys)
     assert_refused(result, 3, "table main.peak_manufacturing_orders does not exist in this DuckDB file",
                    "same MO_DUCKDB_PATH")
-    assert sandbox.stats()["requests"] == 0
+    assert order_stats(sandbox)["requests"] == 0
 
 
 def test_failed_last_dbt_build_stops_the_export(project, sandbox, monkeypatch, capsys) -> None:
@@ -349,7 +373,7 @@ def test_failed_last_dbt_build_stops_the_export(project, sandbox, monkeypatch, c
     result = export(project, sandbox.base_url, monkeypatch, capsys)
     assert_refused(result, 3, f"the latest build of {model_id} in this DuckDB file", "ended 'error'",
                    "contract violated", "dbt build")
-    assert sandbox.stats()["requests"] == 0
+    assert order_stats(sandbox)["requests"] == 0
 
 
 @pytest.mark.parametrize(
@@ -370,14 +394,14 @@ def test_model_no_longer_matching_the_contract_sends_nothing(project, sandbox, m
     result = export(project, sandbox.base_url, monkeypatch, capsys)
     assert_refused(result, 3, "no longer matches the INV_MANUFACTURING_ORDERS_OOTB contract", problem,
                    "nothing was sent", "run `dbt build`")
-    assert sandbox.stats()["requests"] == 0
+    assert order_stats(sandbox)["requests"] == 0
 
 
 def test_duplicate_primary_keys_send_nothing(project, sandbox, monkeypatch, capsys) -> None:
     execute(project, f"insert into {MODEL} select * from {MODEL} order by order_number limit 2")
     result = export(project, sandbox.base_url, monkeypatch, capsys)
     assert_refused(result, 3, "holds 2 rows whose primary key", "nothing was sent")
-    assert sandbox.stats()["requests"] == 0
+    assert order_stats(sandbox)["requests"] == 0
 
 
 def test_fractional_seconds_in_the_model_send_nothing(project, sandbox, monkeypatch, capsys) -> None:
@@ -385,7 +409,7 @@ def test_fractional_seconds_in_the_model_send_nothing(project, sandbox, monkeypa
                      f"where order_number in (select order_number from {MODEL} order by 1 limit 3)")
     result = export(project, sandbox.base_url, monkeypatch, capsys)
     assert_refused(result, 3, "holds 3 rows with fractional seconds", "whole seconds", "nothing was sent")
-    assert sandbox.stats()["requests"] == 0
+    assert order_stats(sandbox)["requests"] == 0
 
 
 def test_garbage_bytes_instead_of_a_duckdb_file(project, sandbox, monkeypatch, capsys) -> None:
@@ -438,7 +462,7 @@ def test_second_export_while_one_is_running(project, tmp_path, monkeypatch, caps
         first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             deadline = time.monotonic() + 30
-            while slow.stats()["requests"] < 2 and first.poll() is None and time.monotonic() < deadline:
+            while order_stats(slow)["requests"] < 2 and first.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.02)
             assert first.poll() is None, "the first export ended before the second could start"
 
@@ -454,11 +478,11 @@ def test_second_export_while_one_is_running(project, tmp_path, monkeypatch, caps
                 first.wait(10)
         assert first.returncode == 2, first_err
         assert "Traceback" not in first_err and "SIGTERM" in first_err
-        stored_by_first = slow.stats()["rows_stored"]
+        stored_by_first = order_stats(slow)["rows_stored"]
 
         rerun = export(project, slow.base_url, monkeypatch, capsys)  # then the file is free again
         assert rerun.exit_code == 0, rerun.stderr
-        assert slow.stats()["rows_stored"] == len(project.contract_rows()) > stored_by_first
+        assert order_stats(slow)["rows_stored"] == len(project.contract_rows()) > stored_by_first
     runs = project.query(f"select status, exit_code from {STATE}.runs order by started_at")
     assert runs == [("delivery_failed", 2), ("success", 0)]
 
@@ -479,11 +503,11 @@ def test_second_export_while_one_is_running(project, tmp_path, monkeypatch, caps
 def test_damaged_state_schema_stops_before_sending(project, sandbox, monkeypatch, capsys, damage, problem) -> None:
     assert export(project, sandbox.base_url, monkeypatch, capsys).exit_code == 0
     execute(project, damage)
-    requests_before = sandbox.stats()["requests"]
+    requests_before = order_stats(sandbox)["requests"]
     result = export(project, sandbox.base_url, monkeypatch, capsys, "--full-refresh")
     assert_refused(result, 3, f"the export state schema '{STATE}' is damaged or from another version", problem,
                    f"drop schema {STATE} cascade", "re-sends every row")
-    assert sandbox.stats()["requests"] == requests_before
+    assert order_stats(sandbox)["requests"] == requests_before
 
 
 def test_missing_state_schema_starts_afresh_and_resends_everything(project, sandbox, monkeypatch, capsys) -> None:

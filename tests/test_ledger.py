@@ -27,7 +27,15 @@ import pytest
 from exporter.ledger import SCHEMA_VERSION
 from mo_export_dev.sandbox import SandboxConfig, running_sandbox
 from tests.dbt_support import PROJECT_DIR, dbt_command, run_dbt_subprocess
-from tests.export_support import TOKEN, CliResult, Project, build_sample_project, run_cli, sandbox_rows
+from tests.export_support import (
+    TOKEN,
+    CliResult,
+    Project,
+    build_sample_project,
+    order_stats,
+    run_cli,
+    sandbox_rows,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -113,10 +121,10 @@ def test_another_object_path_at_a_known_url_is_refused_until_named_a_new_tenant(
     refused = export(project, sandbox.base_url, monkeypatch, capsys, "--path-template", newer)
     assert refused.exit_code == 3
     assert "--new-tenant" in refused.stderr and "path /api/v2/ingest/object/" in refused.stderr
-    requests = sandbox.stats()["requests"]
+    requests = order_stats(sandbox)["requests"]
     other_path = export(project, sandbox.base_url, monkeypatch, capsys, "--path-template", newer, "--new-tenant")
     assert other_path.exit_code == 0, other_path.stderr
-    assert sandbox.stats()["requests"] > requests
+    assert order_stats(sandbox)["requests"] > requests
     assert results(project)["rows"]["sent"] == results(project)["rows"]["considered"] > 0
     assert project.query("select path from mo_export_state.destinations order by destination_id") == [
         ("/api/v2/ingest/object/INV_MANUFACTURING_ORDERS_OOTB",), ("/api/v2/objects/INV_MANUFACTURING_ORDERS_OOTB",)]
@@ -251,7 +259,7 @@ def test_a_failed_test_stays_failed_whatever_dbt_command_runs_after_it(project, 
         assert result.exit_code == 3, (command, result.stderr)
         assert "assert_rejected_share_below_threshold" in result.stderr and "fail" in result.stderr
         assert "dbt build" in result.stderr
-    assert sandbox.stats()["requests"] == 0
+    assert order_stats(sandbox)["requests"] == 0
 
 
 def test_a_model_rebuilt_without_its_tests_is_refused_until_they_pass(project, sandbox, monkeypatch, capsys) -> None:
@@ -259,7 +267,7 @@ def test_a_model_rebuilt_without_its_tests_is_refused_until_they_pass(project, s
     refused = export(project, sandbox.base_url, monkeypatch, capsys)
     assert refused.exit_code == 3
     assert "was not tested" in refused.stderr and "`dbt run -s peak_manufacturing_orders`" in refused.stderr
-    assert sandbox.stats()["requests"] == 0
+    assert order_stats(sandbox)["requests"] == 0
     dbt(project, "test", "-s", "peak_manufacturing_orders")
     tested = export(project, sandbox.base_url, monkeypatch, capsys)
     assert tested.exit_code == 0, tested.stderr
@@ -281,7 +289,7 @@ def test_another_duckdb_file_built_into_the_same_target_does_not_clear_the_guard
     dbt(project, "build", duckdb_path=other.duckdb_path)  # passes, and rewrites the shared target/
     result = export(project, sandbox.base_url, monkeypatch, capsys)
     assert result.exit_code == 3 and "did not pass" in result.stderr
-    assert sandbox.stats()["requests"] == 0
+    assert order_stats(sandbox)["requests"] == 0
 
 
 def test_a_build_killed_after_it_rebuilt_the_model_is_refused_until_a_build_finishes(
@@ -308,7 +316,7 @@ def test_a_build_killed_after_it_rebuilt_the_model_is_refused_until_a_build_fini
     refused = export(project, sandbox.base_url, monkeypatch, capsys)
     assert refused.exit_code == 3, refused.stderr
     assert "did not finish" in refused.stderr and "dbt build" in refused.stderr
-    assert sandbox.stats()["requests"] == 0
+    assert order_stats(sandbox)["requests"] == 0
     dbt(project, "build", "-s", "peak_manufacturing_orders+")
     finished = export(project, sandbox.base_url, monkeypatch, capsys)
     assert finished.exit_code == 0, finished.stderr
@@ -345,7 +353,7 @@ def test_values_the_api_cannot_take_refuse_the_run_and_nothing_is_sent(
     result = export(project, sandbox.base_url, monkeypatch, capsys)
     assert result.exit_code == 3, result.stderr
     assert f"4 rows where {problem}" in result.stderr and "Nothing was sent" in result.stderr
-    assert sandbox.stats()["requests"] == 0
+    assert order_stats(sandbox)["requests"] == 0
 
 
 def test_each_problem_is_counted_and_a_view_is_checked_too(project, sandbox, monkeypatch, capsys) -> None:
@@ -363,7 +371,7 @@ def test_each_problem_is_counted_and_a_view_is_checked_too(project, sandbox, mon
     assert result.exit_code == 3, result.stderr
     assert "2 rows where source_id is null" in result.stderr
     assert "3 rows where expected_end_date is outside" in result.stderr
-    assert sandbox.stats()["requests"] == 0
+    assert order_stats(sandbox)["requests"] == 0
 
 
 # -- environment faults -----------------------------------------------------------------------------------
@@ -395,7 +403,7 @@ def test_disk_full_during_the_export_exits_2_and_says_what_was_kept(project, tmp
         expected = project.contract_rows()
         assert f"{recorded:,} acknowledged rows were recorded" in full.stderr
         assert f"the other {len(expected) - recorded:,} rows" in full.stderr
-        assert sandbox.stats()["rows_stored"] > 0
+        assert order_stats(sandbox)["rows_stored"] > 0
 
         rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
         assert rerun.returncode == 0, rerun.stderr

@@ -19,7 +19,16 @@ import pytest
 from exporter.ledger import SCHEMA_VERSION
 from mo_export_dev.sandbox import SandboxConfig, running_sandbox
 from tests.dbt_support import run_dbt_subprocess
-from tests.export_support import TOKEN, CliResult, Project, build_sample_project, run_cli, sandbox_rows
+from tests.export_support import (
+    LOCATIONS_MODEL,
+    TOKEN,
+    CliResult,
+    Project,
+    build_sample_project,
+    order_stats,
+    run_cli,
+    sandbox_rows,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -50,6 +59,13 @@ def mo_export(project: Project, sandbox, monkeypatch, capsys, *args: str) -> Cli
 
 def export(project: Project, sandbox, monkeypatch, capsys, *args: str) -> CliResult:
     return mo_export(project, sandbox, monkeypatch, capsys, "run", "--no-progress", *args)
+
+
+def export_locations(project: Project, sandbox, monkeypatch, capsys) -> None:
+    """Send the Locations alone (`run --object peak_locations`), as the first step of a run does: `plan` and
+    `run --plan` are about the orders alone, which are held until their locations are acknowledged."""
+    result = export(project, sandbox, monkeypatch, capsys, "--object", LOCATIONS_MODEL)
+    assert result.exit_code == 0, result.stderr
 
 
 def plan_json(project: Project, sandbox, monkeypatch, capsys, *args: str) -> dict:
@@ -231,6 +247,7 @@ def test_a_pinned_plan_is_refused_after_the_model_changed_and_nothing_is_sent(
 def test_a_pinned_plan_for_another_destination_or_a_malformed_one_is_refused(
     project, sandbox, monkeypatch, capsys, tmp_path
 ) -> None:
+    export_locations(project, sandbox, monkeypatch, capsys)
     plan_path = tmp_path / "reviewed.json"
     plan_json(project, sandbox, monkeypatch, capsys, "--out", str(plan_path))
     other = export(project, sandbox, monkeypatch, capsys, "--plan", str(plan_path), "--object-name", "OTHER_OBJECT")
@@ -245,7 +262,7 @@ def test_a_pinned_plan_for_another_destination_or_a_malformed_one_is_refused(
     assert f"plan file {plan_path}: row 8: content_fingerprint 'not-a-fingerprint'" in broken.stderr
     plan_path.write_text("{not json")
     assert "is not valid JSON" in export(project, sandbox, monkeypatch, capsys, "--plan", str(plan_path)).stderr
-    assert sandbox.stats()["requests"] == 0
+    assert order_stats(sandbox)["requests"] == 0
 
 
 # -- the guard --------------------------------------------------------------------------------------------
@@ -255,7 +272,7 @@ def test_the_guard_refuses_a_100_percent_change_and_the_flag_allows_it_once(
     assert export(project, sandbox, monkeypatch, capsys).exit_code == 0
     considered = results(project)["rows"]["considered"]
     execute(project, f"update {MODEL} set ordered_units = ordered_units + 1")
-    requests, runs = sandbox.stats()["requests"], state_fingerprint(project)[0][0]
+    requests, runs = order_stats(sandbox)["requests"], state_fingerprint(project)[0][0]
 
     refused = export(project, sandbox, monkeypatch, capsys)
     assert refused.exit_code == 3
@@ -263,7 +280,7 @@ def test_the_guard_refuses_a_100_percent_change_and_the_flag_allows_it_once(
             f"against {considered:,} orders acknowledged before (100.0%") in refused.stderr
     assert "--allow-large-change" in refused.stderr
     assert export(project, sandbox, monkeypatch, capsys, "--full-refresh").exit_code == 3
-    assert sandbox.stats()["requests"] == requests and state_fingerprint(project)[0][0] == runs
+    assert order_stats(sandbox)["requests"] == requests and state_fingerprint(project)[0][0] == runs
     plan = plan_json(project, sandbox, monkeypatch, capsys)
     assert plan["guard"]["refuses"] is True and plan["guard"]["change_share"] == 1.0
     assert plan["changed_attributes"] == [
@@ -281,6 +298,7 @@ def test_the_guard_refuses_a_100_percent_change_and_the_flag_allows_it_once(
 
 
 def test_a_first_run_to_a_destination_is_not_limited(project, sandbox, monkeypatch, capsys) -> None:
+    export_locations(project, sandbox, monkeypatch, capsys)  # the orders' first run, their locations known
     plan = plan_json(project, sandbox, monkeypatch, capsys, "--max-change-share", "0")
     assert plan["guard"]["limited"] is False and plan["counts"]["new"] == plan["counts"]["to_send"] > 0
     result = export(project, sandbox, monkeypatch, capsys, "--max-change-share", "0", "--max-loss-share", "0")
@@ -341,15 +359,16 @@ def test_a_version_3_state_migrates_and_keys_acknowledged_with_other_content_cou
 def test_the_guard_counts_new_rows_so_a_model_that_doubles_is_refused(project, sandbox, monkeypatch, capsys) -> None:
     assert export(project, sandbox, monkeypatch, capsys).exit_code == 0
     considered = results(project)["rows"]["considered"]
-    # every order copied under a new location: nothing acknowledged changes, but the model doubles
-    execute(project, f"insert into {MODEL} select * replace (location_id || '-COPY' as location_id) from {MODEL}")
-    requests = sandbox.stats()["requests"]
+    # every order copied under a new order number (at its own factory, so none is held for its location):
+    # nothing acknowledged changes, but the model doubles
+    execute(project, f"insert into {MODEL} select * replace (order_number || '-COPY' as order_number) from {MODEL}")
+    requests = order_stats(sandbox)["requests"]
 
     refused = export(project, sandbox, monkeypatch, capsys)
     assert refused.exit_code == 3
     assert f"{considered:,} rows would go out that the destination does not hold as they are ({considered:,} of them "
     assert f"({considered:,} of them new)" in refused.stderr and "(100.0%" in refused.stderr
-    assert sandbox.stats()["requests"] == requests
+    assert order_stats(sandbox)["requests"] == requests
 
 
 def test_an_output_path_that_is_not_a_regular_file_is_refused_and_left_alone(

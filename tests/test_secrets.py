@@ -38,6 +38,7 @@ from mo_export_dev.sample_data import generate
 from mo_export_dev.sandbox import SandboxConfig, start_sandbox_process
 from tests.dbt_support import run_dbt
 from tests.export_support import CliResult, Project, run_cli
+from tests.hostile_server import PARENT_OBJECTS
 from tests.test_hostile_config import closed_port, holding_duckdb_file, https_sandbox
 
 pytestmark = pytest.mark.slow
@@ -49,6 +50,8 @@ READONLY_SECRET = f"pat-{MARKER}-readonly-77aa"
 TOKENS = (SECRET, WRONG_SECRET, READONLY_SECRET)
 STATE = "mo_export_state"
 MODEL = "main.peak_manufacturing_orders"
+#: a run sends Locations first, with their own ledger (``{STATE}__peak_locations``) and results file
+RESULTS_FILES = ("export_results.json", "export_results.peak_locations.json")
 
 
 def _base64_needles(token: str) -> list[str]:
@@ -117,7 +120,8 @@ def third_party_debug_logging(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # -- collecting everything a run left behind ----------------------------------------------------------------------
 def dump_state(duckdb_path: Path) -> str:
-    """Every column of every table and view in the state schema, as text."""
+    """Every column of every table and view in the state schemas (the orders' and each other object's), as
+    text."""
     if not duckdb_path.exists():
         return ""
     try:
@@ -126,21 +130,23 @@ def dump_state(duckdb_path: Path) -> str:
         return ""  # not a DuckDB file (the garbage scenario)
     with con:
         relations = con.execute(
-            "select table_name from information_schema.tables where table_schema = ? order by 1", [STATE]
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema = ? or starts_with(table_schema, ?) order by table_schema <> ?, 1, 2",
+            [STATE, f"{STATE}__", STATE],
         ).fetchall()
         parts = []
-        for (name,) in relations:
+        for schema, name in relations:
             try:
-                rows = con.execute(f'select columns(*)::varchar from "{STATE}"."{name}"').fetchall()
+                rows = con.execute(f'select columns(*)::varchar from "{schema}"."{name}"').fetchall()
             except duckdb.Error as exc:  # a view over a table the scenario dropped
                 rows = [(f"unreadable: {exc}",)]
-            parts.append(f"{name}: {rows}")
+            parts.append(f"{name}: {rows}" if schema == STATE else f"{schema}.{name}: {rows}")
     return "\n".join(parts)
 
 
 def collect(project: Project, result: CliResult, extra_files: list[Path]) -> dict[str, str]:
     texts = {"stdout": result.stdout, "stderr": result.stderr, "state schema": dump_state(project.duckdb_path)}
-    for path in [project.target_path / "export_results.json", *extra_files]:
+    for path in [*(project.target_path / name for name in RESULTS_FILES), *extra_files]:
         if path.is_file():
             texts[str(path)] = path.read_text(errors="replace")
     return texts
@@ -285,11 +291,24 @@ def test_debug_logs_of_the_client_and_httpcore_show_requests_but_not_the_authori
 # -- a hostile server that quotes the Authorization header back --------------------------------------------------
 class _EchoHandler(BaseHTTPRequestHandler):
     """Answers with the status in the server's ``status`` attribute and the request's Authorization header quoted
-    in the error body (as a careless proxy or API might); a 200 quotes it in every row's error message."""
+    in the error body (as a careless proxy or API might); a 200 quotes it in every row's error message.
+
+    Only the manufacturing orders' endpoint echoes: a run sends Locations first (the orders' parents), and a
+    POST to their ingest path is answered as the API does (every row accepted), so the orders are sent."""
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = orjson.loads(self.rfile.read(length))
+        if self.path.split("?", 1)[0].rsplit("/", 1)[-1] in PARENT_OBJECTS:
+            self.server.parents_answered += 1  # type: ignore[attr-defined]
+            data = orjson.dumps({"requestId": f"parent-{self.server.parents_answered}",  # type: ignore[attr-defined]
+                                 "accepted": len(body["data"]), "failed": []})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         auth = self.server.encode(self.headers.get("Authorization") or "")  # type: ignore[attr-defined]
         status = self.server.status  # type: ignore[attr-defined]
         if status == 200:
@@ -318,6 +337,7 @@ def echo_server(status: int, encode: Callable[[str], str] = lambda header: heade
     server.status = status  # type: ignore[attr-defined]
     server.encode = encode  # type: ignore[attr-defined]
     server.answered = 0  # type: ignore[attr-defined]
+    server.parents_answered = 0  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
