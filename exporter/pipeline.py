@@ -33,6 +33,8 @@ from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import orjson
+
 from exporter import errors
 from exporter.contract import ObjectContract
 from exporter.decide import Plan, decide, parent_checks
@@ -41,6 +43,7 @@ from exporter.ledger import Ledger
 from exporter.model import ContractModel
 from exporter.object_contracts import Parents, chosen_objects, load_contracts, parents_of
 from exporter.outcomes import RequestIds
+from exporter.output_paths import write_output
 from exporter.plan_file import read_plan
 from exporter.report import RunSummary, run_mode, write_results
 from exporter.settings import ExportSettings
@@ -67,17 +70,37 @@ def run_exports(settings: ExportSettings) -> tuple[RunSummary, ...]:
     chosen = objects_to_export(settings, contracts)
     summaries: list[RunSummary] = []
     with StopSignals() as stop:
-        for contract in chosen:
-            summary = run_export(settings.for_object(contract), contract,
-                                 parents=parents_of(contract, contracts, settings), stop=stop)
+        for i, contract in enumerate(chosen):
+            try:
+                summary = run_export(settings.for_object(contract), contract,
+                                     parents=parents_of(contract, contracts, settings), stop=stop)
+            except errors.ExportError as refused:  # refused before sending: the objects after it wait too
+                for skipped in chosen[i + 1:]:
+                    _write_not_started(settings.for_object(skipped), skipped, contract, refused.exit_code)
+                raise
             summaries.append(summary)
-            left = [c.model_name for c in chosen[len(summaries):]]
+            left = chosen[len(summaries):]
             if left and (stop.name is not None or summary.exit_code >= errors.EXIT_DELIVERY_FAILED):
                 log.error("%s did not finish (exit %d): %s not started; re-run to send them",
-                          contract.model_name, summary.exit_code, ", ".join(left),
+                          contract.model_name, summary.exit_code, ", ".join(c.model_name for c in left),
                           extra={"event": "objects_not_started"})
+                for skipped in left:
+                    _write_not_started(settings.for_object(skipped), skipped, contract, summary.exit_code)
                 break
     return tuple(summaries)
+
+
+def _write_not_started(settings: ExportSettings, skipped: ObjectContract, failed: ObjectContract,
+                       exit_code: int) -> None:
+    """An object left unstarted still gets its results file, saying so, so a scheduler that reads it never
+    takes the last run's file for this one's."""
+    if settings.dry_run or str(settings.results_path) == "-":
+        return
+    write_output(settings.results_path, orjson.dumps({
+        "status": "not_started", "exit_code": exit_code, "model": skipped.model_name,
+        "error": f"not started: {failed.model_name}, which it references or which runs before it, ended with "
+                 f"exit code {exit_code}; re-run to send it",
+    }, option=orjson.OPT_INDENT_2))
 
 
 def worst_exit_code(summaries: Sequence[RunSummary]) -> int:

@@ -191,7 +191,11 @@ def test_401_stops_with_exit_code_3_and_the_token_appears_nowhere(project, sandb
     assert project.query("select status, exit_code from mo_export_state__peak_locations.runs") == [
         ("configuration_error", 3)]
     assert "peak_manufacturing_orders not started" in result.stderr
-    assert not (project.target_path / "export_results.json").exists()
+    # the orders' results file says so, rather than being missing or a previous run's
+    assert orjson.loads((project.target_path / "export_results.json").read_bytes()) == {
+        "status": "not_started", "exit_code": 3, "model": "peak_manufacturing_orders",
+        "error": "not started: peak_locations, which it references or which runs before it, ended with exit code 3; "
+                 "re-run to send it"}
 
 
 def test_api_dry_run_validates_remotely_and_changes_nothing(project, sandbox, monkeypatch, capsys) -> None:

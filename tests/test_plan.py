@@ -135,7 +135,7 @@ def test_the_plan_lists_the_attributes_a_model_change_touched_and_writes_nothing
 
     text = mo_export(project, sandbox, monkeypatch, capsys, "plan")
     assert text.exit_code == 0, text.stderr
-    assert "changed attributes (of 25 changed orders)" in text.stdout
+    assert "changed attributes (of 25 changed records)" in text.stdout
     status_line = next(line for line in text.stdout.splitlines() if line.strip().startswith("status"))
     assert status_line.split()[1] == str(len(status_changed))
     assert "guard: ok" in text.stdout
