@@ -351,7 +351,7 @@ def test_export_refuses_a_spark_model_rebuilt_without_its_tests(rounds: SparkRou
     }
     refused = subprocess.run(
         [sys.executable, "-m", "exporter", "run", "--target", "spark", "--dry-run", "--no-progress",
-         "--results-path", str(tmp_path / "results.json")],
+         "--object", "peak_manufacturing_orders", "--results-path", str(tmp_path / "results.json")],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
     )
     assert refused.returncode == 3, refused.stderr[-3000:]
