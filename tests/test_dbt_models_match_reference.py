@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
+import orjson
 import pytest
 
 from mo_export_dev.sample_data import generate
@@ -57,6 +58,15 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
 
 def test_dbt_build_succeeds_on_generated_data(built: Built) -> None:
     assert built.run.success, "\n".join(built.run.failures())
+
+
+def test_this_build_runs_every_unit_test_of_the_project(built: Built) -> None:
+    # the one DuckDB build of the suite that runs them all (sample builds elsewhere leave them out)
+    results = built.run.result.result.results
+    unit = [r for r in results if r.node.resource_type == "unit_test"]
+    declared = orjson.loads((built.run.target_path / "manifest.json").read_bytes())["unit_tests"]
+    assert {r.node.unique_id for r in unit} == set(declared) and len(declared) > 20
+    assert all(str(r.status) == "pass" for r in unit), [(r.node.name, str(r.status)) for r in unit]
 
 
 def test_generated_data_exercises_every_rejection_code(built: Built) -> None:
