@@ -46,18 +46,26 @@ class Attribute:
         return DUCKDB_TYPES[self.api_type]
 
 
+#: how a reference is checked: the parent record acknowledged by the destination (the parent is an exported
+#: object), or only present in the parent model (a table the job does not send, such as a product master)
+ReferenceCheck = Literal["acknowledged", "present"]
+
+
 @dataclass(frozen=True)
 class Reference:
-    """A column whose value names a record of another object (a foreign key the platform checks later).
+    """A column whose value names a record of another model (a foreign key the platform checks later).
 
-    A row is sent only once the destination acknowledged the parent record with every ``require`` value
-    (e.g. ``{"is_factory": True}``): until then it is held (pending, with the reason)."""
+    A row is sent only once the parent record is there with every ``require`` value (e.g.
+    ``{"is_factory": True}``): acknowledged by the destination (``check="acknowledged"``, the parent an
+    exported object) or present in the parent model (``check="present"``). Until then it is held (pending,
+    with the reason)."""
 
     column: str
-    #: the parent object's dbt model
+    #: the parent's dbt model
     model: str
     parent_column: str
     require: tuple[tuple[str, bool | str | int], ...] = ()
+    check: ReferenceCheck = "acknowledged"
 
     def describe(self) -> str:
         """E.g. ``location_id (peak_locations.location_id, with is_factory = true)``."""

@@ -65,7 +65,8 @@ class ParentCheck:
     #: whether that ledger holds acknowledged content at all (no ledger, or an older one: every row is held)
     has_content: bool
     #: a rehearsal (--dry-run, --api-dry-run) acknowledges nothing: it takes the parent records its own run
-    #: would send (the parent's model, this table) as acknowledged, so it shows the rows a real run sends
+    #: would send (the parent's model, this table) as acknowledged, so it shows the rows a real run sends;
+    #: for a ``check: present`` reference, the table the parent record must be in, always
     rehearsed_with: str | None = None
 
     def parent_holds(self, child: str) -> str:
@@ -83,30 +84,39 @@ class ParentCheck:
 
     @property
     def reason(self) -> str:
+        if self.reference.check == "present":
+            return f"its {self.reference.describe()} is not in {self.reference.model}"
         return f"its {self.reference.describe()} is not acknowledged by the destination yet"
 
 
 def parent_checks(
     con: duckdb.DuckDBPyConnection, obj: ObjectContract, parents: Sequence[tuple[ObjectContract, ExportSettings]],
-    *, rehearsal: bool = False,
+    settings: ExportSettings, *, rehearsal: bool = False,
 ) -> tuple[ParentCheck, ...]:
     """The checks of ``obj``'s references, each against its parent's ledger (``parents``: each parent's
-    contract with its settings, :meth:`ExportSettings.for_object`). Reads only. ``rehearsal``: a dry run,
-    which takes the parents' own models as acknowledged (:attr:`ParentCheck.rehearsed_with`)."""
+    contract with its settings, :meth:`ExportSettings.for_object`), or for a ``check: present`` reference
+    against the parent model's table (found with ``settings``, the object's). Reads only. ``rehearsal``: a
+    dry run, which takes the parents' own models as acknowledged (:attr:`ParentCheck.rehearsed_with`)."""
     checks = []
-    by_model = {contract.model_name: (contract, settings) for contract, settings in parents}
+    by_model = {contract.model_name: (contract, parent_settings) for contract, parent_settings in parents}
     for reference in obj.references:
-        parent, settings = by_model[reference.model]
-        ledger = Ledger(con, settings.state_schema, "", parent, settings.database_path)
-        match = ledger.use_destination(Destination.from_settings(settings))
-        rehearsed_with = None
-        if rehearsal:
-            relation = resolve_model(settings.target_path, parent.model_name)
+        if reference.check == "present":
+            relation = resolve_model(settings.target_path, reference.model)
             if settings.on_spark:
                 expose_spark_build(con, settings.spark_warehouse, relation)
+            checks.append(ParentCheck(reference, "", None, False, relation.qualified_name))
+            continue
+        parent, parent_settings = by_model[reference.model]
+        ledger = Ledger(con, parent_settings.state_schema, "", parent, parent_settings.database_path)
+        match = ledger.use_destination(Destination.from_settings(parent_settings))
+        rehearsed_with = None
+        if rehearsal:
+            relation = resolve_model(parent_settings.target_path, parent.model_name)
+            if parent_settings.on_spark:
+                expose_spark_build(con, parent_settings.spark_warehouse, relation)
             rehearsed_with = relation.qualified_name
-        checks.append(ParentCheck(reference, settings.state_schema, match.destination_id, ledger.has_content(),
-                                  rehearsed_with))
+        checks.append(ParentCheck(reference, parent_settings.state_schema, match.destination_id,
+                                  ledger.has_content(), rehearsed_with))
     return tuple(checks)
 
 

@@ -270,7 +270,7 @@ def look_up(settings: ExportSettings, query: KeyQuery) -> KeyAnswer:
                           f"{', '.join(missing)}")
     with connect_for(settings, writes=False) as con, mapped_faults(settings.database_path):
         model = ContractModel.open(con, settings, contract, check_build=False)
-        checks = parent_checks(con, contract, parents)
+        checks = parent_checks(con, contract, parents, settings)
         ledger = Ledger.open(con, settings, model, writes=False)
         in_model = _model_rows(con, model, query)
         mart_rows, mart_note = _rejected_mart_rows(con, settings, query)

@@ -12,6 +12,9 @@ A model is an exported object when its config carries ``meta.peak``::
           references:                              # optional: parents that must be acknowledged first
             - {column: location_id, model: peak_locations, parent_column: location_id,
                require: {is_factory: true}}
+            - {column: product_id, model: int_product_master, parent_column: product_id,
+               check: present, optional: true}    # present in a model the job does not send; skipped
+                                                   # while that model is disabled (not in the manifest)
 
 The attributes are the model's columns in the yml's order, each typed by its ``data_type`` (string, bigint,
 timestamp, boolean) and required when it has a ``not_null`` constraint. Everything is read from dbt's
@@ -44,13 +47,16 @@ def load_contracts(target_path: Path) -> tuple[ObjectContract, ...]:
     """Every exported object of the project, parents before the objects that reference them (ties by model
     name), so a run that sends them in this order sends a parent before its children."""
     manifest = read_manifest(target_path)
+    models = {str(n["name"]): n for n in manifest.get("nodes", {}).values() if n.get("resource_type") == "model"}
     found: dict[str, ObjectContract] = {}
-    for node in manifest.get("nodes", {}).values():
-        if node.get("resource_type") == "model" and _peak_meta(node) is not None:
-            contract = _contract_of(node)
+    for node in models.values():
+        if _peak_meta(node) is not None:
+            contract = _contract_of(node, models)
             found[contract.model_name] = contract
     for contract in found.values():
         for reference in contract.references:
+            if reference.check == "present":
+                continue  # checked against the model's columns by _contract_of
             parent = found.get(reference.model)
             if parent is None:
                 raise BuildError(
@@ -82,7 +88,7 @@ def chosen_objects(settings: ExportSettings, contracts: tuple[ObjectContract, ..
 
 def parents_of(obj: ObjectContract, contracts: tuple[ObjectContract, ...], settings: ExportSettings) -> Parents:
     """The objects ``obj`` references, each with its settings (:meth:`ExportSettings.for_object`)."""
-    wanted = {r.model for r in obj.references}
+    wanted = {r.model for r in obj.references if r.check == "acknowledged"}
     return tuple((c, settings.for_object(c)) for c in contracts if c.model_name in wanted)
 
 
@@ -100,13 +106,15 @@ def one_object(settings: ExportSettings) -> tuple[ObjectContract, ExportSettings
 
 def contract_for(target_path: Path, model_name: str) -> ObjectContract:
     """The contract of the object ``model_name`` holds."""
-    node = node_of(read_manifest(target_path), model_name, target_path)
+    manifest = read_manifest(target_path)
+    node = node_of(manifest, model_name, target_path)
     if _peak_meta(node) is None:
         raise BuildError(
             f"model {model_name!r} is not an exported object: its config has no meta.peak (object_name, "
             "primary_key) in dbt's manifest; see docs/behaviour.md#objects"
         )
-    return _contract_of(node)
+    models = {str(n["name"]): n for n in manifest.get("nodes", {}).values() if n.get("resource_type") == "model"}
+    return _contract_of(node, models)
 
 
 def _peak_meta(node: dict[str, Any]) -> dict[str, Any] | None:
@@ -115,7 +123,9 @@ def _peak_meta(node: dict[str, Any]) -> dict[str, Any] | None:
     return peak if isinstance(peak, dict) else None
 
 
-def _contract_of(node: dict[str, Any]) -> ObjectContract:
+def _contract_of(node: dict[str, Any], models: dict[str, dict[str, Any]]) -> ObjectContract:
+    """The contract ``node`` declares; ``models``: the manifest's enabled models by name (a ``check: present``
+    reference to one of them must name its columns; an ``optional`` one to a disabled model is left out)."""
     name = str(node["name"])
     peak = _peak_meta(node) or {}
 
@@ -146,11 +156,26 @@ def _contract_of(node: dict[str, Any]) -> ObjectContract:
     for entry in peak.get("references") or []:
         try:
             require = tuple((str(k), v) for k, v in (entry.get("require") or {}).items())
-            reference = Reference(str(entry["column"]), str(entry["model"]), str(entry["parent_column"]), require)
+            check = str(entry.get("check") or "acknowledged")
+            if check not in ("acknowledged", "present"):
+                raise fail(f"meta.peak.references check {check!r} is neither acknowledged nor present")
+            reference = Reference(str(entry["column"]), str(entry["model"]), str(entry["parent_column"]), require,
+                                  check)  # type: ignore[arg-type]
         except (AttributeError, KeyError, TypeError):
             raise fail(f"meta.peak.references entry {entry!r} needs column, model and parent_column") from None
         if reference.column not in names:
             raise fail(f"meta.peak.references names the column {reference.column!r}, which the model lacks")
+        if reference.check == "present":
+            parent = models.get(reference.model)
+            if parent is None:
+                if entry.get("optional"):
+                    continue  # the model is disabled (its source is not declared): nothing to check against
+                raise fail(f"meta.peak.references names the model {reference.model!r}, which is not in the manifest")
+            wanted = [reference.parent_column, *(n for n, _ in reference.require)]
+            missing = [c for c in wanted if c not in (parent.get("columns") or {})]
+            if missing:
+                raise fail(f"meta.peak.references ({reference.describe()}) names {', '.join(missing)}, which "
+                           f"{reference.model}'s yml does not declare")
         references.append(reference)
     return ObjectContract(
         object_name=object_name,
@@ -173,7 +198,8 @@ def _parents_first(found: dict[str, ObjectContract]) -> tuple[ObjectContract, ..
             raise BuildError(f"meta.peak.references of {contract.model_name} form a cycle: no object can go first")
         placing.add(contract.model_name)
         for reference in sorted(contract.references, key=lambda r: r.model):
-            place(found[reference.model])
+            if reference.check == "acknowledged":
+                place(found[reference.model])
         placing.discard(contract.model_name)
         ordered.append(contract)
 

@@ -130,7 +130,7 @@ def run_export(
         model = ContractModel.open(con, settings, contract)
         ledger = Ledger.open(con, settings, model, writes=writes)
         plan = decide(model, ledger, settings, pinned=pinned, parents=parent_checks(
-            con, contract, parents, rehearsal=settings.dry_run or settings.api_dry_run))
+            con, contract, parents, settings, rehearsal=settings.dry_run or settings.api_dry_run))
         _judge(plan, settings)
         if writes:  # only a run the guard let through registers a destination (or moves one to a new token)
             ledger.register_destination(plan.destination, token_rotated=settings.token_rotated)

@@ -45,7 +45,7 @@ def make_plan(settings: ExportSettings, *, examples: int, out: Path | None) -> P
     with connect_for(settings, writes=False) as con, mapped_faults(settings.database_path):
         model = ContractModel.open(con, settings, contract)
         plan = decide(model, Ledger.open(con, settings, model, writes=False), settings, examples=examples,
-                      parents=parent_checks(con, contract, parents))
+                      parents=parent_checks(con, contract, parents, settings))
         view = PlanView(plan, datetime.now(UTC).isoformat(timespec="seconds"), contract)
         if out is not None:
             write_plan(out, model_relation=plan.model, destination=plan.destination,

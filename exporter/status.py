@@ -52,7 +52,7 @@ def collect_status(settings: ExportSettings, *, limit: int) -> ExportStatus:
     with connect_for(settings, writes=False) as con, mapped_faults(settings.database_path):
         model = ContractModel.open(con, settings, contract, check_build=False)
         ledger = Ledger.open(con, settings, model, writes=False)
-        plan = decide(model, ledger, settings, parents=parent_checks(con, contract, parents))
+        plan = decide(model, ledger, settings, parents=parent_checks(con, contract, parents, settings))
         if not ledger.exists():
             return ExportStatus([], plan, [], False, plan.destination.label)
         return ExportStatus(ledger.recent_runs(limit), plan, ledger.rejection_counts(), True, plan.destination.label)

@@ -76,7 +76,7 @@ def test_an_unknown_object_is_refused_naming_the_objects(parsed: Path) -> None:
 
 def _manifest(tmp_path: Path, *nodes: dict[str, Any]) -> Path:
     target = tmp_path / "target"
-    target.mkdir()
+    target.mkdir(parents=True)
     by_id = {f"model.mo_export.{n['name']}": {"resource_type": "model", "unique_id": f"model.mo_export.{n['name']}",
                                               **n} for n in nodes}
     (target / "manifest.json").write_bytes(orjson.dumps({"nodes": by_id}))
@@ -226,3 +226,27 @@ def test_a_third_object_added_by_a_model_and_a_yml_is_exported_after_its_parent(
 def _mkdir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def test_a_present_reference_to_a_disabled_model_is_left_out_when_optional(tmp_path: Path) -> None:
+    optional = _object("things", references=[{"column": "code", "model": "master", "parent_column": "code",
+                                              "check": "present", "optional": True}])
+    assert load_contracts(_manifest(tmp_path, optional))[0].references == ()
+
+
+def test_a_present_reference_to_a_missing_model_is_refused_unless_optional(tmp_path: Path) -> None:
+    required = _object("things", references=[{"column": "code", "model": "master", "parent_column": "code",
+                                              "check": "present"}])
+    with pytest.raises(BuildError, match="names the model 'master', which is not in the manifest"):
+        load_contracts(_manifest(tmp_path, required))
+
+
+def test_a_present_reference_is_checked_against_the_models_columns(tmp_path: Path) -> None:
+    child = _object("things", references=[{"column": "code", "model": "master", "parent_column": "sku",
+                                           "check": "present"}])
+    with pytest.raises(BuildError, match="names sku, which master's yml does not declare"):
+        load_contracts(_manifest(tmp_path, child, _node("master", None)))
+    child = _object("things", references=[{"column": "code", "model": "master", "parent_column": "code",
+                                           "check": "present"}])
+    (contract,) = load_contracts(_manifest(tmp_path / "ok", child, _node("master", None)))
+    assert [(r.model, r.check) for r in contract.references] == [("master", "present")]
