@@ -135,7 +135,9 @@ def test_both_marts_carry_the_owner_and_the_peak_meta_for_the_exporter(built) ->
         "primary_key": ["product_id", "location_id", "order_number", "updated_at"],
         "version_column": "updated_at",
         "references": [{"column": "location_id", "model": "peak_locations", "parent_column": "location_id",
-                        "require": {"is_factory": True}}],
+                        "require": {"is_factory": True}},
+                       {"column": "product_id", "model": "int_product_master", "parent_column": "product_id",
+                        "check": "present", "optional": True}],
     }
 
 
