@@ -108,7 +108,8 @@ def parent_checks(
             continue
         parent, parent_settings = by_model[reference.model]
         ledger = Ledger(con, parent_settings.state_schema, "", parent, parent_settings.database_path)
-        match = ledger.use_destination(Destination.from_settings(parent_settings))
+        match = ledger.use_destination(Destination.from_settings(parent_settings),
+                                       token_rotated=settings.token_rotated)
         rehearsed_with = None
         if rehearsal:
             relation = resolve_model(parent_settings.target_path, parent.model_name)

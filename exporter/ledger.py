@@ -612,6 +612,14 @@ class Ledger:
             [self.schema, table],
         ))
 
+    def _other_objects(self) -> list[str]:
+        """Object names this schema's destinations record, when none is this object's (another's ledger)."""
+        if not self._has_table("destinations"):
+            return []
+        names = [str(r[0]) for r in self._con.execute(
+            f'select distinct object_name from "{self.schema}".destinations order by 1').fetchall()]
+        return [] if not names or self.contract.object_name in names else names
+
     def layout_version(self) -> int | None:
         """The version of the ledger's layout as written (None without a ledger); older ones are migrated
         by the next run that writes, and read as they are until then."""
@@ -649,6 +657,14 @@ class Ledger:
             version = self._version()
             if version != SCHEMA_VERSION:
                 problems.append(f"schema version is {version}, this exporter needs {SCHEMA_VERSION}")
+        others = self._other_objects() if problems else []
+        if others:
+            raise StateError(
+                f"the export state schema {s!r} holds the ledger of another object ({', '.join(others)}), not of "
+                f"{self.contract.object_name} ({self.contract.model_name}): --model-name or --state-schema point "
+                "this object at it. Nothing was changed; do not drop it. Run with the object's own names "
+                "(--object MODEL sends one object; see docs/locations.md#the-export)"
+            )
         if problems:
             raise StateError(
                 f"the export state schema {s!r} is damaged or from another version: {'; '.join(problems[:5])}. "

@@ -23,6 +23,7 @@ timestamp, boolean) and required when it has a ``not_null`` constraint. Everythi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,15 @@ from exporter.settings import ExportSettings
 #: an object's parents as the decision needs them: each parent's contract with the parent's settings
 Parents = tuple[tuple[ObjectContract, ExportSettings], ...]
 
+#: what a model or column name of an exported object may be: it is written into SQL, paths and schema names
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+#: the columns the export adds beside an object's attributes (fingerprints, payload, destination)
+_RESERVED = frozenset({"key_hash", "content_hash", "order_hash", "row_json", "row_bytes", "destination_id",
+                       "held_by", "model_row", "parent"})
+#: what an object name may hold (as PEAK_OBJECT_NAME): it is part of the request's URL
+_OBJECT_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+#: a ``require`` value's Python type for each API type
+_REQUIRE_TYPES: dict[str, type] = {"boolean": bool, "integer": int, "string": str}
 #: a dbt ``data_type`` (lower case, as written in the yml) -> the API type it carries
 _API_TYPES: dict[str, ApiType] = {
     "string": "string", "varchar": "string", "text": "string",
@@ -70,6 +80,14 @@ def load_contracts(target_path: Path) -> tuple[ObjectContract, ...]:
                     f"model {contract.model_name}: meta.peak.references ({reference.describe()}) names "
                     f"{', '.join(missing)}, which {parent.model_name} does not hold"
                 )
+            for column, value in reference.require:
+                api_type = parent.attribute(column).api_type
+                expected = _REQUIRE_TYPES.get(api_type)
+                if expected is None or type(value) is not expected:
+                    raise BuildError(
+                        f"model {contract.model_name}: meta.peak.references require {column}: {value!r} is not "
+                        f"a {api_type} value ({parent.model_name}.{column} is {api_type})"
+                    )
     return _parents_first(found)
 
 
@@ -132,6 +150,9 @@ def _contract_of(node: dict[str, Any], models: dict[str, dict[str, Any]]) -> Obj
     def fail(problem: str) -> BuildError:
         return BuildError(f"model {name}: {problem}; fix its yml and run `dbt build` (or `dbt parse`)")
 
+    if not _NAME.match(name):
+        raise fail("an exported model's name must be lower-case letters, digits and '_'")
+
     attributes = []
     for column in (node.get("columns") or {}).values():
         data_type = str(column.get("data_type") or "").strip().lower()
@@ -139,13 +160,19 @@ def _contract_of(node: dict[str, Any], models: dict[str, dict[str, Any]]) -> Obj
             raise fail(f"column {column.get('name')} has data_type {data_type or 'none'!r}; an exported "
                        f"object's columns take one of {', '.join(sorted(_API_TYPES))}")
         required = any(c.get("type") == "not_null" for c in column.get("constraints") or [])
-        attributes.append(Attribute(str(column["name"]), _API_TYPES[data_type], required))
+        column_name = str(column["name"])
+        if not _NAME.match(column_name) or column_name in _RESERVED:
+            raise fail(f"column {column_name!r}: an exported object's columns are lower-case letters, digits and "
+                       f"'_', and none of {', '.join(sorted(_RESERVED))}")
+        attributes.append(Attribute(column_name, _API_TYPES[data_type], required))
     if not attributes:
         raise fail("its yml declares no columns")
     names = [a.name for a in attributes]
     object_name = peak.get("object_name")
     if not isinstance(object_name, str) or not object_name:
         raise fail("meta.peak.object_name is missing")
+    if not _OBJECT_NAME.match(object_name):
+        raise fail(f"meta.peak.object_name {object_name!r} may hold only letters, digits, '_' and '-'")
     key = peak.get("primary_key")
     if not isinstance(key, list) or not key or any(k not in names for k in key):
         raise fail(f"meta.peak.primary_key must list columns of the model, is {key!r}")
@@ -165,6 +192,13 @@ def _contract_of(node: dict[str, Any], models: dict[str, dict[str, Any]]) -> Obj
             raise fail(f"meta.peak.references entry {entry!r} needs column, model and parent_column") from None
         if reference.column not in names:
             raise fail(f"meta.peak.references names the column {reference.column!r}, which the model lacks")
+        if not next(a for a in attributes if a.name == reference.column).required:
+            # a null would never match a parent: the row would be held for ever
+            raise fail(f"meta.peak.references: the column {reference.column} needs a not_null constraint")
+        if not _NAME.match(reference.model) or not _NAME.match(reference.parent_column) or any(
+                not _NAME.match(n) for n, _ in reference.require):
+            raise fail(f"meta.peak.references ({reference.describe()}): model and column names are lower-case "
+                       "letters, digits and '_'")
         if reference.check == "present":
             parent = models.get(reference.model)
             if parent is None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -55,14 +55,24 @@ log = logging.getLogger(__name__)
 
 def objects_to_export(settings: ExportSettings, contracts: tuple[ObjectContract, ...]) -> tuple[ObjectContract, ...]:
     """The objects a run sends, parents first: every exported object of the project, or the one of
-    ``--object``; a pinned plan (``--plan``) is one object's: the main object's unless ``--object`` says."""
+    ``--object``; a pinned plan (``--plan``) is one object's: the main object's unless ``--object`` says.
+    The main object (``--model-name``) must be one of them: it owns the unsuffixed ledger schema."""
+    if settings.model_name not in {c.model_name for c in contracts}:
+        known = ", ".join(c.model_name for c in contracts) or "none"
+        raise errors.ConfigError(
+            f"--model-name {settings.model_name!r} is not an exported object of the dbt project (the models with "
+            f"meta.peak: {known}); it names the object whose ledger is {settings.state_schema}. To send one "
+            "object, use --object")
     if settings.plan_path is not None and settings.only_object is None:
         return chosen_objects(replace(settings, only_object=settings.model_name), contracts)
     return chosen_objects(settings, contracts)
 
 
-def run_exports(settings: ExportSettings) -> tuple[RunSummary, ...]:
-    """Export every object (:func:`objects_to_export`) in turn, parents first; one summary per object run.
+def run_exports(settings: ExportSettings,
+                on_summary: Callable[[RunSummary], None] | None = None) -> tuple[RunSummary, ...]:
+    """Export every object (:func:`objects_to_export`) in turn, parents first; one summary per object run,
+    each also handed to ``on_summary`` as soon as its object is done (so it is shown even when a later
+    object is refused with an exception).
 
     SIGTERM/SIGINT stop the whole run: the object being sent stops as :func:`run_export` says, the rest are
     not started. An object whose run failed (exit 2 or worse) leaves the objects after it unstarted."""
@@ -74,11 +84,14 @@ def run_exports(settings: ExportSettings) -> tuple[RunSummary, ...]:
             try:
                 summary = run_export(settings.for_object(contract), contract,
                                      parents=parents_of(contract, contracts, settings), stop=stop)
-            except errors.ExportError as refused:  # refused before sending: the objects after it wait too
+            except BaseException as refused:  # refused before sending, or a bug: the objects after it wait too
+                code = refused.exit_code if isinstance(refused, errors.ExportError) else errors.EXIT_INTERNAL_ERROR
                 for skipped in chosen[i + 1:]:
-                    _write_not_started(settings.for_object(skipped), skipped, contract, refused.exit_code)
+                    _write_not_started(settings.for_object(skipped), skipped, contract, code)
                 raise
             summaries.append(summary)
+            if on_summary is not None:
+                on_summary(summary)
             left = chosen[len(summaries):]
             if left and (stop.name is not None or summary.exit_code >= errors.EXIT_DELIVERY_FAILED):
                 log.error("%s did not finish (exit %d): %s not started; re-run to send them",
@@ -130,7 +143,9 @@ def run_export(
         model = ContractModel.open(con, settings, contract)
         ledger = Ledger.open(con, settings, model, writes=writes)
         plan = decide(model, ledger, settings, pinned=pinned, parents=parent_checks(
-            con, contract, parents, settings, rehearsal=settings.dry_run or settings.api_dry_run))
+            con, contract, parents, settings,
+            # a pinned plan is decided as it was made: against what is acknowledged, never rehearsed
+            rehearsal=(settings.dry_run or settings.api_dry_run) and pinned is None))
         _judge(plan, settings)
         if writes:  # only a run the guard let through registers a destination (or moves one to a new token)
             ledger.register_destination(plan.destination, token_rotated=settings.token_rotated)

@@ -234,4 +234,7 @@ def _explained(failure: errors.ExportError | None, plan: Plan, c: Counters) -> s
 def write_results(path: Path, summary: RunSummary) -> None:
     """Write the summary as JSON atomically (a reader never sees half a file; ``-`` is stdout, and a path
     that is not a regular file is refused, never replaced)."""
+    if str(path) == "-":  # several objects write to stdout in turn: one JSON document a line (JSON Lines)
+        write_output(path, orjson.dumps(summary.as_dict()) + b"\n")
+        return
     write_output(path, orjson.dumps(summary.as_dict(), option=orjson.OPT_INDENT_2))

@@ -183,3 +183,27 @@ def test_a_ledger_from_before_locations_sends_no_order_again(
     with duckdb.connect(str(project.duckdb_path)) as con:
         after = {t: con.execute(f"select count(*) from mo_export_state.{t}").fetchone() for t in before}
     assert after == before
+
+
+def test_results_on_stdout_are_one_json_line_per_object(
+    project: Project, sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = export(project, sandbox, monkeypatch, capsys, "--results-path", "-")
+    assert result.exit_code == 0, result.stderr
+    lines = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [(d["model"], d["exit_code"]) for d in lines] == [
+        ("main.peak_locations", 0), ("main.peak_manufacturing_orders", 0)]
+
+
+def test_the_locations_pointed_at_the_orders_ledger_are_refused_and_it_is_left_alone(
+    project: Project, sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert export(project, sandbox, monkeypatch, capsys).exit_code == 0
+    before = project.query("select count(*) from mo_export_state.deliveries")
+    wrong = export(project, sandbox, monkeypatch, capsys, "--model-name", "peak_locations")
+    assert wrong.exit_code == 3
+    assert "holds the ledger of another object (INV_MANUFACTURING_ORDERS_OOTB)" in wrong.stderr
+    assert "do not drop it" in wrong.stderr
+    assert project.query("select count(*) from mo_export_state.deliveries") == before
+    unknown = export(project, sandbox, monkeypatch, capsys, "--model-name", "peak_manufacturing_orders_rejected")
+    assert unknown.exit_code == 3 and "is not an exported object" in unknown.stderr

@@ -3,6 +3,7 @@ against the tests' reference, what a wrong yml is told, and a third object added
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -250,3 +251,31 @@ def test_a_present_reference_is_checked_against_the_models_columns(tmp_path: Pat
                                            "check": "present"}])
     (contract,) = load_contracts(_manifest(tmp_path / "ok", child, _node("master", None)))
     assert [(r.model, r.check) for r in contract.references] == [("master", "present")]
+
+
+def test_an_object_name_that_would_change_the_url_is_refused(tmp_path: Path) -> None:
+    node = _node("things", {"object_name": "X/../other?dryRun=true", "primary_key": ["code"]})
+    message = "meta.peak.object_name 'X/../other?dryRun=true' may hold only letters"
+    with pytest.raises(BuildError, match=re.escape(message)):
+        load_contracts(_manifest(tmp_path, node))
+
+
+def test_a_column_named_like_the_exports_own_columns_is_refused(tmp_path: Path) -> None:
+    node = _node("things", {"object_name": "X", "primary_key": ["code"]}, {"code": "string", "row_json": "string"})
+    with pytest.raises(BuildError, match="column 'row_json': an exported object's columns"):
+        load_contracts(_manifest(tmp_path, node))
+
+
+def test_a_reference_on_a_nullable_column_is_refused(tmp_path: Path) -> None:
+    child = _object("things", references=[{"column": "code", "model": "parents", "parent_column": "code"}])
+    child["columns"]["code"]["constraints"] = []
+    with pytest.raises(BuildError, match="the column code needs a not_null constraint"):
+        load_contracts(_manifest(tmp_path, child, _object("parents")))
+
+
+def test_a_required_value_of_the_wrong_type_is_refused_when_the_contract_loads(tmp_path: Path) -> None:
+    parent = _node("parents", {"object_name": "P", "primary_key": ["code"]}, {"code": "string", "is_open": "boolean"})
+    child = _object("things", references=[{"column": "code", "model": "parents", "parent_column": "code",
+                                           "require": {"is_open": "yes"}}])
+    with pytest.raises(BuildError, match=r"require is_open: 'yes' is not a boolean value"):
+        load_contracts(_manifest(tmp_path, child, parent))

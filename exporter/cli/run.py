@@ -81,7 +81,8 @@ Of several objects, the worst code; a parent ending 2 or worse leaves the rest u
 @click.option("--api-dry-run", is_flag=True, help="Send with dryRun: true (the API validates, stores nothing); "
               "no state changes.")
 @click.option("--results-path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
-              help="Where to write the JSON summary. [default: <target-path>/export_results.json]")
+              help="Where to write the JSON summary; - for stdout, one JSON line per object. [default: "
+              "<target-path>/export_results.json; other objects' beside it, .<model> before .json]")
 @click.option("--plan", "plan_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Send exactly the rows of this reviewed plan file (`mo-export plan --out`); refused if the "
               "model or destination no longer match it.")
@@ -107,6 +108,7 @@ def run_command(**flags: object) -> int:
     """
     from exporter.logging_setup import json_lines, mask_in_logs, say_error
     from exporter.pipeline import run_exports, worst_exit_code
+    from exporter.report import RunSummary
     from exporter.settings import load_settings
 
     if flags.get("show_progress") is None:  # a bar is not a JSON line: none under --log-format json
@@ -116,10 +118,10 @@ def run_command(**flags: object) -> int:
     settings = load_settings(flags)
     if settings.api_key is not None:
         mask_in_logs(settings.api_key.reveal())
-    summaries = run_exports(settings)
-    for summary in summaries:
+    def show(summary: RunSummary) -> None:
         if str(settings.results_path) != "-":  # `--results-path -` makes stdout the JSON summaries alone
             click.echo(summary.render_text())
         if summary.error:  # a failed delivery (exit 2) must say why where errors go, not only in the summary
             say_error(f"error: {summary.error}")
-    return worst_exit_code(summaries)
+
+    return worst_exit_code(run_exports(settings, on_summary=show))

@@ -259,7 +259,7 @@ def _outcome(summary: RunSummary) -> MaterializeResult:
         description=(
             "every row sent was acknowledged" if code == errors.EXIT_OK else
             f"the API rejected {summary.counters.rejected:,} rows ({', '.join(sorted(by_code))}); "
-            "they are in mo_export_state.rejections"
+            f"they are in {summary.settings.get('state_schema', 'mo_export_state')}.rejections"
         ),
         metadata={"rejected_rows": summary.counters.rejected,
                   "rejection_codes": MetadataValue.json(dict(sorted(by_code.items())))},
