@@ -90,15 +90,17 @@ def run_exports(settings: ExportSettings,
                     _write_not_started(settings.for_object(skipped), skipped, contract, code)
                 raise
             summaries.append(summary)
-            if on_summary is not None:
-                on_summary(summary)
             left = chosen[len(summaries):]
-            if left and (stop.name is not None or summary.exit_code >= errors.EXIT_DELIVERY_FAILED):
+            stops = bool(left) and (stop.name is not None or summary.exit_code >= errors.EXIT_DELIVERY_FAILED)
+            if stops:
                 log.error("%s did not finish (exit %d): %s not started; re-run to send them",
                           contract.model_name, summary.exit_code, ", ".join(c.model_name for c in left),
                           extra={"event": "objects_not_started"})
                 for skipped in left:
                     _write_not_started(settings.for_object(skipped), skipped, contract, summary.exit_code)
+            if on_summary is not None:  # after the note above, so the run's own error is the last word
+                on_summary(summary)
+            if stops:
                 break
     return tuple(summaries)
 
