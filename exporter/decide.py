@@ -101,24 +101,24 @@ def parent_checks(
     by_model = {contract.model_name: (contract, parent_settings) for contract, parent_settings in parents}
     for reference in obj.references:
         if reference.check == "present":
-            relation = resolve_model(settings.target_path, reference.model)
-            if settings.on_spark:
-                expose_spark_build(con, settings.spark_warehouse, relation)
-            checks.append(ParentCheck(reference, "", None, False, relation.qualified_name))
+            checks.append(ParentCheck(reference, "", None, False, _model_table(con, settings, reference.model)))
             continue
         parent, parent_settings = by_model[reference.model]
         ledger = Ledger(con, parent_settings.state_schema, "", parent, parent_settings.database_path)
         match = ledger.use_destination(Destination.from_settings(parent_settings),
                                        token_rotated=settings.token_rotated)
-        rehearsed_with = None
-        if rehearsal:
-            relation = resolve_model(parent_settings.target_path, parent.model_name)
-            if parent_settings.on_spark:
-                expose_spark_build(con, parent_settings.spark_warehouse, relation)
-            rehearsed_with = relation.qualified_name
+        rehearsed_with = _model_table(con, parent_settings, parent.model_name) if rehearsal else None
         checks.append(ParentCheck(reference, parent_settings.state_schema, match.destination_id,
                                   ledger.has_content(), rehearsed_with))
     return tuple(checks)
+
+
+def _model_table(con: duckdb.DuckDBPyConnection, settings: ExportSettings, model_name: str) -> str:
+    """The quoted table dbt built for ``model_name`` (a Spark build's Parquet files exposed as a view first)."""
+    relation = resolve_model(settings.target_path, model_name)
+    if settings.on_spark:
+        expose_spark_build(con, settings.spark_warehouse, relation)
+    return relation.qualified_name
 
 
 def _literal(value: object) -> str:

@@ -57,7 +57,7 @@ def load_contracts(target_path: Path) -> tuple[ObjectContract, ...]:
     """Every exported object of the project, parents before the objects that reference them (ties by model
     name), so a run that sends them in this order sends a parent before its children."""
     manifest = read_manifest(target_path)
-    models = {str(n["name"]): n for n in manifest.get("nodes", {}).values() if n.get("resource_type") == "model"}
+    models = _enabled_models(manifest)
     found: dict[str, ObjectContract] = {}
     for node in models.values():
         if _peak_meta(node) is not None:
@@ -131,8 +131,13 @@ def contract_for(target_path: Path, model_name: str) -> ObjectContract:
             f"model {model_name!r} is not an exported object: its config has no meta.peak (object_name, "
             "primary_key) in dbt's manifest; see docs/behaviour.md#objects"
         )
-    models = {str(n["name"]): n for n in manifest.get("nodes", {}).values() if n.get("resource_type") == "model"}
+    models = _enabled_models(manifest)
     return _contract_of(node, models)
+
+
+def _enabled_models(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The manifest's models by name (a disabled model is not among its nodes)."""
+    return {str(n["name"]): n for n in manifest.get("nodes", {}).values() if n.get("resource_type") == "model"}
 
 
 def _peak_meta(node: dict[str, Any]) -> dict[str, Any] | None:

@@ -86,8 +86,7 @@ def run_exports(settings: ExportSettings,
                                      parents=parents_of(contract, contracts, settings), stop=stop)
             except BaseException as refused:  # refused before sending, or a bug: the objects after it wait too
                 code = refused.exit_code if isinstance(refused, errors.ExportError) else errors.EXIT_INTERNAL_ERROR
-                for skipped in chosen[i + 1:]:
-                    _write_not_started(settings.for_object(skipped), skipped, contract, code)
+                _write_not_started(settings, chosen[i + 1:], contract, code)
                 raise
             summaries.append(summary)
             left = chosen[len(summaries):]
@@ -96,8 +95,7 @@ def run_exports(settings: ExportSettings,
                 log.error("%s did not finish (exit %d): %s not started; re-run to send them",
                           contract.model_name, summary.exit_code, ", ".join(c.model_name for c in left),
                           extra={"event": "objects_not_started"})
-                for skipped in left:
-                    _write_not_started(settings.for_object(skipped), skipped, contract, summary.exit_code)
+                _write_not_started(settings, left, contract, summary.exit_code)
             if on_summary is not None:  # after the note above, so the run's own error is the last word
                 on_summary(summary)
             if stops:
@@ -105,17 +103,18 @@ def run_exports(settings: ExportSettings,
     return tuple(summaries)
 
 
-def _write_not_started(settings: ExportSettings, skipped: ObjectContract, failed: ObjectContract,
+def _write_not_started(settings: ExportSettings, skipped: Sequence[ObjectContract], failed: ObjectContract,
                        exit_code: int) -> None:
-    """An object left unstarted still gets its results file, saying so, so a scheduler that reads it never
+    """Each object left unstarted still gets its results file, saying so, so a scheduler that reads it never
     takes the last run's file for this one's."""
     if settings.dry_run or str(settings.results_path) == "-":
         return
-    write_output(settings.results_path, orjson.dumps({
-        "status": "not_started", "exit_code": exit_code, "model": skipped.model_name,
-        "error": f"not started: {failed.model_name}, which it references or which runs before it, ended with "
-                 f"exit code {exit_code}; re-run to send it",
-    }, option=orjson.OPT_INDENT_2))
+    for obj in skipped:
+        write_output(settings.for_object(obj).results_path, orjson.dumps({
+            "status": "not_started", "exit_code": exit_code, "model": obj.model_name,
+            "error": f"not started: {failed.model_name}, which it references or which runs before it, ended "
+                     f"with exit code {exit_code}; re-run to send it",
+        }, option=orjson.OPT_INDENT_2))
 
 
 def worst_exit_code(summaries: Sequence[RunSummary]) -> int:
